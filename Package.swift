@@ -1,0 +1,94 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "drivesd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "drivesd", targets: ["drivesd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        // JSON shapes of CloudSigma's objects. No I/O.
+        .target(name: "DriveModel", swiftSettings: swiftSettings),
+        // The drive status state machine. Pure: no I/O, time passed in.
+        .target(name: "DriveLifecycle", dependencies: ["DriveModel"], swiftSettings: swiftSettings),
+        // The only module that touches SQLite.
+        .target(
+            name: "DriveStore",
+            dependencies: [
+                "DriveModel", "DriveLifecycle",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Background service completing due transitions.
+        .target(
+            name: "DriveWorker",
+            dependencies: [
+                "DriveStore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP front end.
+        .target(
+            name: "DriveAPI",
+            dependencies: [
+                "DriveModel", "DriveLifecycle", "DriveStore", "DriveWorker",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "drivesd",
+            dependencies: [
+                "DriveAPI", "DriveStore", "DriveWorker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DriveLifecycleTests",
+            dependencies: ["DriveLifecycle", "DriveModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DriveAPITests",
+            dependencies: [
+                "DriveAPI", "DriveStore", "DriveWorker", "DriveModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            resources: [],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

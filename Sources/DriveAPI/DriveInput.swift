@@ -1,0 +1,262 @@
+import DriveModel
+import DriveStore
+
+/// Turns request JSON into validated drive definitions, with CloudSigma `400 validation` errors
+/// that name the field. Readonly keys that clients send back (`owner`, `status`, `runtime`, ...)
+/// are ignored, never rejected.
+struct DriveInput {
+    let catalogue: StorageCatalogue
+
+    static let affinityChoices: Set<String> = ["ssd"]
+    static let maxMetaKeyLength = 32
+
+    /// The objects of a create or bulk body: `{"objects": [...]}`, a bare list, or a bare object.
+    static func objects(of body: JSONValue?) throws -> [JSONValue] {
+        guard let body else { throw CloudSigmaError.validation("objects", "The request body is empty") }
+        switch body {
+        case .array(let items):
+            return items
+        case .object(let object):
+            if let wrapped = object["objects"] {
+                guard case .array(let items) = wrapped else {
+                    throw CloudSigmaError.validation("objects", "objects must be a list")
+                }
+                return items
+            }
+            return [body]
+        default:
+            throw CloudSigmaError.validation(nil, "Expected an object or a list of objects, got \(body.typeName)")
+        }
+    }
+
+    func spec(_ value: JSONValue) throws -> DriveSpec {
+        guard case .object(let o) = value else {
+            throw CloudSigmaError.validation(nil, "Expected a drive object, got \(value.typeName)")
+        }
+        let name = try required(o, "name", string)
+        let size = try required(o, "size", size)
+        let media = try required(o, "media", media)
+        try checkTags(o)
+        let storageType = try storageType(o["storage_type"]) ?? catalogue.defaultType
+        guard let limits = catalogue.limits(storageType) else {
+            throw CloudSigmaError.validation("storage_type", "Storage type \(storageType) is not offered here")
+        }
+        try check(size: size, limits: limits)
+        return DriveSpec(
+            name: name,
+            size: size,
+            media: media,
+            storageType: storageType,
+            allowMultimount: try optional(o, "allow_multimount", bool) ?? false,
+            affinities: try optional(o, "affinities", affinities) ?? [],
+            meta: try optional(o, "meta", meta) ?? [:],
+            iops: try iops(o["iops"], limits: limits) ?? nil,
+            licenses: try optional(o, "licenses", licenses) ?? [])
+    }
+
+    /// A PUT or resize body. `uuid` comes from the path, or from the object in a bulk update.
+    func changes(_ value: JSONValue, uuid: String?) throws -> DriveChanges {
+        guard case .object(let o) = value else {
+            throw CloudSigmaError.validation(nil, "Expected a drive object, got \(value.typeName)")
+        }
+        let target: String
+        if let uuid {
+            target = uuid
+        } else {
+            guard let given = o["uuid"].flatMap({ APIPath.relatedID($0, collection: "drives") }) else {
+                throw CloudSigmaError.validation("uuid", "Each object of a bulk update needs its uuid")
+            }
+            target = given
+        }
+        let name = try required(o, "name", string)
+        let size = try required(o, "size", size)
+        let media = try required(o, "media", media)
+        try checkTags(o)
+        let storageType = try storageType(o["storage_type"])
+        if let type = storageType {
+            guard let limits = catalogue.limits(type) else {
+                throw CloudSigmaError.validation("storage_type", "Storage type \(type) is not offered here")
+            }
+            try check(size: size, limits: limits)
+        } else if size <= 0 {
+            throw CloudSigmaError.validation("size", "size must be positive")
+        }
+        return DriveChanges(
+            uuid: target,
+            name: name,
+            size: size,
+            media: media,
+            storageType: storageType,
+            allowMultimount: try optional(o, "allow_multimount", bool),
+            affinities: try optional(o, "affinities", affinities),
+            meta: try optional(o, "meta", meta),
+            iops: try o["iops"].map { try iops($0, limits: storageType.flatMap(catalogue.limits)) ?? nil },
+            licenses: try optional(o, "licenses", licenses))
+    }
+
+    /// Checks size against the type's limits (capabilities), for creates and for updates once the
+    /// stored type is known.
+    func check(size: Int64, limits: StorageTypeLimits) throws {
+        if size < limits.minSize {
+            throw CloudSigmaError.validation(
+                "size", "Drive size \(size) is below the minimum of \(limits.minSize) bytes for storage type \(limits.name)")
+        }
+        if size > limits.maxSize {
+            throw CloudSigmaError.validation(
+                "size", "Drive size \(size) is above the maximum of \(limits.maxSize) bytes for storage type \(limits.name)")
+        }
+    }
+
+    // MARK: Fields
+
+    func required<T>(_ o: [String: JSONValue], _ key: String, _ parse: (JSONValue, String) throws -> T) throws -> T {
+        guard let value = o[key], !value.isNull else {
+            throw CloudSigmaError.validation(key, "This field is required")
+        }
+        return try parse(value, key)
+    }
+
+    func optional<T>(_ o: [String: JSONValue], _ key: String, _ parse: (JSONValue, String) throws -> T) throws -> T? {
+        guard let value = o[key], !value.isNull else { return nil }
+        return try parse(value, key)
+    }
+
+    func string(_ value: JSONValue, _ key: String) throws -> String {
+        guard case .string(let s) = value else {
+            throw CloudSigmaError.validation(key, "\(key) must be a string, got \(value.typeName)")
+        }
+        if s.utf8.contains(0) {
+            throw CloudSigmaError.validation(key, "\(key) must not contain NUL characters")
+        }
+        return s
+    }
+
+    func bool(_ value: JSONValue, _ key: String) throws -> Bool {
+        guard case .bool(let b) = value else {
+            throw CloudSigmaError.validation(key, "\(key) must be a boolean, got \(value.typeName)")
+        }
+        return b
+    }
+
+    /// An integer byte count: a JSON integer, an integral float, or a numeric string.
+    func size(_ value: JSONValue, _ key: String) throws -> Int64 {
+        let parsed: Int64?
+        switch value {
+        case .int(let i): parsed = i
+        case .double(let d): parsed = (d.rounded() == d && abs(d) < 9.2e18) ? Int64(d) : nil
+        case .string(let s): parsed = Int64(s.trimmingCharacters(in: .whitespaces))
+        default: parsed = nil
+        }
+        guard let parsed else {
+            throw CloudSigmaError.validation(key, "\(key) must be an integer number of bytes")
+        }
+        guard parsed > 0 else { throw CloudSigmaError.validation(key, "\(key) must be positive") }
+        return parsed
+    }
+
+    func media(_ value: JSONValue, _ key: String) throws -> DriveMedia {
+        guard case .string(let s) = value, let media = DriveMedia(rawValue: s) else {
+            throw CloudSigmaError.validation(key, "Select a valid choice. \(value.jsonString) is not one of the available choices: disk, cdrom")
+        }
+        return media
+    }
+
+    func storageType(_ value: JSONValue?) throws -> String? {
+        guard let value, !value.isNull else { return nil }
+        guard case .string(let s) = value else {
+            throw CloudSigmaError.validation("storage_type", "storage_type must be a string, got \(value.typeName)")
+        }
+        guard StorageCatalogue.schemaChoices.contains(s) else {
+            throw CloudSigmaError.validation(
+                "storage_type",
+                "Select a valid choice. \(s) is not one of the available choices: \(StorageCatalogue.schemaChoices.joined(separator: ", "))")
+        }
+        guard catalogue.limits(s) != nil else {
+            throw CloudSigmaError.validation("storage_type", "Storage type \(s) is not offered here")
+        }
+        return s
+    }
+
+    func affinities(_ value: JSONValue, _ key: String) throws -> [String] {
+        guard case .array(let items) = value else {
+            throw CloudSigmaError.validation(key, "affinities must be a list, got \(value.typeName)")
+        }
+        return try items.map { item in
+            guard case .string(let s) = item, Self.affinityChoices.contains(s) else {
+                throw CloudSigmaError.validation(key, "Select a valid choice. \(item.jsonString) is not one of the available choices: ssd")
+            }
+            return s
+        }
+    }
+
+    /// `meta`: a dict of strings with keys of at most 32 characters (reference §1.10).
+    func meta(_ value: JSONValue, _ key: String) throws -> [String: String] {
+        guard case .object(let o) = value else {
+            throw CloudSigmaError.validation(key, "meta must be a dict, got \(value.typeName)")
+        }
+        var out: [String: String] = [:]
+        for (k, v) in o {
+            guard k.count <= Self.maxMetaKeyLength else {
+                throw CloudSigmaError.validation(key, "meta key \"\(k.prefix(40))\" is longer than \(Self.maxMetaKeyLength) characters")
+            }
+            guard !k.isEmpty, !k.utf8.contains(0) else {
+                throw CloudSigmaError.validation(key, "meta keys must be non-empty and free of NUL characters")
+            }
+            guard case .string(let s) = v else {
+                throw CloudSigmaError.validation(key, "meta value of \"\(k)\" must be a string, got \(v.typeName)")
+            }
+            out[k] = s
+        }
+        return out
+    }
+
+    /// `iops`: null, or an integer within the type's range (when the type is known).
+    func iops(_ value: JSONValue?, limits: StorageTypeLimits?) throws -> Int64?? {
+        guard let value else { return nil }
+        if value.isNull { return .some(nil) }
+        guard case .int(let i) = value else {
+            throw CloudSigmaError.validation("iops", "iops must be an integer or null, got \(value.typeName)")
+        }
+        if let limits, i < limits.iopsMin || i > limits.iopsMax {
+            throw CloudSigmaError.validation(
+                "iops", "iops must be between \(limits.iopsMin) and \(limits.iopsMax) for storage type \(limits.name)")
+        }
+        return .some(i)
+    }
+
+    /// `licenses: [{"amount", "license": uri|id|object}]`.
+    func licenses(_ value: JSONValue, _ key: String) throws -> [LicenseRequest] {
+        guard case .array(let items) = value else {
+            throw CloudSigmaError.validation(key, "licenses must be a list, got \(value.typeName)")
+        }
+        return try items.map { item in
+            guard case .object(let o) = item, let ref = o["license"] else {
+                throw CloudSigmaError.validation(key, "Each license needs a \"license\" (id, URI or object)")
+            }
+            guard let idText = APIPath.relatedID(ref, collection: "licenses", idKey: "id"), let id = Int64(idText) else {
+                throw CloudSigmaError.validation(key, "Not a license reference: \(ref.jsonString.prefix(100))")
+            }
+            var amount: Int64 = 1
+            if let a = o["amount"], !a.isNull {
+                guard case .int(let n) = a, n > 0, n <= 1_000_000 else {
+                    throw CloudSigmaError.validation(key, "License amount must be a positive integer")
+                }
+                amount = n
+            }
+            return LicenseRequest(licenseID: id, amount: amount)
+        }
+    }
+
+    /// `tags` on a drive: accepted as ids, URIs or objects. No tag exists before the tags resource
+    /// does, so any reference names a missing tag.
+    func checkTags(_ o: [String: JSONValue]) throws {
+        guard let tags = o["tags"], !tags.isNull else { return }
+        guard case .array(let items) = tags else {
+            throw CloudSigmaError.validation("tags", "tags must be a list, got \(tags.typeName)")
+        }
+        if let first = items.first {
+            let id = APIPath.relatedID(first, collection: "tags") ?? first.jsonString
+            throw CloudSigmaError.validation("tags", "Tag \(id) does not exist")
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import DriveLifecycle
+import DriveModel
+import DriveStore
+import DriveWorker
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+
+/// Settings of the API front end.
+public struct APISettings: Sendable {
+    /// Storage types offered, their size limits and the default type.
+    public var catalogue: StorageCatalogue
+    /// Simulated operation durations and the time scale.
+    public var durations: OperationDurations
+    /// Largest request body accepted, in bytes (larger: 413).
+    public var bodyLimit: Int
+    /// The HTTP Basic realm of the 401 challenge.
+    public var realm: String
+    /// How long verified credentials stay cached.
+    public var credentialCacheTTL: Duration
+
+    public init(
+        catalogue: StorageCatalogue = StorageCatalogue(), durations: OperationDurations = OperationDurations(),
+        bodyLimit: Int = 4 * 1024 * 1024, realm: String = "users", credentialCacheTTL: Duration = .seconds(300)
+    ) {
+        self.catalogue = catalogue
+        self.durations = durations
+        self.bodyLimit = bodyLimit
+        self.realm = realm
+        self.credentialCacheTTL = credentialCacheTTL
+    }
+}
+
+/// Everything the HTTP front end serves from: the store, the worker and the authenticator.
+public struct DrivesAPI: Sendable {
+    public let database: AppDatabase
+    public let drives: DriveRepository
+    public let worker: TransitionWorker
+    public let authenticator: Authenticator
+    public let settings: APISettings
+
+    public init(database: AppDatabase, settings: APISettings, logger: Logger) {
+        self.database = database
+        self.settings = settings
+        self.drives = DriveRepository(database: database, durations: settings.durations, catalogue: settings.catalogue)
+        var workerLogger = logger
+        workerLogger[metadataKey: "subsystem"] = "worker"
+        self.worker = TransitionWorker(repository: drives, logger: workerLogger)
+        self.authenticator = Authenticator(database: database, realm: settings.realm, ttl: settings.credentialCacheTTL)
+    }
+
+    /// The router of the whole API.
+    public func buildRouter() -> Router<DrivesRequestContext> {
+        let router = Router(context: DrivesRequestContext.self)
+        router.add(middleware: ErrorMiddleware(realm: settings.realm))
+        let api = router.group("api/2.0")
+            .add(middleware: AuthMiddleware(authenticator: authenticator))
+        DrivesController(api: self).register(on: api)
+        LicensesController(api: self).register(on: api)
+        CapabilitiesController(api: self).register(on: api)
+        return router
+    }
+
+    /// The HTTP application, with the transition worker as a service beside it.
+    public func buildApplication(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
+        Application(
+            router: buildRouter(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "drivesd"),
+            services: [worker],
+            logger: logger)
+    }
+}
+
+typealias Handler = @Sendable (Request, DrivesRequestContext) async throws -> Response
+
+extension RouterMethods where Context == DrivesRequestContext {
+    /// Registers the handlers of one resource path; every other method answers `405` with the
+    /// error array, and `OPTIONS` lists the allowed methods (reference §1.4).
+    func resource(
+        _ path: RouterPath, get: Handler? = nil, put: Handler? = nil, delete: Handler? = nil, post: Handler? = nil
+    ) {
+        var handlers: [HTTPRequest.Method: Handler] = [:]
+        handlers[.get] = get
+        handlers[.put] = put
+        handlers[.delete] = delete
+        handlers[.post] = post
+        let allowed = handlers.keys.map(\.rawValue).sorted { Self.methodOrder($0) < Self.methodOrder($1) }
+        for (method, handler) in handlers {
+            on(path, method: method) { request, context in try await handler(request, context) }
+        }
+        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where handlers[method] == nil {
+            on(path, method: method) { request, _ -> Response in
+                throw CloudSigmaError.methodNotAllowed(request.method.rawValue, allowed: allowed)
+            }
+        }
+        on(path, method: .options) { _, _ in
+            var response = Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"])
+            response.headers[.allow] = allowed.joined(separator: ", ")
+            response.body = .init(byteBuffer: ByteBuffer(string: allowed.joined(separator: ",")))
+            return response
+        }
+    }
+
+    static func methodOrder(_ method: String) -> Int {
+        ["GET", "PUT", "DELETE", "POST", "PATCH"].firstIndex(of: method) ?? 9
+    }
+}

@@ -1,0 +1,148 @@
+import DriveModel
+import DriveStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+
+/// `/drives/`: the Drives API (reference §3).
+struct DrivesController {
+    let api: DrivesAPI
+
+    var input: DriveInput { DriveInput(catalogue: api.settings.catalogue) }
+    var bodyLimit: Int { api.settings.bodyLimit }
+
+    func register(on group: RouterGroup<DrivesRequestContext>) {
+        let schema = Document(StaticDocuments.driveSchema)
+        group.resource("drives", get: list(detail: false), put: bulkUpdate, delete: bulkDelete, post: create)
+        group.resource("drives/detail", get: list(detail: true))
+        group.resource("drives/schema", get: { _, _ in schema.response })
+        group.resource("drives/:uuid", get: get, put: update, delete: delete)
+        group.resource("drives/:uuid/action", post: action)
+    }
+
+    // MARK: Lists
+
+    func list(detail: Bool) -> Handler {
+        { request, context in
+            let owner = try context.requireUser().uuid
+            let query = QueryParameters(request.uri)
+            let (driveQuery, echoedLimit, matchesNothing) = try query.driveQuery()
+            let fields = query.fields
+            var (total, drives) = (0, [Drive]())
+            if !matchesNothing { (total, drives) = try await api.drives.list(owner: owner, query: driveQuery) }
+            let objects = drives.map { (detail ? $0.detailJSON : $0.shortJSON).projected(to: fields) }
+            return .json(
+                ListPage(limit: echoedLimit, offset: driveQuery.offset, totalCount: total, objects: objects).json)
+        }
+    }
+
+    // MARK: One drive
+
+    @Sendable func get(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let uuid = try context.parameters.require("uuid")
+        let drive = try await api.drives.drive(owner: owner, uuid: uuid)
+        return .json(drive.detailJSON.projected(to: QueryParameters(request.uri).fields))
+    }
+
+    @Sendable func create(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let objects = try DriveInput.objects(of: try await request.jsonBody(limit: bodyLimit))
+        guard !objects.isEmpty else { throw CloudSigmaError.validation("objects", "No drive to create") }
+        let input = self.input
+        let specs = try objects.enumerated().map { index, object in
+            try prefixed(index, count: objects.count) { try input.spec(object) }
+        }
+        let drives = try await api.drives.create(owner: owner, specs: specs)
+        api.worker.wake()
+        var headers = HTTPFields()
+        headers[.location] = drives.first?.resourceURI
+        return .json(objectsEnvelope(drives.map(\.detailJSON)), status: .created, headers: headers)
+    }
+
+    @Sendable func update(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let uuid = try context.parameters.require("uuid")
+        guard let body = try await request.jsonBody(limit: bodyLimit) else {
+            throw CloudSigmaError.validation(nil, "The request body is empty")
+        }
+        // An unknown drive is 404 before any complaint about the body.
+        _ = try await api.drives.drive(owner: owner, uuid: uuid)
+        let changes = try input.changes(body, uuid: uuid)
+        let drive = try await api.drives.update(owner: owner, changes: changes, mode: .edit)
+        if drive.status == .resizing { api.worker.wake() }
+        return .json(drive.detailJSON)
+    }
+
+    @Sendable func delete(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let uuid = try context.parameters.require("uuid")
+        try await api.drives.delete(owner: owner, uuids: [uuid])
+        return .noContent
+    }
+
+    // MARK: Bulk
+
+    /// `PUT /drives/`: bulk update by uuid, all or none (decision 7).
+    @Sendable func bulkUpdate(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let objects = try DriveInput.objects(of: try await request.jsonBody(limit: bodyLimit))
+        let input = self.input
+        let changes = try objects.enumerated().map { index, object in
+            try prefixed(index, count: objects.count) { try input.changes(object, uuid: nil) }
+        }
+        let drives = try await api.drives.update(owner: owner, bulk: changes)
+        if drives.contains(where: { $0.status == .resizing }) { api.worker.wake() }
+        return .json(objectsEnvelope(drives.map(\.detailJSON)))
+    }
+
+    /// `DELETE /drives/` with `{"objects":[{"uuid":..}]}`: all or none (decision 8).
+    @Sendable func bulkDelete(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let objects = try DriveInput.objects(of: try await request.jsonBody(limit: bodyLimit))
+        let uuids = try objects.map { object in
+            guard let uuid = APIPath.relatedID(object, collection: "drives") else {
+                throw CloudSigmaError.validation("uuid", "Each object of a bulk delete needs its uuid")
+            }
+            return uuid
+        }
+        try await api.drives.delete(owner: owner, uuids: uuids)
+        return .noContent
+    }
+
+    // MARK: Actions
+
+    /// `POST /drives/{uuid}/action/?do=resize`.
+    @Sendable func action(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let uuid = try context.parameters.require("uuid")
+        let query = QueryParameters(request.uri)
+        let action: String? = query["do"]
+        switch action {
+        case "resize":
+            _ = try await api.drives.drive(owner: owner, uuid: uuid)
+            guard let body = try await request.jsonBody(limit: bodyLimit) else {
+                throw CloudSigmaError.validation(nil, "A resize needs the drive definition with the new size")
+            }
+            let changes = try input.changes(body, uuid: uuid)
+            let drive = try await api.drives.update(owner: owner, changes: changes, mode: .resizeAction)
+            api.worker.wake()
+            return .json(objectsEnvelope([drive.detailJSON]), status: .accepted)
+        case nil:
+            throw CloudSigmaError.validation("do", "The action is missing: add ?do=<action>")
+        case let other?:
+            throw CloudSigmaError.validation("do", "Unknown action \"\(other)\" for drives")
+        }
+    }
+
+    /// Runs `body`, prefixing a validation message with the object's index in a bulk request.
+    func prefixed<T>(_ index: Int, count: Int, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch var error as CloudSigmaError where count > 1 {
+            error.message = "objects[\(index)]: " + error.message
+            throw error
+        }
+    }
+}

@@ -1,0 +1,19 @@
+import DriveStore
+import Hummingbird
+
+/// The per-request context: the authenticated user and the request id.
+public struct DrivesRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by ``AuthMiddleware``.
+    public var user: User?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+    }
+
+    /// The authenticated user, or `401`.
+    public func requireUser() throws -> User {
+        guard let user else { throw CloudSigmaError.unauthorized }
+        return user
+    }
+}

@@ -1,0 +1,67 @@
+import DriveModel
+import Foundation
+import Hummingbird
+
+/// `/licenses/`: the catalogue seeded by the first migration (reference §5).
+struct LicensesController {
+    let api: DrivesAPI
+
+    func register(on group: RouterGroup<DrivesRequestContext>) {
+        let schema = Document(StaticDocuments.licenseSchema)
+        group.resource("licenses", get: { request, _ in
+            let query = QueryParameters(request.uri)
+            let page = try query.page()
+            let (total, licenses) = try await api.drives.licenses(limit: page.limit, offset: page.offset)
+            let fields = query.fields
+            return .json(
+                ListPage(
+                    limit: page.echoedLimit, offset: page.offset, totalCount: total,
+                    objects: licenses.map { $0.json.projected(to: fields) }
+                ).json)
+        })
+        group.resource("licenses/schema", get: { _, _ in schema.response })
+        group.resource("licenses/:id", get: { request, context in
+            let raw = try context.parameters.require("id")
+            guard let id = Int64(raw), let license = try await api.drives.license(id: id) else {
+                throw CloudSigmaError(.notexist, "Object with id \(raw) does not exist")
+            }
+            return .json(license.json.projected(to: QueryParameters(request.uri).fields))
+        })
+    }
+}
+
+/// `/capabilities/`: the capabilities template with `drives` and `default_storage_type` from the
+/// configured storage catalogue, so that clients see the limits validation enforces.
+struct CapabilitiesController {
+    let api: DrivesAPI
+
+    func register(on group: RouterGroup<DrivesRequestContext>) {
+        let catalogue = api.settings.catalogue
+        var document = (try? JSONDecoder().decode(JSONValue.self, from: Data(StaticDocuments.capabilities.utf8)))?
+            .objectValue ?? [:]
+        document["default_storage_type"] = .string(catalogue.defaultType)
+        document["drives"] = .object(Dictionary(uniqueKeysWithValues: catalogue.types.map { ($0.name, $0.json) }))
+        let rendered = Document(JSONValue.object(document))
+        group.resource("capabilities", get: { _, _ in rendered.response })
+    }
+}
+
+/// A JSON document rendered once and served as is.
+struct Document: Sendable {
+    let bytes: [UInt8]
+
+    init(_ text: String) {
+        let value = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .object([:])
+        self.init(value)
+    }
+
+    init(_ value: JSONValue) {
+        bytes = value.jsonBytes
+    }
+
+    var response: Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+
+/// A drive as the API presents it (reference §3.3).
+public struct Drive: Sendable, Equatable {
+    public var uuid: String
+    /// The owning user's uuid; nil for library drives.
+    public var owner: String?
+    public var name: String
+    public var size: Int64
+    public var media: DriveMedia
+    public var storageType: String
+    public var status: DriveStatus
+    public var allowMultimount: Bool
+    public var affinities: [String]
+    public var meta: [String: String]
+    public var iops: Int64?
+    public var licenses: [DriveLicense]
+    public var jobs: [String]
+    public var mountedOn: [String]
+    public var tags: [String]
+    public var snapshots: [String]
+
+    public init(
+        uuid: String, owner: String?, name: String, size: Int64, media: DriveMedia, storageType: String,
+        status: DriveStatus, allowMultimount: Bool = false, affinities: [String] = [], meta: [String: String] = [:],
+        iops: Int64? = nil, licenses: [DriveLicense] = [], jobs: [String] = [], mountedOn: [String] = [],
+        tags: [String] = [], snapshots: [String] = []
+    ) {
+        self.uuid = uuid
+        self.owner = owner
+        self.name = name
+        self.size = size
+        self.media = media
+        self.storageType = storageType
+        self.status = status
+        self.allowMultimount = allowMultimount
+        self.affinities = affinities
+        self.meta = meta
+        self.iops = iops
+        self.licenses = licenses
+        self.jobs = jobs
+        self.mountedOn = mountedOn
+        self.tags = tags
+        self.snapshots = snapshots
+    }
+
+    public var resourceURI: String { APIPath.uri("drives", uuid) }
+
+    var ownerJSON: JSONValue { owner.map { APIPath.reference("user", $0) } ?? .null }
+
+    var isEphemeral: Bool { storageType == "local_nvme" }
+
+    /// `runtime`: `is_snapshotable` is null while the drive is being created or filled by a clone,
+    /// as the captured create and clone responses show.
+    var runtimeJSON: JSONValue {
+        let snapshotable: JSONValue =
+            (status == .creating || status == .cloningDestination) ? .null : .bool(!isEphemeral)
+        return .object([
+            "is_downloadable": .bool(!isEphemeral),
+            "is_ephemeral": .bool(isEphemeral),
+            "is_snapshotable": snapshotable,
+            "snapshots_allocated_size": .int(0),
+            "storage_type": .string(storageType),
+        ])
+    }
+
+    /// The full definition, every key of reference §3.3.
+    public var detailJSON: JSONValue {
+        .object([
+            "affinities": .array(affinities.map(JSONValue.string)),
+            "allow_multimount": .bool(allowMultimount),
+            "backup_scheduler": .null,
+            "grantees": .array([]),
+            "iops": iops.map(JSONValue.int) ?? .null,
+            "jobs": .array(jobs.map { APIPath.reference("jobs", $0) }),
+            "licenses": .array(licenses.map(\.json)),
+            "media": .string(media.rawValue),
+            "meta": .object(meta.mapValues(JSONValue.string)),
+            "mounted_on": .array(mountedOn.map { APIPath.reference("servers", $0) }),
+            "name": .string(name),
+            "owner": ownerJSON,
+            "permissions": .array([]),
+            "remote_snapshots": .array([]),
+            "resource_uri": .string(resourceURI),
+            "runtime": runtimeJSON,
+            "size": .int(size),
+            "snapshots": .array(snapshots.map { APIPath.reference("snapshots", $0) }),
+            "status": .string(status.rawValue),
+            "storage_type": .string(storageType),
+            "tags": .array(tags.map { APIPath.reference("tags", $0) }),
+            "uuid": .string(uuid),
+        ])
+    }
+
+    /// The short list form of `GET /drives/`: `owner, resource_uri, status, uuid` only.
+    public var shortJSON: JSONValue {
+        .object([
+            "owner": ownerJSON,
+            "resource_uri": .string(resourceURI),
+            "status": .string(status.rawValue),
+            "uuid": .string(uuid),
+        ])
+    }
+}
+
+/// The list envelope `{"meta":{"limit","offset","total_count"},"objects":[...]}`.
+public struct ListPage: Sendable {
+    public var limit: Int
+    public var offset: Int
+    public var totalCount: Int
+    public var objects: [JSONValue]
+
+    public init(limit: Int, offset: Int, totalCount: Int, objects: [JSONValue]) {
+        self.limit = limit
+        self.offset = offset
+        self.totalCount = totalCount
+        self.objects = objects
+    }
+
+    public var json: JSONValue {
+        .object([
+            "meta": .object([
+                "limit": .int(Int64(limit)), "offset": .int(Int64(offset)), "total_count": .int(Int64(totalCount)),
+            ]),
+            "objects": .array(objects),
+        ])
+    }
+}
+
+/// `{"objects":[...]}`, the answer of creates and actions.
+public func objectsEnvelope(_ objects: [JSONValue]) -> JSONValue {
+    .object(["objects": .array(objects)])
+}
+
+extension JSONValue {
+    /// Keeps only the given keys of an object (`?fields=a,b`); other values are returned unchanged.
+    public func projected(to fields: [String]?) -> JSONValue {
+        guard let fields, case .object(let o) = self else { return self }
+        var out: [String: JSONValue] = [:]
+        for f in fields { if let v = o[f] { out[f] = v } }
+        return .object(out)
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import GRDB
+import Logging
+
+/// The drivesd database: the only owner of SQLite connections.
+///
+/// Production opens a `DatabasePool` (WAL: one writer, concurrent readers); tests may open an
+/// in-memory queue. The schema comes from `migrations/*.sql`, applied in order and recorded so
+/// each runs once.
+public struct AppDatabase: Sendable {
+    /// How SQLite syncs commits to disk (`PRAGMA synchronous`).
+    public enum Synchronous: String, Sendable, CaseIterable {
+        /// Survives a crash or `kill -9` of the daemon; a power loss may roll back the last commits.
+        case normal
+        /// fsync on every commit: survives a power loss too, at a cost per write.
+        case full
+    }
+
+    let writer: any DatabaseWriter
+    /// Where the database lives; nil in memory.
+    public let path: String?
+
+    init(writer: any DatabaseWriter, path: String?) {
+        self.writer = writer
+        self.path = path
+    }
+
+    /// Opens (creating when missing) the database file at `path` in WAL mode. Does not migrate.
+    public static func open(path: String, synchronous: Synchronous = .normal, readers: Int = 4) throws -> AppDatabase {
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(10)
+        config.maximumReaderCount = max(1, readers)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue.uppercased())")
+        }
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(
+            at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        do {
+            let pool = try DatabasePool(path: path, configuration: config)
+            return AppDatabase(writer: pool, path: path)
+        } catch let error as DatabaseError {
+            throw StoreError.cannotOpen(path: path, reason: error.message ?? "\(error)")
+        }
+    }
+
+    /// An in-memory database, for tests.
+    public static func inMemory() throws -> AppDatabase {
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        return AppDatabase(writer: try DatabaseQueue(configuration: config), path: nil)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for migration in EmbeddedMigrations.all {
+            migrator.registerMigration(migration.name) { db in
+                try db.execute(sql: migration.sql)
+            }
+        }
+        return migrator
+    }
+
+    /// The names of every migration the binary knows, in order.
+    public static var knownMigrations: [String] { EmbeddedMigrations.all.map(\.name) }
+
+    /// Applies pending migrations; returns the names of those it applied.
+    @discardableResult
+    public func migrate() throws -> [String] {
+        let migrator = Self.migrator
+        let before = try writer.read { db in try migrator.appliedIdentifiers(db) }
+        do {
+            try migrator.migrate(writer)
+        } catch let error as DatabaseError {
+            throw StoreError.migrationFailed(error.message ?? "\(error)")
+        }
+        return Self.knownMigrations.filter { !before.contains($0) }
+    }
+
+    /// Names of the migrations recorded as applied.
+    public func appliedMigrations() throws -> [String] {
+        try writer.read { db in
+            try Self.migrator.appliedIdentifiers(db).sorted()
+        }
+    }
+
+    /// True when every known migration is applied.
+    public func isMigrated() throws -> Bool {
+        try writer.read { db in try Self.migrator.hasCompletedMigrations(db) }
+    }
+
+    /// Closes the connections (after the last use).
+    public func close() throws {
+        if let pool = writer as? DatabasePool {
+            try pool.close()
+        } else if let queue = writer as? DatabaseQueue {
+            try queue.close()
+        }
+    }
+
+    // MARK: Access helpers: every failure below SQLite becomes a `StoreError`.
+
+    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        do {
+            return try await writer.read(body)
+        } catch let error as DatabaseError {
+            throw StoreError.database(error)
+        }
+    }
+
+    func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        do {
+            return try await writer.write(body)
+        } catch let error as DatabaseError {
+            throw StoreError.database(error)
+        }
+    }
+
+    func readSync<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.read(body)
+        } catch let error as DatabaseError {
+            throw StoreError.database(error)
+        }
+    }
+
+    func writeSync<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.write(body)
+        } catch let error as DatabaseError {
+            throw StoreError.database(error)
+        }
+    }
+}

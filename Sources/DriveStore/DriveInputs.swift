@@ -1,0 +1,104 @@
+import DriveModel
+
+/// A license asked for on a drive: `{"amount", "license": <id>}`.
+public struct LicenseRequest: Sendable, Equatable {
+    public var licenseID: Int64
+    public var amount: Int64
+
+    public init(licenseID: Int64, amount: Int64) {
+        self.licenseID = licenseID
+        self.amount = amount
+    }
+}
+
+/// A validated drive definition for a create.
+public struct DriveSpec: Sendable, Equatable {
+    public var name: String
+    public var size: Int64
+    public var media: DriveMedia
+    public var storageType: String
+    public var allowMultimount: Bool
+    public var affinities: [String]
+    public var meta: [String: String]
+    public var iops: Int64?
+    public var licenses: [LicenseRequest]
+
+    public init(
+        name: String, size: Int64, media: DriveMedia, storageType: String, allowMultimount: Bool = false,
+        affinities: [String] = [], meta: [String: String] = [:], iops: Int64? = nil, licenses: [LicenseRequest] = []
+    ) {
+        self.name = name
+        self.size = size
+        self.media = media
+        self.storageType = storageType
+        self.allowMultimount = allowMultimount
+        self.affinities = affinities
+        self.meta = meta
+        self.iops = iops
+        self.licenses = licenses
+    }
+}
+
+/// A validated drive update (PUT or the resize action). `name`, `size` and `media` are required
+/// (decision 2); every optional left nil keeps the stored value.
+public struct DriveChanges: Sendable, Equatable {
+    public var uuid: String
+    public var name: String
+    public var size: Int64
+    public var media: DriveMedia
+    public var storageType: String?
+    public var allowMultimount: Bool?
+    public var affinities: [String]?
+    public var meta: [String: String]?
+    /// `.some(nil)` clears the limit.
+    public var iops: Int64??
+    public var licenses: [LicenseRequest]?
+
+    public init(
+        uuid: String, name: String, size: Int64, media: DriveMedia, storageType: String? = nil,
+        allowMultimount: Bool? = nil, affinities: [String]? = nil, meta: [String: String]? = nil,
+        iops: Int64?? = nil, licenses: [LicenseRequest]? = nil
+    ) {
+        self.uuid = uuid
+        self.name = name
+        self.size = size
+        self.media = media
+        self.storageType = storageType
+        self.allowMultimount = allowMultimount
+        self.affinities = affinities
+        self.meta = meta
+        self.iops = iops
+        self.licenses = licenses
+    }
+}
+
+/// How an update arrives.
+public enum UpdateMode: Sendable {
+    /// `PUT`: changes that are not allowed now are silently ignored where the reference says so.
+    case edit
+    /// `POST .../action/?do=resize`: applies the whole definition or fails loudly.
+    case resizeAction
+}
+
+/// What a drive list asks for.
+public struct DriveQuery: Sendable, Equatable {
+    public enum Field: String, Sendable, CaseIterable { case uuid, name }
+
+    /// Exact-match filters: each entry is an OR group; entries AND together.
+    public var exact: [(field: Field, values: [String])] = []
+    /// Case-insensitive substring filters on `name`: each entry an OR group.
+    public var nameContains: [[String]] = []
+    public var order: [(field: Field, descending: Bool)] = []
+    /// nil: every match (`limit=0`).
+    public var limit: Int? = 20
+    public var offset: Int = 0
+
+    public init() {}
+
+    public static func == (a: DriveQuery, b: DriveQuery) -> Bool {
+        a.exact.map { "\($0.field)=\($0.values)" } == b.exact.map { "\($0.field)=\($0.values)" }
+            && a.nameContains == b.nameContains
+            && a.order.map { "\($0.field)\($0.descending)" } == b.order.map { "\($0.field)\($0.descending)" }
+            && a.limit == b.limit && a.offset == b.offset
+    }
+}

@@ -1,0 +1,441 @@
+import DriveLifecycle
+import DriveModel
+import Foundation
+import GRDB
+
+/// Drives, their licenses and their pending transitions. Every method is one transaction: a
+/// request either applies whole or not at all.
+public struct DriveRepository: Sendable {
+    let database: AppDatabase
+    public let durations: OperationDurations
+    public let catalogue: StorageCatalogue
+
+    public init(database: AppDatabase, durations: OperationDurations, catalogue: StorageCatalogue = StorageCatalogue()) {
+        self.database = database
+        self.durations = durations
+        self.catalogue = catalogue
+    }
+
+    // MARK: Create
+
+    /// Creates every drive in `specs` (all or nothing); each starts `creating` with a transition
+    /// due after the create duration.
+    public func create(owner: String, specs: [DriveSpec], now: Date = Date()) async throws -> [Drive] {
+        let durations = self.durations
+        return try await database.write { db in
+            let stamp = Timestamp.string(now)
+            var created: [Drive] = []
+            created.reserveCapacity(specs.count)
+            for spec in specs {
+                let licenses = try Self.resolveLicenses(db, spec.licenses)
+                let drive = Drive(
+                    uuid: UUID().uuidString.lowercased(), owner: owner, name: spec.name, size: spec.size,
+                    media: spec.media, storageType: spec.storageType, status: .creating,
+                    allowMultimount: spec.allowMultimount, affinities: spec.affinities, meta: spec.meta,
+                    iops: spec.iops, licenses: licenses)
+                try db.execute(
+                    sql: """
+                        INSERT INTO drives (uuid, owner, name, size, media, storage_type, status, allow_multimount,
+                                            affinities, meta, iops, created_at, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        drive.uuid, owner, drive.name, drive.size, drive.media.rawValue, drive.storageType,
+                        drive.status.rawValue, drive.allowMultimount, Codec.encode(drive.affinities),
+                        Codec.encode(drive.meta), drive.iops, stamp, stamp,
+                    ])
+                let seq = db.lastInsertedRowID
+                try Self.insertLicenses(db, seq: seq, spec.licenses)
+                try Self.schedule(
+                    db, seq: seq, operation: .create, from: .creating,
+                    due: now.timeIntervalSince1970 + durations.seconds(.create, size: spec.size))
+                created.append(drive)
+            }
+            return created
+        }
+    }
+
+    // MARK: Read
+
+    /// The caller's drive `uuid`, or `404 notexist`.
+    public func drive(owner: String, uuid: String) async throws -> Drive {
+        try await database.read { db in
+            guard let drive = try Self.fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [uuid, owner]).first else {
+                throw CloudSigmaError.notExist(uuid)
+            }
+            return drive
+        }
+    }
+
+    /// One page of the caller's drives and the number of matches.
+    public func list(owner: String, query: DriveQuery) async throws -> (total: Int, drives: [Drive]) {
+        try await database.read { db in
+            var clauses = ["d.owner = ?"]
+            var args: [any DatabaseValueConvertible] = [owner]
+            for group in query.exact where !group.values.isEmpty {
+                clauses.append("d.\(group.field.rawValue) IN (\(Array(repeating: "?", count: group.values.count).joined(separator: ", ")))")
+                args.append(contentsOf: group.values as [any DatabaseValueConvertible])
+            }
+            for group in query.nameContains where !group.isEmpty {
+                clauses.append("(" + group.map { _ in "d.name LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
+                args.append(contentsOf: group.map { "%" + Self.escapeLike($0) + "%" } as [any DatabaseValueConvertible])
+            }
+            let whereSQL = clauses.joined(separator: " AND ")
+            let total = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM drives d WHERE \(whereSQL)", arguments: StatementArguments(args)) ?? 0
+            var order = query.order.map { "d.\($0.field.rawValue) \($0.descending ? "DESC" : "ASC")" }
+            order.append("d.seq ASC")
+            var tail = " ORDER BY " + order.joined(separator: ", ")
+            if let limit = query.limit {
+                tail += " LIMIT \(max(0, limit)) OFFSET \(max(0, query.offset))"
+            } else if query.offset > 0 {
+                tail += " LIMIT -1 OFFSET \(query.offset)"
+            }
+            let drives = try Self.fetchDrives(db, where: whereSQL, args, tail: tail)
+            return (total, drives)
+        }
+    }
+
+    // MARK: Update
+
+    /// Applies one update (PUT or the resize action).
+    public func update(owner: String, changes: DriveChanges, mode: UpdateMode, now: Date = Date()) async throws -> Drive {
+        let durations = self.durations, catalogue = self.catalogue
+        return try await database.write { db in
+            try Self.apply(db, owner: owner, changes: changes, mode: mode, now: now, durations: durations, catalogue: catalogue)
+        }
+    }
+
+    /// Applies several updates in one transaction (decision 7): all or none.
+    public func update(owner: String, bulk: [DriveChanges], now: Date = Date()) async throws -> [Drive] {
+        let durations = self.durations, catalogue = self.catalogue
+        return try await database.write { db in
+            try bulk.map {
+                try Self.apply(db, owner: owner, changes: $0, mode: .edit, now: now, durations: durations, catalogue: catalogue)
+            }
+        }
+    }
+
+    static func apply(
+        _ db: Database, owner: String, changes: DriveChanges, mode: UpdateMode, now: Date, durations: OperationDurations,
+        catalogue: StorageCatalogue
+    ) throws -> Drive {
+        guard let current = try fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [changes.uuid, owner]).first,
+            let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM drives WHERE uuid = ?", arguments: [changes.uuid])
+        else {
+            throw CloudSigmaError.notExist(changes.uuid)
+        }
+        if let type = changes.storageType, type != current.storageType {
+            throw CloudSigmaError.validation("storage_type", "Storage type cannot be changed after creation")
+        }
+        if changes.size < current.size {
+            throw CloudSigmaError.validation(
+                "size", "Drive size cannot be reduced: the drive has \(current.size) bytes, \(changes.size) requested")
+        }
+        if let limits = catalogue.limits(current.storageType), changes.size > limits.maxSize {
+            throw CloudSigmaError.validation(
+                "size", "Drive size \(changes.size) is above the maximum of \(limits.maxSize) bytes for storage type \(limits.name)")
+        }
+        let context = try lifecycleContext(db, current)
+        var next = current
+        // Always applicable (reference §3.6).
+        next.name = changes.name
+        if let meta = changes.meta { next.meta = meta }
+        if let multimount = changes.allowMultimount { next.allowMultimount = multimount }
+
+        var structural = current
+        structural.media = changes.media
+        if let affinities = changes.affinities { structural.affinities = affinities }
+        if let iops = changes.iops { structural.iops = iops }
+        let structuralChanged =
+            structural.media != current.media || structural.affinities != current.affinities
+            || structural.iops != current.iops
+        var newLicenses: [LicenseRequest]? = nil
+        if let licenses = changes.licenses {
+            let resolved = try resolveLicenses(db, licenses)
+            if resolved != current.licenses { newLicenses = licenses }
+        }
+        let grows = changes.size > current.size
+        var resize = false
+
+        switch mode {
+        case .edit:
+            if structuralChanged {
+                switch DriveLifecycle.decide(.editStructural, in: context) {
+                case .proceed: next.media = structural.media; next.affinities = structural.affinities; next.iops = structural.iops
+                case .ignore: break
+                case .reject(let error): throw error
+                }
+            }
+            if grows {
+                switch DriveLifecycle.decide(.resizeByEdit, in: context) {
+                case .proceed: resize = true
+                case .ignore: break
+                case .reject(let error): throw error
+                }
+            }
+        case .resizeAction:
+            if case .reject(let error) = DriveLifecycle.decide(.resize, in: context) { throw error }
+            next.media = structural.media
+            next.affinities = structural.affinities
+            next.iops = structural.iops
+            resize = true
+        }
+        if resize { next.status = .resizing }
+
+        try db.execute(
+            sql: """
+                UPDATE drives SET name = ?, media = ?, status = ?, allow_multimount = ?, affinities = ?, meta = ?,
+                                  iops = ?, updated_at = ?
+                WHERE seq = ? AND status = ?
+                """,
+            arguments: [
+                next.name, next.media.rawValue, next.status.rawValue, next.allowMultimount, Codec.encode(next.affinities),
+                Codec.encode(next.meta), next.iops, Timestamp.string(now), seq, current.status.rawValue,
+            ])
+        guard db.changesCount == 1 else { throw StoreError.conflict("drive \(current.uuid)") }
+        if let newLicenses {
+            try db.execute(sql: "DELETE FROM drive_licenses WHERE drive_seq = ?", arguments: [seq])
+            try insertLicenses(db, seq: seq, newLicenses)
+            next.licenses = try resolveLicenses(db, newLicenses)
+        }
+        if resize {
+            // The answer still shows the old size; the new one appears when the resize completes.
+            try schedule(
+                db, seq: seq, operation: .resize, from: .resizing,
+                due: now.timeIntervalSince1970 + durations.seconds(.resize, size: changes.size),
+                payload: ["size": .int(changes.size)])
+        }
+        return next
+    }
+
+    // MARK: Delete
+
+    /// Deletes the caller's drives `uuids` (all or nothing).
+    public func delete(owner: String, uuids: [String]) async throws {
+        try await database.write { db in
+            for uuid in uuids {
+                guard let drive = try Self.fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [uuid, owner]).first else {
+                    throw CloudSigmaError.notExist(uuid)
+                }
+                if case .reject(let error) = DriveLifecycle.decide(.delete, in: try Self.lifecycleContext(db, drive)) {
+                    throw error
+                }
+                try db.execute(
+                    sql: "DELETE FROM drives WHERE uuid = ? AND status = ?", arguments: [uuid, drive.status.rawValue])
+                guard db.changesCount == 1 else { throw StoreError.conflict("drive \(uuid)") }
+            }
+        }
+    }
+
+    // MARK: Transitions
+
+    /// Completes every transition due at `now` (at most `limit`); returns the drives it moved.
+    public func completeDueTransitions(now: Date = Date(), limit: Int = 500) async throws -> [String] {
+        try await database.write { db in
+            let due = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT t.drive_seq, t.operation, t.from_status, t.payload, d.uuid, d.status
+                    FROM transitions t JOIN drives d ON d.seq = t.drive_seq
+                    WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?
+                    """,
+                arguments: [now.timeIntervalSince1970, limit])
+            var moved: [String] = []
+            for row in due {
+                let seq: Int64 = row["drive_seq"]
+                let uuid: String = row["uuid"]
+                let statusRaw: String = row["status"]
+                let fromRaw: String = row["from_status"]
+                try db.execute(sql: "DELETE FROM transitions WHERE drive_seq = ?", arguments: [seq])
+                guard statusRaw == fromRaw, let status = DriveStatus(rawValue: statusRaw) else { continue }
+                let context = try Self.lifecycleContext(db, seq: seq, status: status)
+                guard case .proceed(let target) = DriveLifecycle.decide(.complete, in: context), let target else { continue }
+                let payload = Codec.decodeObject(row["payload"])
+                var sizeSQL = ""
+                var args: [any DatabaseValueConvertible] = [target.rawValue, Timestamp.string(now)]
+                if case .int(let size)? = payload["size"] {
+                    sizeSQL = ", size = ?"
+                    args.append(size)
+                }
+                args.append(contentsOf: [seq, statusRaw] as [any DatabaseValueConvertible])
+                try db.execute(
+                    sql: "UPDATE drives SET status = ?, updated_at = ?\(sizeSQL) WHERE seq = ? AND status = ?",
+                    arguments: StatementArguments(args))
+                if db.changesCount == 1 { moved.append(uuid) }
+            }
+            return moved
+        }
+    }
+
+    /// When the next transition falls due (unix seconds), or nil when none is pending.
+    public func nextTransitionDue() async throws -> Double? {
+        try await database.read { db in try Double.fetchOne(db, sql: "SELECT MIN(due_at) FROM transitions") }
+    }
+
+    /// How many transitions are pending.
+    public func pendingTransitionCount() async throws -> Int {
+        try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM transitions") ?? 0 }
+    }
+
+    // MARK: Licenses
+
+    /// The license catalogue, ordered by name.
+    public func licenses(limit: Int?, offset: Int) async throws -> (total: Int, licenses: [License]) {
+        try await database.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM licenses") ?? 0
+            var sql = "SELECT * FROM licenses ORDER BY name"
+            if let limit { sql += " LIMIT \(max(0, limit)) OFFSET \(max(0, offset))" } else if offset > 0 {
+                sql += " LIMIT -1 OFFSET \(offset)"
+            }
+            return (total, try Row.fetchAll(db, sql: sql).map(Self.license))
+        }
+    }
+
+    /// License `id`, or nil.
+    public func license(id: Int64) async throws -> License? {
+        try await database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM licenses WHERE id = ?", arguments: [id]).map(Self.license)
+        }
+    }
+
+    /// Looks licenses up by numeric id or by name; nil where none matches.
+    public func licenseID(forReference reference: String) async throws -> Int64? {
+        try await database.read { db in
+            if let id = Int64(reference) {
+                return try Int64.fetchOne(db, sql: "SELECT id FROM licenses WHERE id = ?", arguments: [id])
+            }
+            return try Int64.fetchOne(db, sql: "SELECT id FROM licenses WHERE name = ?", arguments: [reference])
+        }
+    }
+
+    // MARK: Helpers
+
+    static func license(_ row: Row) -> License {
+        License(
+            id: row["id"], name: row["name"], longName: row["long_name"], type: row["type"],
+            userMetric: row["user_metric"], burstable: row["burstable"])
+    }
+
+    static func resolveLicenses(_ db: Database, _ requests: [LicenseRequest]) throws -> [DriveLicense] {
+        try requests.enumerated().map { index, request in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM licenses WHERE id = ?", arguments: [request.licenseID])
+            else {
+                throw CloudSigmaError.validation("licenses", "License \(request.licenseID) does not exist (item \(index))")
+            }
+            return DriveLicense(amount: request.amount, license: license(row))
+        }
+    }
+
+    static func insertLicenses(_ db: Database, seq: Int64, _ requests: [LicenseRequest]) throws {
+        for (position, request) in requests.enumerated() {
+            try db.execute(
+                sql: "INSERT INTO drive_licenses (drive_seq, position, license_id, amount) VALUES (?, ?, ?, ?)",
+                arguments: [seq, position, request.licenseID, request.amount])
+        }
+    }
+
+    static func schedule(
+        _ db: Database, seq: Int64, operation: OperationDurations.Kind, from: DriveStatus, due: Double,
+        payload: [String: JSONValue] = [:]
+    ) throws {
+        try db.execute(
+            sql: """
+                INSERT OR REPLACE INTO transitions (drive_seq, operation, from_status, due_at, payload)
+                VALUES (?, ?, ?, ?, ?)
+                """,
+            arguments: [seq, operation.rawValue, from.rawValue, due, JSONValue.object(payload).jsonString])
+    }
+
+    /// What the state machine needs about a drive. Mounts join here when servers exist.
+    static func lifecycleContext(_ db: Database, _ drive: Drive) throws -> DriveLifecycle.Context {
+        DriveLifecycle.Context(status: drive.status)
+    }
+
+    static func lifecycleContext(_ db: Database, seq: Int64, status: DriveStatus) throws -> DriveLifecycle.Context {
+        DriveLifecycle.Context(status: status)
+    }
+
+    static func escapeLike(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            if c == "%" || c == "_" || c == "\\" { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+
+    /// Drives matching `whereSQL` (over alias `d`), with their licenses loaded in one more query.
+    static func fetchDrives(
+        _ db: Database, where whereSQL: String, _ args: [any DatabaseValueConvertible], tail: String = ""
+    ) throws -> [Drive] {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT d.seq, d.uuid, d.owner, d.name, d.size, d.media, d.storage_type, d.status, d.allow_multimount,
+                       d.affinities, d.meta, d.iops
+                FROM drives d WHERE \(whereSQL)\(tail)
+                """,
+            arguments: StatementArguments(args))
+        var drives: [Drive] = []
+        drives.reserveCapacity(rows.count)
+        var seqs: [Int64] = []
+        for row in rows {
+            seqs.append(row["seq"])
+            drives.append(
+                Drive(
+                    uuid: row["uuid"], owner: row["owner"], name: row["name"], size: row["size"],
+                    media: DriveMedia(rawValue: row["media"]) ?? .disk, storageType: row["storage_type"],
+                    status: DriveStatus(rawValue: row["status"]) ?? .unavailable,
+                    allowMultimount: row["allow_multimount"], affinities: Codec.decodeStrings(row["affinities"]),
+                    meta: Codec.decodeStringMap(row["meta"]), iops: row["iops"]))
+        }
+        if !seqs.isEmpty {
+            let licenseRows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT dl.drive_seq, dl.amount, l.* FROM drive_licenses dl JOIN licenses l ON l.id = dl.license_id
+                    WHERE dl.drive_seq IN (\(seqs.map(String.init).joined(separator: ",")))
+                    ORDER BY dl.drive_seq, dl.position
+                    """)
+            if !licenseRows.isEmpty {
+                var index: [Int64: Int] = [:]
+                for (i, seq) in seqs.enumerated() { index[seq] = i }
+                for row in licenseRows {
+                    let seq: Int64 = row["drive_seq"]
+                    if let i = index[seq] {
+                        drives[i].licenses.append(DriveLicense(amount: row["amount"], license: license(row)))
+                    }
+                }
+            }
+        }
+        return drives
+    }
+}
+
+/// JSON columns.
+enum Codec {
+    static func encode(_ strings: [String]) -> String {
+        JSONValue.array(strings.map(JSONValue.string)).jsonString
+    }
+
+    static func encode(_ map: [String: String]) -> String {
+        JSONValue.object(map.mapValues(JSONValue.string)).jsonString
+    }
+
+    static func decode(_ text: String) -> JSONValue? {
+        try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+
+    static func decodeStrings(_ text: String) -> [String] {
+        decode(text)?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+
+    static func decodeStringMap(_ text: String) -> [String: String] {
+        decode(text)?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+    }
+
+    static func decodeObject(_ text: String) -> [String: JSONValue] {
+        decode(text)?.objectValue ?? [:]
+    }
+}

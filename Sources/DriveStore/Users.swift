@@ -1,0 +1,137 @@
+import Crypto
+import CryptoExtras
+import Foundation
+import GRDB
+
+/// An account of the API.
+public struct User: Sendable, Equatable {
+    public var uuid: String
+    public var email: String
+    public var createdAt: String
+}
+
+/// Salted, slow password hashing: PBKDF2-HMAC-SHA256.
+public enum PasswordHasher {
+    /// OWASP's recommendation for PBKDF2-HMAC-SHA256 is 600,000; this default balances that
+    /// against a first request's latency on a 2-core machine (the API caches verified credentials).
+    public static let defaultIterations = 210_000
+
+    public static func hash(_ password: String, salt: [UInt8], iterations: Int) throws -> [UInt8] {
+        let key = try KDF.Insecure.PBKDF2.deriveKey(
+            from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: 32,
+            unsafeUncheckedRounds: iterations)
+        return key.withUnsafeBytes { Array($0) }
+    }
+
+    public static func newSalt() -> [UInt8] {
+        var rng = SystemRandomNumberGenerator()
+        return (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    }
+
+    /// Constant-time comparison.
+    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for i in a.indices { diff |= a[i] ^ b[i] }
+        return diff == 0
+    }
+}
+
+public enum UserError: Error, Equatable, CustomStringConvertible {
+    case emailTaken(String)
+    case invalidEmail(String)
+    case emptyPassword
+
+    public var description: String {
+        switch self {
+        case .emailTaken(let e): "a user with email \(e) already exists"
+        case .invalidEmail(let e): "not an email address: \(e)"
+        case .emptyPassword: "the password must not be empty"
+        }
+    }
+}
+
+extension AppDatabase {
+    /// Creates a user with a salted PBKDF2 hash of `password`.
+    @discardableResult
+    public func addUser(email: String, password: String, iterations: Int = PasswordHasher.defaultIterations) throws -> User {
+        let email = email.trimmingCharacters(in: .whitespaces)
+        guard email.contains("@"), !email.hasPrefix("@"), !email.hasSuffix("@"), !email.contains(":") else {
+            throw UserError.invalidEmail(email)
+        }
+        guard !password.isEmpty else { throw UserError.emptyPassword }
+        let salt = PasswordHasher.newSalt()
+        let hash = try PasswordHasher.hash(password, salt: salt, iterations: iterations)
+        let user = User(uuid: UUID().uuidString.lowercased(), email: email, createdAt: Timestamp.now())
+        return try writeSync { db in
+            if try Row.fetchOne(db, sql: "SELECT 1 FROM users WHERE email = ?", arguments: [email]) != nil {
+                throw UserError.emailTaken(email)
+            }
+            try db.execute(
+                sql: "INSERT INTO users (uuid, email, password_hash, salt, iterations, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [user.uuid, email, Data(hash), Data(salt), iterations, user.createdAt])
+            return user
+        }
+    }
+
+    /// Every user, in creation order.
+    public func users() throws -> [User] {
+        try readSync { db in
+            try Row.fetchAll(db, sql: "SELECT uuid, email, created_at FROM users ORDER BY created_at, rowid").map {
+                User(uuid: $0["uuid"], email: $0["email"], createdAt: $0["created_at"])
+            }
+        }
+    }
+
+    public func userCount() throws -> Int {
+        try readSync { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users") ?? 0 }
+    }
+
+    /// The user whose credentials these are, or nil. Pays the slow hash.
+    public func verifyUser(email: String, password: String) async throws -> User? {
+        struct Stored: Sendable {
+            let user: User
+            let hash: Data
+            let salt: Data
+            let iterations: Int
+        }
+        let stored = try await read { db -> Stored? in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT uuid, email, created_at, password_hash, salt, iterations FROM users WHERE email = ?",
+                arguments: [email])
+            else { return nil }
+            return Stored(
+                user: User(uuid: row["uuid"], email: row["email"], createdAt: row["created_at"]),
+                hash: row["password_hash"], salt: row["salt"], iterations: row["iterations"])
+        }
+        guard let stored else {
+            // Spend comparable time so that unknown emails cannot be told from wrong passwords.
+            _ = try? PasswordHasher.hash(password, salt: [0], iterations: 10_000)
+            return nil
+        }
+        let hash = try PasswordHasher.hash(password, salt: Array(stored.salt), iterations: stored.iterations)
+        guard PasswordHasher.equal(hash, Array(stored.hash)) else { return nil }
+        return stored.user
+    }
+}
+
+/// Timestamps as the API writes them: ISO-8601 with microseconds and `+00:00` (decision 12).
+public enum Timestamp {
+    public static func string(_ date: Date) -> String {
+        let t = date.timeIntervalSince1970
+        let seconds = t.rounded(.down)
+        let micros = Int(((t - seconds) * 1_000_000).rounded(.down))
+        var tm = tm()
+        var time = time_t(seconds)
+        gmtime_r(&time, &tm)
+        let y = Int(tm.tm_year) + 1900, mo = Int(tm.tm_mon) + 1, d = Int(tm.tm_mday)
+        let h = Int(tm.tm_hour), mi = Int(tm.tm_min), s = Int(tm.tm_sec)
+        func pad(_ v: Int, _ n: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, n - s.count)) + s
+        }
+        return "\(pad(y, 4))-\(pad(mo, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(micros, 6))+00:00"
+    }
+
+    public static func now() -> String { string(Date()) }
+}

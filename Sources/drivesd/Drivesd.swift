@@ -1,0 +1,140 @@
+import ArgumentParser
+import Configuration
+import DriveAPI
+import DriveStore
+import Foundation
+import Hummingbird
+import Logging
+
+@main
+struct Drivesd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drivesd",
+        abstract: "A local, durable implementation of the CloudSigma API 2.0 Drives service.",
+        subcommands: [Serve.self, Migrate.self, UserCommand.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Options every command shares: where the database and the configuration file are.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "The SQLite database file (default ./drivesd.sqlite).")
+    var database: String?
+
+    @Option(name: .long, help: "A JSON configuration file (see config/drivesd.json).")
+    var config: String?
+
+    func settings(extra: [AbsoluteConfigKey: ConfigValue] = [:]) async throws -> Settings {
+        var overrides = extra
+        if let database { overrides["database.path"] = .init(.string(database), isSecret: false) }
+        do {
+            return try await Settings.load(configFile: config, overrides: overrides)
+        } catch let error as SettingsError {
+            throw ValidationError("configuration: \(error.description)")
+        }
+    }
+
+    func openDatabase(_ settings: Settings) throws -> AppDatabase {
+        try AppDatabase.open(path: settings.databasePath, synchronous: settings.synchronous)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the API.")
+
+    @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (default 8730).") var port: Int?
+    @Option(name: .customLong("time-scale"), help: "Multiplies every simulated duration (default 1; 0 = next worker tick).")
+    var timeScale: Double?
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        var overrides: [AbsoluteConfigKey: ConfigValue] = [:]
+        if let host { overrides["http.host"] = .init(.string(host), isSecret: false) }
+        if let port { overrides["http.port"] = .init(.int(port), isSecret: false) }
+        if let timeScale { overrides["time_scale"] = .init(.double(timeScale), isSecret: false) }
+        let settings = try await store.settings(extra: overrides)
+        let logLevel = settings.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        var logger = Logger(label: "drivesd")
+        logger.logLevel = logLevel
+
+        let database = try store.openDatabase(settings)
+        let applied = try database.migrate()
+        if !applied.isEmpty { logger.info("applied migrations", metadata: ["migrations": "\(applied)"]) }
+        if try database.userCount() == 0 {
+            let user = try database.addUser(
+                email: settings.demoEmail, password: settings.demoPassword, iterations: settings.pbkdf2Iterations)
+            logger.notice(
+                "created the demo account",
+                metadata: ["email": "\(user.email)", "password": "\(settings.demoPassword)", "uuid": "\(user.uuid)"])
+        }
+        let api = DrivesAPI(database: database, settings: settings.api, logger: logger)
+        logger.info(
+            "drivesd serving",
+            metadata: [
+                "endpoint": "http://\(settings.host):\(settings.port)/api/2.0/", "database": "\(settings.databasePath)",
+                "time_scale": "\(settings.api.durations.timeScale)",
+            ])
+        let app = api.buildApplication(host: settings.host, port: settings.port, logger: logger)
+        try await app.runService()
+        try database.close()
+        logger.info("drivesd stopped")
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending migrations and exit.")
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let settings = try await store.settings()
+        let database = try store.openDatabase(settings)
+        let applied = try database.migrate()
+        print(applied.isEmpty ? "no pending migrations" : applied.map { "applied \($0)" }.joined(separator: "\n"))
+        try database.close()
+    }
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "Manage the accounts of the API.", subcommands: [Add.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a user and print its UUID.")
+        @Argument(help: "The user's email (the Basic auth user name).") var email: String
+        @Option(help: "The user's password.") var password: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let settings = try await store.settings()
+            let database = try store.openDatabase(settings)
+            try database.migrate()
+            do {
+                let user = try database.addUser(email: email, password: password, iterations: settings.pbkdf2Iterations)
+                print(user.uuid)
+            } catch let error as UserError {
+                throw ValidationError(error.description)
+            }
+            try database.close()
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the users: UUID, email, creation time.")
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let settings = try await store.settings()
+            let database = try store.openDatabase(settings)
+            try database.migrate()
+            for user in try database.users() {
+                print("\(user.uuid)\t\(user.email)\t\(user.createdAt)")
+            }
+            try database.close()
+        }
+    }
+}
