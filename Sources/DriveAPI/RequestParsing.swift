@@ -16,6 +16,8 @@ extension Request {
             buffer = try await request.collectBody(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw CloudSigmaError(.tooLarge, "The request body is larger than the limit of \(limit) bytes")
+        } catch is NIOTooManyBytesError {
+            throw CloudSigmaError(.tooLarge, "The request body is larger than the limit of \(limit) bytes")
         }
         let bytes = buffer.readableBytesView
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return nil }

@@ -65,6 +65,11 @@ public struct AppDatabase: Sendable {
     /// The names of every migration the binary knows, in order.
     public static var knownMigrations: [String] { EmbeddedMigrations.all.map(\.name) }
 
+    /// The SQL the binary carries for migration `name` (to check it against `migrations/`).
+    public static func embeddedSQL(_ name: String) -> String? {
+        EmbeddedMigrations.all.first { $0.name == name }?.sql
+    }
+
     /// Applies pending migrations; returns the names of those it applied.
     @discardableResult
     public func migrate() throws -> [String] {

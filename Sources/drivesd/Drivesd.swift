@@ -20,7 +20,7 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "The SQLite database file (default ./drivesd.sqlite).")
     var database: String?
 
-    @Option(name: .long, help: "A JSON configuration file (see config/drivesd.json).")
+    @Option(name: .long, help: "A YAML (or .json) configuration file (see config/drivesd.yaml).")
     var config: String?
 
     func settings(extra: [AbsoluteConfigKey: ConfigValue] = [:]) async throws -> Settings {

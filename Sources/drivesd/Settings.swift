@@ -11,8 +11,8 @@ import SystemPackage
 /// documented in `config/drivesd.json` and in the README.
 ///
 /// Sources, highest precedence first: command-line flags, environment variables (the key in
-/// upper case with `_` for `.`, prefixed `DRIVESD_`: `DRIVESD_HTTP_PORT`), the JSON file given
-/// with `--config`, then the defaults below.
+/// upper case with `_` for `.`, prefixed `DRIVESD_`: `DRIVESD_HTTP_PORT`), the YAML (or, by its
+/// `.json` extension, JSON) file given with `--config`, then the defaults below.
 ///
 /// - `http.host` (string, `127.0.0.1`): address to listen on.
 /// - `http.port` (int, `8730`): port to listen on.
@@ -84,7 +84,11 @@ struct Settings {
                 throw SettingsError("configuration file \(configFile) does not exist")
             }
             do {
-                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(configFile)))
+                if configFile.hasSuffix(".json") {
+                    providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(configFile)))
+                } else {
+                    providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(configFile)))
+                }
             } catch {
                 throw SettingsError("cannot read configuration file \(configFile): \(error)")
             }

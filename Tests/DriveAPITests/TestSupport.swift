@@ -1,0 +1,175 @@
+import DriveAPI
+import DriveLifecycle
+import DriveModel
+import DriveStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Testing
+
+/// A response with its body parsed as JSON.
+struct Reply {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let text: String
+    let json: JSONValue?
+
+    var code: Int { status.code }
+
+    /// The single error of an error array: (type, point, message).
+    var error: (type: String?, point: String?, message: String?) {
+        guard case .array(let items)? = json, let first = items.first else { return (nil, nil, nil) }
+        return (first["error_type"]?.stringValue, first["error_point"]?.stringValue, first["error_message"]?.stringValue)
+    }
+
+    var objects: [JSONValue] { json?["objects"]?.arrayValue ?? [] }
+    var first: JSONValue? { objects.first }
+    var totalCount: Int64? {
+        if case .int(let n)? = json?["meta"]?["total_count"] { return n }
+        return nil
+    }
+}
+
+/// An account's Basic credentials.
+struct Account {
+    let user: User
+    let password: String
+
+    var authorization: String {
+        "Basic " + Data("\(user.email):\(password)".utf8).base64EncodedString()
+    }
+}
+
+/// The daemon's API over a temp-file database, with two accounts, driven through
+/// HummingbirdTesting's router framework (no sockets). The worker is stepped by hand with
+/// `tick()` so that tests see each status deterministically.
+struct TestEnv {
+    let api: DrivesAPI
+    let alice: Account
+    let bob: Account
+    let client: any TestClientProtocol
+
+    func request(
+        _ method: HTTPRequest.Method, _ path: String, body: String? = nil, as account: Account? = nil,
+        authenticated: Bool = true, headers extra: HTTPFields = [:]
+    ) async throws -> Reply {
+        var headers = extra
+        if authenticated, headers[.authorization] == nil { headers[.authorization] = (account ?? alice).authorization }
+        if body != nil { headers[.contentType] = "application/json" }
+        let response = try await client.executeRequest(
+            uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+        let text = String(buffer: response.body)
+        let json = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        return Reply(status: response.status, headers: response.headers, text: text, json: json)
+    }
+
+    func get(_ path: String, as account: Account? = nil) async throws -> Reply {
+        try await request(.get, path, as: account)
+    }
+
+    /// Creates one drive and returns its uuid.
+    func createDrive(
+        name: String = "drive", size: Int64 = 1_073_741_824, media: String = "disk", extra: String = "",
+        as account: Account? = nil
+    ) async throws -> String {
+        let reply = try await request(
+            .post, "/api/2.0/drives/",
+            body: #"{"objects": [{"name": "\#(name)", "size": \#(size), "media": "\#(media)"\#(extra)}]}"#, as: account)
+        try #require(reply.code == 201, "create failed: \(reply.text)")
+        return try #require(reply.first?["uuid"]?.stringValue)
+    }
+
+    /// Completes every due transition now.
+    @discardableResult
+    func tick() async throws -> [String] { try await api.worker.tick() }
+
+    func status(_ uuid: String, as account: Account? = nil) async throws -> String? {
+        try await get("/api/2.0/drives/\(uuid)/", as: account).json?["status"]?.stringValue
+    }
+}
+
+enum TestDatabase {
+    static func temporaryPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("drivesd-test-\(UUID().uuidString).sqlite").path
+    }
+
+    static func remove(_ path: String) {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+}
+
+/// Runs `body` against a fresh daemon. `durations` default to time scale 0.
+func withDrivesd(
+    settings: APISettings = APISettings(durations: OperationDurations(timeScale: 0)),
+    path: String? = nil,
+    runWorker: Bool = false,
+    _ body: @Sendable (TestEnv) async throws -> Void
+) async throws {
+    let dbPath = path ?? TestDatabase.temporaryPath()
+    defer { if path == nil { TestDatabase.remove(dbPath) } }
+    let database = try AppDatabase.open(path: dbPath)
+    try database.migrate()
+    let alice = try Account(user: existingOrNew(database, "alice@example.com"), password: "alice-secret")
+    let bob = try Account(user: existingOrNew(database, "bob@example.com"), password: "bob-secret")
+    var logger = Logger(label: "drivesd-test")
+    logger.logLevel = .warning
+    let api = DrivesAPI(database: database, settings: settings, logger: logger)
+    let app = Application(
+        router: api.buildRouter(), services: runWorker ? [api.worker] : [], logger: logger)
+    try await app.test(.router) { client in
+        try await body(TestEnv(api: api, alice: alice, bob: bob, client: client))
+    }
+    try database.close()
+}
+
+private func existingOrNew(_ database: AppDatabase, _ email: String) throws -> User {
+    if let user = try database.users().first(where: { $0.email == email }) { return user }
+    let password = email.hasPrefix("alice") ? "alice-secret" : "bob-secret"
+    return try database.addUser(email: email, password: password, iterations: 1000)
+}
+
+/// Parses a captured dump (`HTTP/1.1 ...` head, blank line, JSON body) from Fixtures/.
+func fixture(_ name: String) throws -> (status: Int, body: JSONValue?) {
+    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
+    let text = try String(contentsOf: url, encoding: .utf8)
+    let firstLine = text.split(separator: "\n").first.map(String.init) ?? ""
+    let status = firstLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+    guard let start = text.firstIndex(where: { $0 == "{" || $0 == "[" }) else { return (status, nil) }
+    let body = try JSONDecoder().decode(JSONValue.self, from: Data(text[start...].utf8))
+    return (status, body)
+}
+
+/// Differences in shape between a captured response and ours: every key of the capture must be
+/// present in ours with the same JSON type (null matches anything: the captures are of drives in
+/// other states). Values are not compared: uuids and timestamps differ.
+func shapeDifferences(golden: JSONValue, ours: JSONValue, path: String = "$") -> [String] {
+    switch (golden, ours) {
+    case (.null, _):
+        return []
+    case (.object(let g), .object(let o)):
+        var diffs: [String] = []
+        for (key, value) in g {
+            guard let mine = o[key] else {
+                diffs.append("\(path).\(key) missing")
+                continue
+            }
+            if key == "meta" {
+                // User data: only its type is part of the shape.
+                if case .object = mine {} else { diffs.append("\(path).meta is not a dict") }
+                continue
+            }
+            diffs += shapeDifferences(golden: value, ours: mine, path: "\(path).\(key)")
+        }
+        return diffs
+    case (.array(let g), .array(let o)):
+        guard let gFirst = g.first, let oFirst = o.first else { return [] }
+        return shapeDifferences(golden: gFirst, ours: oFirst, path: "\(path)[0]")
+    case (.int, .int), (.double, .double), (.int, .double), (.double, .int), (.bool, .bool), (.string, .string):
+        return []
+    default:
+        if case .null = ours { return [] }
+        return ["\(path): \(golden.typeName) in the capture, \(ours.typeName) here"]
+    }
+}

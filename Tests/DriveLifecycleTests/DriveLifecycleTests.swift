@@ -1,0 +1,136 @@
+import DriveLifecycle
+import DriveModel
+import Testing
+
+/// Every (status, operation) pair of the reference's legal-operation table (§3.10), with the
+/// mount situation that changes the answer.
+@Suite("Drive state machine")
+struct DriveLifecycleTests {
+    typealias Op = DriveLifecycle.Operation
+
+    enum Expect: Equatable, CustomStringConvertible {
+        case to(DriveStatus)
+        case same
+        case ignore
+        case reject
+
+        var description: String {
+            switch self {
+            case .to(let s): "→\(s.rawValue)"
+            case .same: "proceed"
+            case .ignore: "ignore"
+            case .reject: "403"
+            }
+        }
+    }
+
+    enum Mount: CaseIterable {
+        case none, stopped, running
+
+        var context: (count: Int, running: Bool) {
+            switch self {
+            case .none: (0, false)
+            case .stopped: (1, false)
+            case .running: (1, true)
+            }
+        }
+    }
+
+    static func expected(_ op: Op, _ status: DriveStatus, _ mount: Mount) -> Expect {
+        let idle = status == .unmounted || status == .mounted
+        let resting: DriveStatus = mount == .none ? .unmounted : .mounted
+        switch op {
+        case .editBasic:
+            return .same
+        case .editStructural:
+            return idle ? (mount == .running ? .ignore : .same) : .reject
+        case .resizeByEdit:
+            return idle ? (mount == .running ? .ignore : .to(.resizing)) : .reject
+        case .resize:
+            return idle && mount != .running ? .to(.resizing) : .reject
+        case .clone:
+            return idle || status == .cloningSource ? .to(.cloningSource) : .reject
+        case .delete:
+            return idle && mount != .running ? .same : .reject
+        case .snapshot:
+            return idle ? .same : .reject
+        case .attach:
+            return idle ? .to(.mounted) : .reject
+        case .detach:
+            return status == .mounted ? .to(resting) : .same
+        case .complete:
+            switch status {
+            case .unmounted, .mounted, .unavailable: return .reject
+            default: return .to(resting)
+            }
+        case .markUnavailable:
+            return idle ? .to(.unavailable) : .reject
+        case .markAvailable:
+            return status == .unavailable ? .to(resting) : .reject
+        }
+    }
+
+    static func actual(_ decision: DriveLifecycle.Decision) -> Expect {
+        switch decision {
+        case .proceed(let to?): .to(to)
+        case .proceed(nil): .same
+        case .ignore: .ignore
+        case .reject: .reject
+        }
+    }
+
+    @Test("every (status, operation, mount) triple answers as the table says", arguments: Op.allCases)
+    func table(op: Op) {
+        for status in DriveStatus.allCases {
+            for mount in Mount.allCases {
+                let ctx = DriveLifecycle.Context(
+                    status: status, mountCount: mount.context.count, onRunningServer: mount.context.running)
+                let got = Self.actual(DriveLifecycle.decide(op, in: ctx))
+                #expect(got == Self.expected(op, status, mount), "\(op.rawValue) in \(status.rawValue) (\(mount))")
+            }
+        }
+    }
+
+    @Test("the lifecycle paths of the design card")
+    func paths() {
+        // creating → unmounted
+        #expect(DriveLifecycle.decide(.complete, in: .init(status: .creating)) == .proceed(to: .unmounted))
+        // unmounted → resizing → unmounted
+        #expect(DriveLifecycle.decide(.resize, in: .init(status: .unmounted)) == .proceed(to: .resizing))
+        #expect(DriveLifecycle.decide(.complete, in: .init(status: .resizing)) == .proceed(to: .unmounted))
+        // mounted (stopped server) → resizing → mounted
+        #expect(DriveLifecycle.decide(.resize, in: .init(status: .mounted, mountCount: 1)) == .proceed(to: .resizing))
+        #expect(DriveLifecycle.decide(.complete, in: .init(status: .resizing, mountCount: 1)) == .proceed(to: .mounted))
+        // cloning_dst → unmounted; cloning_src stays while other clones copy, then returns
+        #expect(DriveLifecycle.decide(.complete, in: .init(status: .cloningDestination)) == .proceed(to: .unmounted))
+        #expect(
+            DriveLifecycle.decide(.complete, in: .init(status: .cloningSource, activeClonesFromHere: 1)) == .proceed(to: nil))
+        #expect(DriveLifecycle.decide(.complete, in: .init(status: .cloningSource, mountCount: 2)) == .proceed(to: .mounted))
+    }
+
+    @Test("rejections are 403 permission with decision 1's message")
+    func rejectionMessage() throws {
+        guard case .reject(let error) = DriveLifecycle.decide(.delete, in: .init(status: .creating)) else {
+            Issue.record("expected a rejection")
+            return
+        }
+        #expect(error.status == 403)
+        #expect(error.kind.wireName == "permission")
+        #expect(error.point == nil)
+        #expect(error.message == #"Cannot delete drive in state "creating". Drive should be in state "['unmounted', 'mounted']""#)
+        guard case .reject(let single) = DriveLifecycle.decide(.attach, in: .init(status: .resizing)) else {
+            Issue.record("expected a rejection")
+            return
+        }
+        #expect(single.message == #"Cannot attach drive in state "resizing". Drive should be in state "unmounted""#)
+    }
+
+    @Test("statuses: only creating, resizing and the clone statuses are transient among those clients wait on")
+    func transient() {
+        #expect(DriveStatus.creating.isTransient)
+        #expect(DriveStatus.cloningDestination.isTransient)
+        #expect(!DriveStatus.unmounted.isTransient)
+        #expect(!DriveStatus.unavailable.isTransient)
+        #expect(DriveStatus.cloningSource.rawValue == "cloning_src")
+    }
+}
