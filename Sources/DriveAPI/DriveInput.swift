@@ -94,6 +94,21 @@ struct DriveInput {
             licenses: try optional(o, "licenses", licenses))
     }
 
+    /// A clone body: absent, `{}`, or any of `name`, `media`, `affinities`, `size`,
+    /// `storage_type`; other keys (the Python client sends whole definitions) are ignored.
+    func cloneRequest(_ value: JSONValue?) throws -> CloneRequest {
+        guard let value, !value.isNull else { return CloneRequest() }
+        guard case .object(let o) = value else {
+            throw CloudSigmaError.validation(nil, "Expected a clone definition object, got \(value.typeName)")
+        }
+        return CloneRequest(
+            name: try optional(o, "name", string),
+            media: try optional(o, "media", media),
+            affinities: try optional(o, "affinities", affinities),
+            size: try optional(o, "size", size),
+            storageType: try storageType(o["storage_type"]))
+    }
+
     /// Checks size against the type's limits (capabilities), for creates and for updates once the
     /// stored type is known.
     func check(size: Int64, limits: StorageTypeLimits) throws {

@@ -20,11 +20,15 @@ public struct APISettings: Sendable {
     public var realm: String
     /// How long verified credentials stay cached.
     public var credentialCacheTTL: Duration
+    /// How long finished jobs are kept (reference §4: 3 days).
+    public var jobRetention: Duration
 
     public init(
         catalogue: StorageCatalogue = StorageCatalogue(), durations: OperationDurations = OperationDurations(),
-        bodyLimit: Int = 4 * 1024 * 1024, realm: String = "users", credentialCacheTTL: Duration = .seconds(300)
+        bodyLimit: Int = 4 * 1024 * 1024, realm: String = "users", credentialCacheTTL: Duration = .seconds(300),
+        jobRetention: Duration = .seconds(3 * 24 * 3600)
     ) {
+        self.jobRetention = jobRetention
         self.catalogue = catalogue
         self.durations = durations
         self.bodyLimit = bodyLimit
@@ -37,6 +41,7 @@ public struct APISettings: Sendable {
 public struct DrivesAPI: Sendable {
     public let database: AppDatabase
     public let drives: DriveRepository
+    public let jobs: JobRepository
     public let worker: TransitionWorker
     public let authenticator: Authenticator
     public let settings: APISettings
@@ -45,9 +50,11 @@ public struct DrivesAPI: Sendable {
         self.database = database
         self.settings = settings
         self.drives = DriveRepository(database: database, durations: settings.durations, catalogue: settings.catalogue)
+        self.jobs = JobRepository(database: database)
         var workerLogger = logger
         workerLogger[metadataKey: "subsystem"] = "worker"
-        self.worker = TransitionWorker(repository: drives, logger: workerLogger)
+        self.worker = TransitionWorker(
+            repository: drives, jobs: jobs, jobRetention: settings.jobRetention, logger: workerLogger)
         self.authenticator = Authenticator(database: database, realm: settings.realm, ttl: settings.credentialCacheTTL)
     }
 
@@ -60,6 +67,7 @@ public struct DrivesAPI: Sendable {
         DrivesController(api: self).register(on: api)
         LicensesController(api: self).register(on: api)
         CapabilitiesController(api: self).register(on: api)
+        JobsController(api: self).register(on: api)
         return router
     }
 

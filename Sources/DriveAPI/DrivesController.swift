@@ -113,7 +113,7 @@ struct DrivesController {
 
     // MARK: Actions
 
-    /// `POST /drives/{uuid}/action/?do=resize`.
+    /// `POST /drives/{uuid}/action/?do=resize|clone`.
     @Sendable func action(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let owner = try context.requireUser().uuid
         let uuid = try context.parameters.require("uuid")
@@ -127,6 +127,12 @@ struct DrivesController {
             }
             let changes = try input.changes(body, uuid: uuid)
             let drive = try await api.drives.update(owner: owner, changes: changes, mode: .resizeAction)
+            api.worker.wake()
+            return .json(objectsEnvelope([drive.detailJSON]), status: .accepted)
+        case "clone":
+            // `avoid` is accepted and, being best effort, never fails the request.
+            let request = try input.cloneRequest(try await request.jsonBody(limit: bodyLimit))
+            let drive = try await api.drives.clone(owner: owner, sourceUUID: uuid, request: request)
             api.worker.wake()
             return .json(objectsEnvelope([drive.detailJSON]), status: .accepted)
         case nil:

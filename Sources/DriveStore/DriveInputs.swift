@@ -102,3 +102,23 @@ public struct DriveQuery: Sendable, Equatable {
             && a.limit == b.limit && a.offset == b.offset
     }
 }
+
+/// A validated clone request (`POST .../action/?do=clone`): every field optional (reference §3.9).
+public struct CloneRequest: Sendable, Equatable {
+    public var name: String?
+    public var media: DriveMedia?
+    public var affinities: [String]?
+    public var size: Int64?
+    public var storageType: String?
+
+    public init(
+        name: String? = nil, media: DriveMedia? = nil, affinities: [String]? = nil, size: Int64? = nil,
+        storageType: String? = nil
+    ) {
+        self.name = name
+        self.media = media
+        self.affinities = affinities
+        self.size = size
+        self.storageType = storageType
+    }
+}

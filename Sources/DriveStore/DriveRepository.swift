@@ -231,41 +231,68 @@ public struct DriveRepository: Sendable {
     // MARK: Transitions
 
     /// Completes every transition due at `now` (at most `limit`); returns the drives it moved.
+    /// A clone's completion also finishes its job and returns the source to its resting status
+    /// once no other clone copies from it.
     public func completeDueTransitions(now: Date = Date(), limit: Int = 500) async throws -> [String] {
         try await database.write { db in
             let due = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT t.drive_seq, t.operation, t.from_status, t.payload, d.uuid, d.status
+                    SELECT t.drive_seq, t.operation, t.from_status, t.payload, t.source_seq, t.job_seq, d.uuid, d.status
                     FROM transitions t JOIN drives d ON d.seq = t.drive_seq
                     WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?
                     """,
                 arguments: [now.timeIntervalSince1970, limit])
+            let stamp = Timestamp.string(now)
             var moved: [String] = []
             for row in due {
                 let seq: Int64 = row["drive_seq"]
-                let uuid: String = row["uuid"]
                 let statusRaw: String = row["status"]
-                let fromRaw: String = row["from_status"]
                 try db.execute(sql: "DELETE FROM transitions WHERE drive_seq = ?", arguments: [seq])
-                guard statusRaw == fromRaw, let status = DriveStatus(rawValue: statusRaw) else { continue }
-                let context = try Self.lifecycleContext(db, seq: seq, status: status)
-                guard case .proceed(let target) = DriveLifecycle.decide(.complete, in: context), let target else { continue }
-                let payload = Codec.decodeObject(row["payload"])
-                var sizeSQL = ""
-                var args: [any DatabaseValueConvertible] = [target.rawValue, Timestamp.string(now)]
-                if case .int(let size)? = payload["size"] {
-                    sizeSQL = ", size = ?"
-                    args.append(size)
+                if let jobSeq: Int64 = row["job_seq"] {
+                    try db.execute(
+                        sql: """
+                            UPDATE jobs SET state = 'success', last_modified = ?, last_modified_at = ?
+                            WHERE seq = ? AND state = 'started'
+                            """,
+                        arguments: [stamp, now.timeIntervalSince1970, jobSeq])
                 }
-                args.append(contentsOf: [seq, statusRaw] as [any DatabaseValueConvertible])
-                try db.execute(
-                    sql: "UPDATE drives SET status = ?, updated_at = ?\(sizeSQL) WHERE seq = ? AND status = ?",
-                    arguments: StatementArguments(args))
-                if db.changesCount == 1 { moved.append(uuid) }
+                if statusRaw == row["from_status"] as String,
+                    try Self.finishTransient(
+                        db, seq: seq, status: statusRaw, payload: Codec.decodeObject(row["payload"]), stamp: stamp)
+                {
+                    moved.append(row["uuid"])
+                }
+                if let sourceSeq: Int64 = row["source_seq"],
+                    let sourceStatus = try String.fetchOne(db, sql: "SELECT status FROM drives WHERE seq = ?", arguments: [sourceSeq]),
+                    sourceStatus == DriveStatus.cloningSource.rawValue
+                {
+                    _ = try Self.finishTransient(db, seq: sourceSeq, status: sourceStatus, payload: [:], stamp: stamp)
+                }
             }
             return moved
         }
+    }
+
+    /// Asks the state machine to complete the transient status of drive `seq`, and applies the
+    /// answer as a compare-and-swap update. Returns whether the status changed.
+    static func finishTransient(
+        _ db: Database, seq: Int64, status statusRaw: String, payload: [String: JSONValue], stamp: String
+    ) throws -> Bool {
+        guard let status = DriveStatus(rawValue: statusRaw) else { return false }
+        let context = try lifecycleContext(db, seq: seq, status: status)
+        guard case .proceed(let target) = DriveLifecycle.decide(.complete, in: context), let target else { return false }
+        var sizeSQL = ""
+        var args: [any DatabaseValueConvertible] = [target.rawValue, stamp]
+        if case .int(let size)? = payload["size"] {
+            sizeSQL = ", size = ?"
+            args.append(size)
+        }
+        args.append(contentsOf: [seq, statusRaw] as [any DatabaseValueConvertible])
+        try db.execute(
+            sql: "UPDATE drives SET status = ?, updated_at = ?\(sizeSQL) WHERE seq = ? AND status = ?",
+            arguments: StatementArguments(args))
+        return db.changesCount == 1
     }
 
     /// When the next transition falls due (unix seconds), or nil when none is pending.
@@ -349,11 +376,19 @@ public struct DriveRepository: Sendable {
 
     /// What the state machine needs about a drive. Mounts join here when servers exist.
     static func lifecycleContext(_ db: Database, _ drive: Drive) throws -> DriveLifecycle.Context {
-        DriveLifecycle.Context(status: drive.status)
+        guard let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM drives WHERE uuid = ?", arguments: [drive.uuid]) else {
+            return DriveLifecycle.Context(status: drive.status)
+        }
+        return try lifecycleContext(db, seq: seq, status: drive.status)
     }
 
     static func lifecycleContext(_ db: Database, seq: Int64, status: DriveStatus) throws -> DriveLifecycle.Context {
-        DriveLifecycle.Context(status: status)
+        var context = DriveLifecycle.Context(status: status)
+        if status == .cloningSource {
+            context.activeClonesFromHere =
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM transitions WHERE source_seq = ?", arguments: [seq]) ?? 0
+        }
+        return context
     }
 
     static func escapeLike(_ s: String) -> String {
@@ -398,15 +433,22 @@ public struct DriveRepository: Sendable {
                     WHERE dl.drive_seq IN (\(seqs.map(String.init).joined(separator: ",")))
                     ORDER BY dl.drive_seq, dl.position
                     """)
-            if !licenseRows.isEmpty {
-                var index: [Int64: Int] = [:]
-                for (i, seq) in seqs.enumerated() { index[seq] = i }
-                for row in licenseRows {
-                    let seq: Int64 = row["drive_seq"]
-                    if let i = index[seq] {
-                        drives[i].licenses.append(DriveLicense(amount: row["amount"], license: license(row)))
-                    }
+            var index: [Int64: Int] = [:]
+            for (i, seq) in seqs.enumerated() { index[seq] = i }
+            for row in licenseRows {
+                if let i = index[row["drive_seq"]] {
+                    drives[i].licenses.append(DriveLicense(amount: row["amount"], license: license(row)))
                 }
+            }
+            let jobRows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT dj.drive_seq, j.uuid FROM drive_jobs dj JOIN jobs j ON j.seq = dj.job_seq
+                    WHERE dj.drive_seq IN (\(seqs.map(String.init).joined(separator: ",")))
+                    ORDER BY dj.drive_seq, dj.job_seq
+                    """)
+            for row in jobRows {
+                if let i = index[row["drive_seq"]] { drives[i].jobs.append(row["uuid"]) }
             }
         }
         return drives

@@ -11,6 +11,9 @@ import Synchronization
 /// ``wake()`` says a new transition was scheduled.
 public final class TransitionWorker: Service, Sendable {
     let repository: DriveRepository
+    let jobs: JobRepository
+    /// Finished jobs older than this are purged.
+    let jobRetention: Duration
     let logger: Logger
     /// Upper bound on one sleep, so a clock change or a missed wake-up costs at most this long.
     let maximumSleep: Duration
@@ -21,10 +24,16 @@ public final class TransitionWorker: Service, Sendable {
         var running = false
         var completed = 0
         var lastError: String?
+        var lastPurge: Date = .distantPast
     }
 
-    public init(repository: DriveRepository, logger: Logger, maximumSleep: Duration = .seconds(1)) {
+    public init(
+        repository: DriveRepository, jobs: JobRepository, jobRetention: Duration, logger: Logger,
+        maximumSleep: Duration = .seconds(1)
+    ) {
         self.repository = repository
+        self.jobs = jobs
+        self.jobRetention = jobRetention
         self.logger = logger
         self.maximumSleep = maximumSleep
     }
@@ -54,7 +63,22 @@ public final class TransitionWorker: Service, Sendable {
             state.withLock { $0.completed += moved.count }
             logger.debug("completed transitions", metadata: ["count": "\(moved.count)"])
         }
+        // Purging is cheap (an indexed delete) but needs no more than one pass a minute.
+        let purgeDue = state.withLock { now.timeIntervalSince($0.lastPurge) >= 60 }
+        if purgeDue {
+            try await purgeJobs(now: now)
+        }
         return moved
+    }
+
+    /// Deletes finished jobs older than the retention period, with their drive refs.
+    @discardableResult
+    public func purgeJobs(now: Date = Date()) async throws -> Int {
+        let seconds = Double(jobRetention.components.seconds) + Double(jobRetention.components.attoseconds) / 1e18
+        let purged = try await jobs.purge(finishedBefore: now.addingTimeInterval(-seconds))
+        state.withLock { $0.lastPurge = now }
+        if purged > 0 { logger.info("purged finished jobs", metadata: ["count": "\(purged)"]) }
+        return purged
     }
 
     public func run() async throws {

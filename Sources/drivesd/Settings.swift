@@ -33,6 +33,8 @@ import SystemPackage
 /// - `auth.realm` (string, `users`): the HTTP Basic realm.
 /// - `auth.pbkdf2_iterations` (int, `210000`): PBKDF2-HMAC-SHA256 rounds for new passwords.
 /// - `auth.cache_ttl_seconds` (int, `300`): how long verified credentials stay cached.
+/// - `jobs.retention_seconds` (int, `259200`): finished jobs older than this are purged, with
+///   their refs on drives (three days, as the real API keeps them).
 /// - `log.level` (string, `info`): trace, debug, info, notice, warning, error or critical.
 struct Settings {
     var host: String
@@ -65,6 +67,7 @@ struct Settings {
             "auth.pbkdf2_iterations": .init(.int(PasswordHasher.defaultIterations), isSecret: false),
             "auth.cache_ttl_seconds": 300,
             "log.level": "info",
+            "jobs.retention_seconds": 259_200,
         ]
         for limits in StorageTypeLimits.defaults {
             values[AbsoluteConfigKey(["storage", limits.name, "min_size"])] = .init(.int(Int(limits.minSize)), isSecret: false)
@@ -174,9 +177,12 @@ struct Settings {
 
         let ttl = try int("auth.cache_ttl_seconds")
         guard ttl >= 0 else { throw SettingsError("auth.cache_ttl_seconds must be >= 0") }
+        let retention = try int("jobs.retention_seconds")
+        guard retention >= 0 else { throw SettingsError("jobs.retention_seconds must be >= 0") }
         api = APISettings(
             catalogue: StorageCatalogue(types: types, defaultType: defaultType), durations: durations,
-            bodyLimit: bodyLimit, realm: try string("auth.realm"), credentialCacheTTL: .seconds(ttl))
+            bodyLimit: bodyLimit, realm: try string("auth.realm"), credentialCacheTTL: .seconds(ttl),
+            jobRetention: .seconds(retention))
         demoEmail = try string("demo.email")
         demoPassword = try string("demo.password")
         pbkdf2Iterations = try int("auth.pbkdf2_iterations")

@@ -1,0 +1,281 @@
+import DriveAPI
+import DriveLifecycle
+import DriveModel
+import DriveStore
+import Foundation
+import HTTPTypes
+import Testing
+
+@Suite("Clone and jobs")
+struct CloneAndJobsTests {
+    @Test("clone with no body: 202 {objects:[new]} cloning_dst; source cloning_src; one job referenced from both")
+    func cloneNoBody() async throws {
+        try await withDrivesd { env in
+            let source = try await env.createDrive(
+                name: "src", size: 2_147_483_648, extra: #", "meta": {"k": "v"}, "licenses": [{"license": 12}]"#)
+            try await env.tick()
+            let reply = try await env.request(.post, "/api/2.0/drives/\(source)/action/?do=clone")
+            #expect(reply.code == 202)
+            let clone = try #require(reply.first)
+            #expect(reply.objects.count == 1)
+            #expect(clone["status"] == .string("cloning_dst"))
+            #expect(clone["name"] == .string("src"))
+            #expect(clone["size"] == .int(2_147_483_648))
+            #expect(clone["media"] == .string("disk"))
+            #expect(clone["storage_type"] == .string("dssd"))
+            #expect(clone["meta"] == .object(["k": .string("v")]))
+            #expect(clone["licenses"]?.arrayValue?.first?["license"]?["resource_uri"] == .string("/api/2.0/licenses/12/"))
+            let cloneUUID = try #require(clone["uuid"]?.stringValue)
+            #expect(cloneUUID != source)
+            let jobRefs = try #require(clone["jobs"]?.arrayValue)
+            #expect(jobRefs.count == 1)
+            let jobUUID = try #require(jobRefs.first?["uuid"]?.stringValue)
+            #expect(jobRefs.first?["resource_uri"] == .string("/api/2.0/jobs/\(jobUUID)/"))
+
+            let sourceNow = try await env.get("/api/2.0/drives/\(source)/").json
+            #expect(sourceNow?["status"] == .string("cloning_src"))
+            #expect(sourceNow?["jobs"]?.arrayValue?.compactMap { $0["uuid"]?.stringValue } == [jobUUID])
+
+            let job = try await env.get("/api/2.0/jobs/\(jobUUID)/")
+            #expect(job.code == 200)
+            #expect(job.json?["operation"] == .string("drive_clone"))
+            #expect(job.json?["state"] == .string("started"))
+            #expect(job.json?["resources"] == .array([.string("/api/2.0/drives/\(source)/"), .string("/api/2.0/drives/\(cloneUUID)/")]))
+            let diffs = shapeDifferences(golden: try #require(try fixture("response_jobs_drive_clone").body), ours: try #require(job.json))
+            #expect(diffs.isEmpty, "\(diffs)")
+
+            try await env.tick()
+            #expect(try await env.status(cloneUUID) == "unmounted")
+            #expect(try await env.status(source) == "unmounted")
+            let done = try await env.get("/api/2.0/jobs/\(jobUUID)/").json
+            #expect(done?["state"] == .string("success"))
+            #expect(done?["data"]?["progress"] == .int(100))
+        }
+    }
+
+    @Test("clone body: name, media, bigger size, storage_type; the captured request's answer has the dump's shape")
+    func cloneWithBody() async throws {
+        try await withDrivesd { env in
+            let source = try await env.createDrive(name: "test_drive_x", size: 1_207_959_631)
+            try await env.tick()
+            let request = try #require(try fixture("request_drive_clone").body)
+            let reply = try await env.request(.post, "/api/2.0/drives/\(source)/action/?do=clone", body: request.jsonString)
+            #expect(reply.code == 202)
+            let clone = try #require(reply.first)
+            #expect(clone["name"] == request["name"])
+            #expect(clone["media"] == .string("cdrom"))
+            #expect(clone["size"] == request["size"])
+            let golden = try #require(try fixture("response_drive_clone").body)
+            #expect(shapeDifferences(golden: golden, ours: try #require(reply.json)).isEmpty)
+            try await env.tick()
+
+            let cross = try await env.request(
+                .post, "/api/2.0/drives/\(source)/action/?do=clone&avoid=\(UUID().uuidString)",
+                body: #"{"storage_type": "zadara", "size": 2147483648}"#)
+            #expect(cross.code == 202)
+            #expect(cross.first?["storage_type"] == .string("zadara"))
+            #expect(cross.first?["size"] == .int(2_147_483_648))
+            try await env.tick()
+
+            let empty = try await env.request(.post, "/api/2.0/drives/\(source)/action/?do=clone", body: "{}")
+            #expect(empty.code == 202)
+        }
+    }
+
+    @Test("clone refusals: smaller size 400; transient source 403; ephemeral 403; unknown 404; nothing half-created")
+    func cloneRefusals() async throws {
+        try await withDrivesd { env in
+            let source = try await env.createDrive(size: 2_147_483_648)
+            let creating = try await env.request(.post, "/api/2.0/drives/\(source)/action/?do=clone")
+            #expect(creating.code == 403)
+            #expect(creating.error.type == "permission")
+            try await env.tick()
+            let smaller = try await env.request(
+                .post, "/api/2.0/drives/\(source)/action/?do=clone", body: #"{"size": 1073741824}"#)
+            #expect(smaller.code == 400)
+            #expect(smaller.error.point == "size")
+            let badMedia = try await env.request(
+                .post, "/api/2.0/drives/\(source)/action/?do=clone", body: #"{"media": "tape"}"#)
+            #expect(badMedia.code == 400)
+            let local = try await env.createDrive(name: "eph", extra: #", "storage_type": "local_nvme""#)
+            try await env.tick()
+            #expect(try await env.request(.post, "/api/2.0/drives/\(local)/action/?do=clone").code == 403)
+            #expect(try await env.request(.post, "/api/2.0/drives/\(UUID().uuidString)/action/?do=clone").code == 404)
+            #expect(try await env.get("/api/2.0/drives/").totalCount == 2)
+            #expect(try await env.get("/api/2.0/jobs/").totalCount == 0)
+            #expect(try await env.status(source) == "unmounted")
+        }
+    }
+
+    @Test("a source being cloned cannot be resized or deleted; several clones at once; it returns when the last ends")
+    func concurrentClonesOfOneSource() async throws {
+        try await withDrivesd(
+            settings: APISettings(durations: OperationDurations(cloneBaseSeconds: 1, cloneBytesPerSecond: 0, timeScale: 1))
+        ) { env in
+            let source = try await env.createDrive(size: 2_147_483_648)
+            try await env.api.worker.tick(now: Date().addingTimeInterval(5))
+            let first = try await env.request(.post, "/api/2.0/drives/\(source)/action/?do=clone")
+            #expect(first.code == 202)
+            let second = try await env.request(.post, "/api/2.0/drives/\(source)/action/?do=clone")
+            #expect(second.code == 202)
+            #expect(try await env.request(.delete, "/api/2.0/drives/\(source)/").code == 403)
+            let resize = try await env.request(
+                .post, "/api/2.0/drives/\(source)/action/?do=resize", body: #"{"name": "d", "size": 4294967296, "media": "disk"}"#)
+            #expect(resize.code == 403)
+            #expect(resize.error.message?.contains("cloning_src") == true)
+            let sourceDrive = try await env.get("/api/2.0/drives/\(source)/").json
+            #expect(sourceDrive?["jobs"]?.arrayValue?.count == 2)
+            // Progress grows while copying.
+            let jobUUID = try #require(first.first?["jobs"]?.arrayValue?.first?["uuid"]?.stringValue)
+            let job = try await env.api.jobs.job(owner: env.alice.user.uuid, uuid: jobUUID, now: Date().addingTimeInterval(0.5))
+            #expect(job.progress > 0 && job.progress < 100)
+            try await env.api.worker.tick(now: Date().addingTimeInterval(5))
+            #expect(try await env.status(source) == "unmounted")
+            #expect(try await env.get("/api/2.0/jobs/?state=success").totalCount == 2)
+        }
+    }
+
+    @Test("jobs list: -last_modified order, state filter, default limit 20, per-user, schema")
+    func jobsList() async throws {
+        try await withDrivesd { env in
+            let source = try await env.createDrive()
+            try await env.tick()
+            var jobs: [String] = []
+            for _ in 0..<3 {
+                let reply = try await env.request(.post, "/api/2.0/drives/\(source)/action/?do=clone")
+                jobs.append(try #require(reply.first?["jobs"]?.arrayValue?.first?["uuid"]?.stringValue))
+                try await env.tick()
+            }
+            let list = try await env.get("/api/2.0/jobs/")
+            #expect(list.code == 200)
+            #expect(list.json?["meta"]?["limit"] == .int(20))
+            #expect(list.objects.compactMap { $0["uuid"]?.stringValue } == jobs.reversed())
+            #expect(try await env.get("/api/2.0/jobs/?state=started").totalCount == 0)
+            #expect(try await env.get("/api/2.0/jobs/?state=success").totalCount == 3)
+            #expect(try await env.get("/api/2.0/jobs/", as: env.bob).totalCount == 0)
+            #expect(try await env.get("/api/2.0/jobs/\(jobs[0])/", as: env.bob).code == 404)
+            let schema = try await env.get("/api/2.0/jobs/schema/")
+            #expect(schema.json?["ordering"] == .array([.string("-last_modified")]))
+            #expect(try await env.request(.post, "/api/2.0/jobs/", body: "{}").code == 405)
+            let golden = try #require(try fixture("response_jobs_list").body)
+            #expect(shapeDifferences(golden: golden, ours: try #require(list.json)).isEmpty)
+        }
+    }
+
+    @Test("finished jobs older than the retention are purged with their refs; running jobs are kept")
+    func jobPurge() async throws {
+        try await withDrivesd(settings: APISettings(durations: OperationDurations(timeScale: 0), jobRetention: .seconds(60))) { env in
+            let source = try await env.createDrive()
+            try await env.tick()
+            _ = try await env.request(.post, "/api/2.0/drives/\(source)/action/?do=clone")
+            let cloneUUID = try #require(
+                try await env.get("/api/2.0/drives/detail/?limit=0").objects.last?["uuid"]?.stringValue)
+            #expect(try await env.api.worker.purgeJobs(now: Date().addingTimeInterval(3600)) == 0)
+            try await env.tick()
+            #expect(try await env.api.worker.purgeJobs(now: Date().addingTimeInterval(30)) == 0)
+            #expect(try await env.api.worker.purgeJobs(now: Date().addingTimeInterval(120)) == 1)
+            #expect(try await env.get("/api/2.0/jobs/").totalCount == 0)
+            #expect(try await env.get("/api/2.0/drives/\(source)/").json?["jobs"] == .array([]))
+            #expect(try await env.get("/api/2.0/drives/\(cloneUUID)/").json?["jobs"] == .array([]))
+        }
+    }
+}
+
+@Suite("Status sequences and concurrency")
+struct StatusSequenceTests {
+    /// What Terraform accepts while waiting: pending statuses, then a target.
+    static let terraformPending: Set<String> = ["creating", "cloning_dst", "resizing"]
+    static let terraformTarget: Set<String> = ["mounted", "unmounted"]
+
+    @Test("create, resize and clone as a polling client sees them: only Terraform's pending, then a target")
+    func observedSequences() async throws {
+        try await withDrivesd(
+            settings: APISettings(durations: OperationDurations(
+                createSeconds: 0.3, resizeSeconds: 0.3, cloneBaseSeconds: 0.3, cloneBytesPerSecond: 0, timeScale: 1)),
+            runWorker: true
+        ) { env in
+            func observe(_ uuid: String) async throws -> [String] {
+                var seen: [String] = []
+                for _ in 0..<200 {
+                    let status = try #require(try await env.status(uuid))
+                    if seen.last != status { seen.append(status) }
+                    if Self.terraformTarget.contains(status) { break }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                return seen
+            }
+            let uuid = try await env.createDrive(size: 2_147_483_648)
+            let created = try await observe(uuid)
+            #expect(created.first == "creating")
+            #expect(created.last == "unmounted")
+            #expect(created.dropLast().allSatisfy(Self.terraformPending.contains))
+
+            _ = try await env.request(.put, "/api/2.0/drives/\(uuid)/", body: #"{"name": "d", "size": 4294967296, "media": "disk"}"#)
+            let resized = try await observe(uuid)
+            #expect(resized.dropLast().allSatisfy(Self.terraformPending.contains), "\(resized)")
+            #expect(resized.last == "unmounted")
+            #expect(try await env.get("/api/2.0/drives/\(uuid)/").json?["size"] == .int(4_294_967_296))
+
+            let clone = try await env.request(.post, "/api/2.0/drives/\(uuid)/action/?do=clone")
+            let cloneUUID = try #require(clone.first?["uuid"]?.stringValue)
+            let cloned = try await observe(cloneUUID)
+            #expect(cloned.first == "cloning_dst")
+            #expect(cloned.last == "unmounted")
+            #expect(try await observe(uuid).last == "unmounted")
+        }
+    }
+
+    @Test("many parallel resizes, clones, edits and deletes on one drive: only legal outcomes, no 5xx but 503")
+    func parallelOperations() async throws {
+        try await withDrivesd { env in
+            let uuid = try await env.createDrive(size: 2_147_483_648)
+            try await env.tick()
+            let codes = try await withThrowingTaskGroup(of: (String, Int).self) { group in
+                for i in 0..<60 {
+                    group.addTask {
+                        switch i % 4 {
+                        case 0:
+                            let size = 2_147_483_648 + Int64(i) * 1_073_741_824
+                            let r = try await env.request(
+                                .post, "/api/2.0/drives/\(uuid)/action/?do=resize",
+                                body: #"{"name": "d", "size": \#(size), "media": "disk"}"#)
+                            return ("resize", r.code)
+                        case 1:
+                            return ("clone", try await env.request(.post, "/api/2.0/drives/\(uuid)/action/?do=clone").code)
+                        case 2:
+                            return ("delete", try await env.request(.delete, "/api/2.0/drives/\(uuid)/").code)
+                        default:
+                            let r = try await env.request(
+                                .put, "/api/2.0/drives/\(uuid)/", body: #"{"name": "n\#(i)", "size": 2147483648, "media": "disk"}"#)
+                            return ("edit", r.code)
+                        }
+                    }
+                    if i % 10 == 0 { group.addTask { _ = try await env.tick(); return ("tick", 0) } }
+                }
+                var all: [(String, Int)] = []
+                for try await result in group { all.append(result) }
+                return all
+            }
+            let legal: [String: Set<Int>] = [
+                "resize": [202, 403, 400, 404], "clone": [202, 403, 404], "delete": [204, 403, 404],
+                "edit": [200, 400, 403, 404], "tick": [0],
+            ]
+            for (op, code) in codes {
+                #expect(legal[op]?.contains(code) == true || code == 503, "\(op) → \(code)")
+            }
+            // Let everything finish, then check the invariants.
+            try await env.api.worker.tick(now: Date().addingTimeInterval(3600))
+            let drives = try await env.get("/api/2.0/drives/detail/?limit=0").objects
+            for drive in drives {
+                #expect(drive["status"] == .string("unmounted"), "\(drive["uuid"]?.stringValue ?? "?") left \(drive["status"]?.stringValue ?? "?")")
+            }
+            #expect(try await env.api.drives.pendingTransitionCount() == 0)
+            #expect(try await env.get("/api/2.0/jobs/?state=started").totalCount == 0)
+            let deletes = codes.filter { $0.0 == "delete" && $0.1 == 204 }.count
+            #expect(deletes <= 1)
+            for job in try await env.get("/api/2.0/jobs/?limit=0").objects {
+                #expect(job["resources"]?.arrayValue?.count == 2)
+            }
+        }
+    }
+}
