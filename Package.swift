@@ -81,6 +81,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "DrivesdProcessTests",
+            dependencies: ["drivesd", "DriveStore", "DriveModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "DriveAPITests",
             dependencies: [
                 "DriveAPI", "DriveStore", "DriveWorker", "DriveModel",

@@ -95,6 +95,11 @@ public struct AppDatabase: Sendable {
         try writer.read { db in try Self.migrator.hasCompletedMigrations(db) }
     }
 
+    /// `PRAGMA integrity_check`: "ok" when the database is sound.
+    public func integrityCheck() throws -> String {
+        try readSync { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
+    }
+
     /// Closes the connections (after the last use).
     public func close() throws {
         if let pool = writer as? DatabasePool {

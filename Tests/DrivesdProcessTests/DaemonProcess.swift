@@ -1,0 +1,166 @@
+import DriveModel
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A real `drivesd` process on a temp database, driven over HTTP on loopback.
+final class DaemonProcess: @unchecked Sendable {
+    let databasePath: String
+    let port: Int
+    let environment: [String: String]
+    private(set) var process: Process?
+    let email = "proc@example.com"
+    let password = "proc-secret"
+
+    init(environment: [String: String] = [:]) throws {
+        databasePath = FileManager.default.temporaryDirectory
+            .appendingPathComponent("drivesd-proc-\(UUID().uuidString).sqlite").path
+        port = try Self.freePort()
+        var env = ProcessInfo.processInfo.environment
+        env["DRIVESD_AUTH_PBKDF2_ITERATIONS"] = "1000"
+        env["DRIVESD_LOG_LEVEL"] = "warning"
+        for (k, v) in environment { env[k] = v }
+        self.environment = env
+    }
+
+    deinit {
+        if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
+    }
+
+    /// The binary SwiftPM built beside this test bundle.
+    static var binary: URL {
+        get throws {
+            let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            for dir in [beside, beside.deletingLastPathComponent()] {
+                let candidate = dir.appendingPathComponent("drivesd")
+                if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            }
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent()
+            let fallback = root.appendingPathComponent(".build/debug/drivesd")
+            guard FileManager.default.isExecutableFile(atPath: fallback.path) else {
+                throw TestFailure("drivesd binary not found beside \(beside.path) nor at \(fallback.path)")
+            }
+            return fallback
+        }
+    }
+
+    /// Runs a CLI command to completion; returns (exit code, stdout).
+    func run(_ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = try Self.binary
+        process.arguments = arguments
+        process.environment = environment
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func addUser() throws {
+        let (code, out) = try run(["user", "add", email, "--password", password, "--database", databasePath])
+        guard code == 0 else { throw TestFailure("user add failed: \(code) \(out)") }
+    }
+
+    /// Starts `drivesd serve` and waits until it answers.
+    func start(timeScale: Double = 1) async throws {
+        let process = Process()
+        process.executableURL = try Self.binary
+        process.arguments = [
+            "serve", "--database", databasePath, "--port", String(port), "--time-scale", String(timeScale),
+        ]
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        for _ in 0..<300 {
+            if let reply = try? await request("GET", "/api/2.0/drives/"), reply.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("drivesd did not start on port \(port)")
+    }
+
+    /// SIGKILL: no chance to clean up.
+    func killHard() {
+        guard let process else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    /// SIGTERM; returns the exit status.
+    func stop() -> Int32 {
+        guard let process else { return -1 }
+        process.terminate()
+        process.waitUntilExit()
+        self.process = nil
+        return process.terminationStatus
+    }
+
+    struct Reply {
+        let status: Int
+        let json: JSONValue?
+    }
+
+    func request(_ method: String, _ path: String, body: String? = nil) async throws -> Reply {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        request.timeoutInterval = 10
+        request.setValue("Basic " + Data("\(email):\(password)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        return Reply(status: status, json: try? JSONDecoder().decode(JSONValue.self, from: data))
+    }
+
+    func status(_ uuid: String) async throws -> String? {
+        try await request("GET", "/api/2.0/drives/\(uuid)/").json?["status"]?.stringValue
+    }
+
+    /// Polls until the drive shows `status` (or the time runs out); returns the last status seen.
+    func wait(_ uuid: String, for status: String, seconds: Double = 15) async throws -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        var last: String?
+        while Date() < deadline {
+            last = try await self.status(uuid)
+            if last == status { return last }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        return last
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket() failed") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw TestFailure("bind() failed") }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
