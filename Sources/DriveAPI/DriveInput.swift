@@ -36,7 +36,6 @@ struct DriveInput {
         let name = try required(o, "name", string)
         let size = try required(o, "size", size)
         let media = try required(o, "media", media)
-        try checkTags(o)
         let storageType = try storageType(o["storage_type"]) ?? catalogue.defaultType
         guard let limits = catalogue.limits(storageType) else {
             throw CloudSigmaError.validation("storage_type", "Storage type \(storageType) is not offered here")
@@ -51,7 +50,8 @@ struct DriveInput {
             affinities: try optional(o, "affinities", affinities) ?? [],
             meta: try optional(o, "meta", meta) ?? [:],
             iops: try iops(o["iops"], limits: limits) ?? nil,
-            licenses: try optional(o, "licenses", licenses) ?? [])
+            licenses: try optional(o, "licenses", licenses) ?? [],
+            tags: try optional(o, "tags", tags) ?? [])
     }
 
     /// A PUT or resize body. `uuid` comes from the path, or from the object in a bulk update.
@@ -71,7 +71,6 @@ struct DriveInput {
         let name = try required(o, "name", string)
         let size = try required(o, "size", size)
         let media = try required(o, "media", media)
-        try checkTags(o)
         let storageType = try storageType(o["storage_type"])
         if let type = storageType {
             guard let limits = catalogue.limits(type) else {
@@ -91,7 +90,8 @@ struct DriveInput {
             affinities: try optional(o, "affinities", affinities),
             meta: try optional(o, "meta", meta),
             iops: try o["iops"].map { try iops($0, limits: storageType.flatMap(catalogue.limits)) ?? nil },
-            licenses: try optional(o, "licenses", licenses))
+            licenses: try optional(o, "licenses", licenses),
+            tags: try optional(o, "tags", tags))
     }
 
     /// A clone body: absent, `{}`, or any of `name`, `media`, `affinities`, `size`,
@@ -262,16 +262,23 @@ struct DriveInput {
         }
     }
 
-    /// `tags` on a drive: accepted as ids, URIs or objects. No tag exists before the tags resource
-    /// does, so any reference names a missing tag.
-    func checkTags(_ o: [String: JSONValue]) throws {
-        guard let tags = o["tags"], !tags.isNull else { return }
-        guard case .array(let items) = tags else {
-            throw CloudSigmaError.validation("tags", "tags must be a list, got \(tags.typeName)")
+    /// A list of related resources given as uuids, URIs or objects (reference §1.9): their ids.
+    func references(_ value: JSONValue, _ key: String, collection: String) throws -> [String] {
+        guard case .array(let items) = value else {
+            throw CloudSigmaError.validation(key, "\(key) must be a list, got \(value.typeName)")
         }
-        if let first = items.first {
-            let id = APIPath.relatedID(first, collection: "tags") ?? first.jsonString
-            throw CloudSigmaError.validation("tags", "Tag \(id) does not exist")
+        return try items.map { item in
+            guard item.typeName == "string" || item.typeName == "dict",
+                let id = APIPath.relatedID(item, collection: collection), !id.isEmpty
+            else {
+                throw CloudSigmaError.validation(key, "Not a reference: \(item.jsonString.prefix(100))")
+            }
+            return id
         }
+    }
+
+    /// `tags` on a drive or server: uuids, `/api/2.0/tags/<uuid>/` URIs or objects.
+    func tags(_ value: JSONValue, _ key: String) throws -> [String] {
+        try references(value, key, collection: "tags")
     }
 }

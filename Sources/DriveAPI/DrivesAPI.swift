@@ -22,13 +22,23 @@ public struct APISettings: Sendable {
     public var credentialCacheTTL: Duration
     /// How long finished jobs are kept (reference §4: 3 days).
     public var jobRetention: Duration
+    /// Simulated storage hosts (availability groups).
+    public var storageHosts: Int
+    /// Whether `drives` changes apply to running servers (decision 6).
+    public var hotplug: Bool
+    /// Server start/stop durations (scaled by `durations.timeScale`).
+    public var serverDurations: ServerRepository.ServerDurations
 
     public init(
         catalogue: StorageCatalogue = StorageCatalogue(), durations: OperationDurations = OperationDurations(),
         bodyLimit: Int = 4 * 1024 * 1024, realm: String = "users", credentialCacheTTL: Duration = .seconds(300),
-        jobRetention: Duration = .seconds(3 * 24 * 3600)
+        jobRetention: Duration = .seconds(3 * 24 * 3600), storageHosts: Int = 4, hotplug: Bool = true,
+        startSeconds: Double = 1, stopSeconds: Double = 1
     ) {
         self.jobRetention = jobRetention
+        self.storageHosts = storageHosts
+        self.hotplug = hotplug
+        self.serverDurations = .init(startSeconds: startSeconds, stopSeconds: stopSeconds, timeScale: durations.timeScale)
         self.catalogue = catalogue
         self.durations = durations
         self.bodyLimit = bodyLimit
@@ -42,6 +52,9 @@ public struct DrivesAPI: Sendable {
     public let database: AppDatabase
     public let drives: DriveRepository
     public let jobs: JobRepository
+    public let servers: ServerRepository
+    public let tags: TagRepository
+    public let library: LibraryRepository
     public let worker: TransitionWorker
     public let authenticator: Authenticator
     public let settings: APISettings
@@ -49,12 +62,16 @@ public struct DrivesAPI: Sendable {
     public init(database: AppDatabase, settings: APISettings, logger: Logger) {
         self.database = database
         self.settings = settings
-        self.drives = DriveRepository(database: database, durations: settings.durations, catalogue: settings.catalogue)
+        self.drives = DriveRepository(
+            database: database, durations: settings.durations, catalogue: settings.catalogue, hosts: settings.storageHosts)
         self.jobs = JobRepository(database: database)
+        self.servers = ServerRepository(database: database, durations: settings.serverDurations, hotplug: settings.hotplug)
+        self.tags = TagRepository(database: database)
+        self.library = LibraryRepository(database: database)
         var workerLogger = logger
         workerLogger[metadataKey: "subsystem"] = "worker"
         self.worker = TransitionWorker(
-            repository: drives, jobs: jobs, jobRetention: settings.jobRetention, logger: workerLogger)
+            repository: drives, servers: servers, jobs: jobs, jobRetention: settings.jobRetention, logger: workerLogger)
         self.authenticator = Authenticator(database: database, realm: settings.realm, ttl: settings.credentialCacheTTL)
     }
 
@@ -68,6 +85,9 @@ public struct DrivesAPI: Sendable {
         LicensesController(api: self).register(on: api)
         CapabilitiesController(api: self).register(on: api)
         JobsController(api: self).register(on: api)
+        ServersController(api: self).register(on: api)
+        TagsController(api: self).register(on: api)
+        LibDrivesController(api: self).register(on: api)
         return router
     }
 

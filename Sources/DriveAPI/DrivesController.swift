@@ -17,6 +17,15 @@ struct DrivesController {
         group.resource("drives", get: list(detail: false), put: bulkUpdate, delete: bulkDelete, post: create)
         group.resource("drives/detail", get: list(detail: true))
         group.resource("drives/schema", get: { _, _ in schema.response })
+        group.resource("drives/availability_groups", get: { _, context in
+            let groups = try await api.drives.availabilityGroups(owner: try context.requireUser().uuid)
+            return .json(.array(groups.map { .array($0.map(JSONValue.string)) }))
+        })
+        group.resource("drives/availability_groups/:uuid", get: { _, context in
+            let group = try await api.drives.availabilityGroup(
+                owner: try context.requireUser().uuid, uuid: try context.parameters.require("uuid"))
+            return .json(.array(group.map(JSONValue.string)))
+        })
         group.resource("drives/:uuid", get: get, put: update, delete: delete)
         group.resource("drives/:uuid/action", post: action)
     }
@@ -27,10 +36,9 @@ struct DrivesController {
         { request, context in
             let owner = try context.requireUser().uuid
             let query = QueryParameters(request.uri)
-            let (driveQuery, echoedLimit, matchesNothing) = try query.driveQuery()
+            let (driveQuery, echoedLimit) = try query.driveQuery()
             let fields = query.fields
-            var (total, drives) = (0, [Drive]())
-            if !matchesNothing { (total, drives) = try await api.drives.list(owner: owner, query: driveQuery) }
+            let (total, drives) = try await api.drives.list(owner: owner, query: driveQuery)
             let objects = drives.map { (detail ? $0.detailJSON : $0.shortJSON).projected(to: fields) }
             return .json(
                 ListPage(limit: echoedLimit, offset: driveQuery.offset, totalCount: total, objects: objects).json)
@@ -54,7 +62,7 @@ struct DrivesController {
         let specs = try objects.enumerated().map { index, object in
             try prefixed(index, count: objects.count) { try input.spec(object) }
         }
-        let drives = try await api.drives.create(owner: owner, specs: specs)
+        let drives = try await api.drives.create(owner: owner, specs: specs, avoid: Self.avoid(request))
         api.worker.wake()
         var headers = HTTPFields()
         headers[.location] = drives.first?.resourceURI
@@ -130,16 +138,25 @@ struct DrivesController {
             api.worker.wake()
             return .json(objectsEnvelope([drive.detailJSON]), status: .accepted)
         case "clone":
-            // `avoid` is accepted and, being best effort, never fails the request.
-            let request = try input.cloneRequest(try await request.jsonBody(limit: bodyLimit))
-            let drive = try await api.drives.clone(owner: owner, sourceUUID: uuid, request: request)
-            api.worker.wake()
-            return .json(objectsEnvelope([drive.detailJSON]), status: .accepted)
+            return try await clone(request, owner: owner, uuid: uuid)
         case nil:
             throw CloudSigmaError.validation("do", "The action is missing: add ?do=<action>")
         case let other?:
             throw CloudSigmaError.validation("do", "Unknown action \"\(other)\" for drives")
         }
+    }
+
+    /// The clone action, for owned and library drives alike: 202 `{"objects":[new drive]}`.
+    func clone(_ request: Request, owner: String, uuid: String) async throws -> Response {
+        let cloneRequest = try input.cloneRequest(try await request.jsonBody(limit: bodyLimit))
+        let drive = try await api.drives.clone(owner: owner, sourceUUID: uuid, request: cloneRequest, avoid: Self.avoid(request))
+        api.worker.wake()
+        return .json(objectsEnvelope([drive.detailJSON]), status: .accepted)
+    }
+
+    /// `?avoid=u1,u2`: drive or server uuids, honoured best effort (never an error).
+    static func avoid(_ request: Request) -> [String] {
+        QueryParameters(request.uri).all("avoid").flatMap { $0.split(separator: ",").map(String.init) }
     }
 
     /// Runs `body`, prefixing a validation message with the object's index in a bulk request.

@@ -109,7 +109,7 @@ struct QueryParameters {
 
     /// The drive list query: filters `name`, `name__contains`, `uuid` (and `tag`, `tag__name`),
     /// `order_by`, `limit`, `offset`.
-    func driveQuery() throws -> (query: DriveQuery, echoedLimit: Int, matchesNothing: Bool) {
+    func driveQuery() throws -> (query: DriveQuery, echoedLimit: Int) {
         var query = DriveQuery()
         let page = try page()
         query.limit = page.limit
@@ -130,8 +130,8 @@ struct QueryParameters {
                 query.order.append((field, descending))
             }
         }
-        // No tag exists before the tags resource does, so a tag filter matches no drive.
-        let matchesNothing = !all("tag").isEmpty || !all("tag__name").isEmpty
-        return (query, page.echoedLimit, matchesNothing)
+        query.tags = all("tag").map(Self.splitFilter)
+        query.tagNames = all("tag__name").map(Self.splitFilter)
+        return (query, page.echoedLimit)
     }
 }

@@ -22,11 +22,15 @@ public struct DriveSpec: Sendable, Equatable {
     public var meta: [String: String]
     public var iops: Int64?
     public var licenses: [LicenseRequest]
+    /// Tag uuids (each must be the owner's).
+    public var tags: [String]
 
     public init(
         name: String, size: Int64, media: DriveMedia, storageType: String, allowMultimount: Bool = false,
-        affinities: [String] = [], meta: [String: String] = [:], iops: Int64? = nil, licenses: [LicenseRequest] = []
+        affinities: [String] = [], meta: [String: String] = [:], iops: Int64? = nil, licenses: [LicenseRequest] = [],
+        tags: [String] = []
     ) {
+        self.tags = tags
         self.name = name
         self.size = size
         self.media = media
@@ -53,12 +57,15 @@ public struct DriveChanges: Sendable, Equatable {
     /// `.some(nil)` clears the limit.
     public var iops: Int64??
     public var licenses: [LicenseRequest]?
+    /// Replaces the drive's tags when present.
+    public var tags: [String]?
 
     public init(
         uuid: String, name: String, size: Int64, media: DriveMedia, storageType: String? = nil,
         allowMultimount: Bool? = nil, affinities: [String]? = nil, meta: [String: String]? = nil,
-        iops: Int64?? = nil, licenses: [LicenseRequest]? = nil
+        iops: Int64?? = nil, licenses: [LicenseRequest]? = nil, tags: [String]? = nil
     ) {
+        self.tags = tags
         self.uuid = uuid
         self.name = name
         self.size = size
@@ -88,6 +95,10 @@ public struct DriveQuery: Sendable, Equatable {
     public var exact: [(field: Field, values: [String])] = []
     /// Case-insensitive substring filters on `name`: each entry an OR group.
     public var nameContains: [[String]] = []
+    /// `tag=<uuid>` filters: each entry an OR group of tag uuids; entries AND together.
+    public var tags: [[String]] = []
+    /// `tag__name=<name>` filters, likewise.
+    public var tagNames: [[String]] = []
     public var order: [(field: Field, descending: Bool)] = []
     /// nil: every match (`limit=0`).
     public var limit: Int? = 20
@@ -97,7 +108,7 @@ public struct DriveQuery: Sendable, Equatable {
 
     public static func == (a: DriveQuery, b: DriveQuery) -> Bool {
         a.exact.map { "\($0.field)=\($0.values)" } == b.exact.map { "\($0.field)=\($0.values)" }
-            && a.nameContains == b.nameContains
+            && a.nameContains == b.nameContains && a.tags == b.tags && a.tagNames == b.tagNames
             && a.order.map { "\($0.field)\($0.descending)" } == b.order.map { "\($0.field)\($0.descending)" }
             && a.limit == b.limit && a.offset == b.offset
     }

@@ -7,13 +7,23 @@ extension DriveRepository {
     /// Clones the caller's drive `sourceUUID`: the new drive starts `cloning_dst`, the source shows
     /// `cloning_src` while copying, and a `drive_clone` job referenced from both tracks progress.
     /// Returns the new drive.
-    public func clone(owner: String, sourceUUID: String, request: CloneRequest, now: Date = Date()) async throws -> Drive {
-        let durations = self.durations, catalogue = self.catalogue
+    ///
+    /// The source may be a library drive: the clone then gets the library's metadata in `meta` and
+    /// its licenses, frozen (reference §7.2).
+    public func clone(
+        owner: String, sourceUUID: String, request: CloneRequest, avoid: [String] = [], now: Date = Date()
+    ) async throws -> Drive {
+        let durations = self.durations, catalogue = self.catalogue, hosts = self.hosts
         return try await database.write { db in
             guard let source = try Self.fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [sourceUUID, owner]).first,
                 let sourceSeq = try Int64.fetchOne(db, sql: "SELECT seq FROM drives WHERE uuid = ?", arguments: [sourceUUID])
             else {
-                throw CloudSigmaError.notExist(sourceUUID)
+                guard let library = try LibraryRepository.fetch(db, owner: owner, where: "uuid = ?", [sourceUUID]).first else {
+                    throw CloudSigmaError.notExist(sourceUUID)
+                }
+                return try Self.cloneLibrary(
+                    db, owner: owner, library: library, request: request, avoid: avoid, now: now, durations: durations,
+                    catalogue: catalogue, hosts: hosts)
             }
             if source.storageType == "local_nvme" {
                 throw CloudSigmaError.permission("Ephemeral (local_nvme) drives cannot be cloned")
@@ -27,63 +37,20 @@ extension DriveRepository {
             guard let limits = catalogue.limits(type) else {
                 throw CloudSigmaError.validation("storage_type", "Storage type \(type) is not offered here")
             }
-            let size = request.size ?? source.size
-            if size < source.size {
-                throw CloudSigmaError.validation(
-                    "size", "Size of the cloned drive can only be bigger or the same: the source has \(source.size) bytes")
-            }
-            if size < limits.minSize || size > limits.maxSize {
-                throw CloudSigmaError.validation(
-                    "size", "Drive size \(size) is outside \(limits.minSize)...\(limits.maxSize) bytes for storage type \(type)")
-            }
-
-            let stamp = Timestamp.string(now)
-            let start = now.timeIntervalSince1970
-            let due = start + durations.seconds(.clone, size: size)
+            let size = try Self.cloneSize(request.size, sourceSize: source.size, limits: limits)
             var clone = Drive(
                 uuid: UUID().uuidString.lowercased(), owner: owner, name: request.name ?? source.name, size: size,
                 media: request.media ?? source.media, storageType: type, status: .cloningDestination,
                 allowMultimount: source.allowMultimount, affinities: request.affinities ?? source.affinities,
                 meta: source.meta, iops: type == source.storageType ? source.iops : nil, licenses: source.licenses)
-            try db.execute(
-                sql: """
-                    INSERT INTO drives (uuid, owner, name, size, media, storage_type, status, allow_multimount,
-                                        affinities, meta, iops, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    clone.uuid, owner, clone.name, clone.size, clone.media.rawValue, clone.storageType,
-                    clone.status.rawValue, clone.allowMultimount, Codec.encode(clone.affinities), Codec.encode(clone.meta),
-                    clone.iops, stamp, stamp,
-                ])
-            let cloneSeq = db.lastInsertedRowID
-            try db.execute(
-                sql: """
-                    INSERT INTO drive_licenses (drive_seq, position, license_id, amount)
-                    SELECT ?, position, license_id, amount FROM drive_licenses WHERE drive_seq = ?
-                    """,
-                arguments: [cloneSeq, sourceSeq])
-
-            let job = UUID().uuidString.lowercased()
-            try db.execute(
-                sql: """
-                    INSERT INTO jobs (uuid, owner, operation, state, resources, started_at, due_at, created,
-                                      last_modified, last_modified_at)
-                    VALUES (?, ?, 'drive_clone', 'started', ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    job, owner, Codec.encode([source.resourceURI, clone.resourceURI]), start, due, stamp, stamp, start,
-                ])
-            let jobSeq = db.lastInsertedRowID
-            try db.execute(
-                sql: "INSERT INTO drive_jobs (drive_seq, job_seq) VALUES (?, ?), (?, ?)",
-                arguments: [sourceSeq, jobSeq, cloneSeq, jobSeq])
-            try db.execute(
-                sql: """
-                    INSERT INTO transitions (drive_seq, operation, from_status, due_at, payload, source_seq, job_seq)
-                    VALUES (?, 'clone', ?, ?, '{}', ?, ?)
-                    """,
-                arguments: [cloneSeq, DriveStatus.cloningDestination.rawValue, due, sourceSeq, jobSeq])
+            let licensesFrozen =
+                try Bool.fetchOne(db, sql: "SELECT licenses_frozen FROM drives WHERE seq = ?", arguments: [sourceSeq]) ?? false
+            let host = try Relations.placeHost(db, owner: owner, avoid: avoid, hosts: hosts)
+            let (_, job) = try Self.insertClone(
+                db, clone, sourceURI: source.resourceURI, sourceSeq: sourceSeq,
+                licenses: source.licenses.map { LicenseRequest(licenseID: $0.license.id, amount: $0.amount) },
+                licensesFrozen: licensesFrozen, host: host, now: now, durations: durations)
+            let stamp = Timestamp.string(now)
             if source.status != .cloningSource {
                 try db.execute(
                     sql: "UPDATE drives SET status = ?, updated_at = ? WHERE seq = ? AND status = ?",
@@ -92,6 +59,111 @@ extension DriveRepository {
             }
             clone.jobs = [job]
             return clone
+        }
+    }
+
+    static func cloneSize(_ requested: Int64?, sourceSize: Int64, limits: StorageTypeLimits) throws -> Int64 {
+        let size = requested ?? max(sourceSize, limits.minSize)
+        if size < sourceSize {
+            throw CloudSigmaError.validation(
+                "size", "Size of the cloned drive can only be bigger or the same: the source has \(sourceSize) bytes")
+        }
+        if size < limits.minSize || size > limits.maxSize {
+            throw CloudSigmaError.validation(
+                "size", "Drive size \(size) is outside \(limits.minSize)...\(limits.maxSize) bytes for storage type \(limits.name)")
+        }
+        return size
+    }
+
+    /// Inserts a clone in `cloning_dst`, its licenses, its `drive_clone` job (referenced from the
+    /// clone and, when it is an owned drive, the source) and its transition. Returns (seq, job uuid).
+    static func insertClone(
+        _ db: Database, _ clone: Drive, sourceURI: String, sourceSeq: Int64?, licenses: [LicenseRequest],
+        licensesFrozen: Bool, host: Int, now: Date, durations: OperationDurations
+    ) throws -> (Int64, String) {
+        let stamp = Timestamp.string(now)
+        let start = now.timeIntervalSince1970
+        let due = start + durations.seconds(.clone, size: clone.size)
+        try db.execute(
+            sql: """
+                INSERT INTO drives (uuid, owner, name, size, media, storage_type, status, allow_multimount,
+                                    affinities, meta, iops, created_at, updated_at, host, licenses_frozen)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                clone.uuid, clone.owner, clone.name, clone.size, clone.media.rawValue, clone.storageType,
+                clone.status.rawValue, clone.allowMultimount, Codec.encode(clone.affinities), Codec.encode(clone.meta),
+                clone.iops, stamp, stamp, host, licensesFrozen,
+            ])
+        let cloneSeq = db.lastInsertedRowID
+        try insertLicenses(db, seq: cloneSeq, licenses)
+        let job = UUID().uuidString.lowercased()
+        try db.execute(
+            sql: """
+                INSERT INTO jobs (uuid, owner, operation, state, resources, started_at, due_at, created,
+                                  last_modified, last_modified_at)
+                VALUES (?, ?, 'drive_clone', 'started', ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [job, clone.owner, Codec.encode([sourceURI, clone.resourceURI]), start, due, stamp, stamp, start])
+        let jobSeq = db.lastInsertedRowID
+        try db.execute(sql: "INSERT INTO drive_jobs (drive_seq, job_seq) VALUES (?, ?)", arguments: [cloneSeq, jobSeq])
+        if let sourceSeq {
+            try db.execute(sql: "INSERT INTO drive_jobs (drive_seq, job_seq) VALUES (?, ?)", arguments: [sourceSeq, jobSeq])
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO transitions (drive_seq, operation, from_status, due_at, payload, source_seq, job_seq)
+                VALUES (?, 'clone', ?, ?, '{}', ?, ?)
+                """,
+            arguments: [cloneSeq, DriveStatus.cloningDestination.rawValue, due, sourceSeq, jobSeq])
+        return (cloneSeq, job)
+    }
+
+    /// A library drive cloned into the caller's account.
+    static func cloneLibrary(
+        _ db: Database, owner: String, library: LibraryDrive, request: CloneRequest, avoid: [String], now: Date,
+        durations: OperationDurations, catalogue: StorageCatalogue, hosts: Int
+    ) throws -> Drive {
+        let type = request.storageType ?? catalogue.defaultType
+        guard let limits = catalogue.limits(type) else {
+            throw CloudSigmaError.validation("storage_type", "Storage type \(type) is not offered here")
+        }
+        let size = try cloneSize(request.size, sourceSize: library.size, limits: limits)
+        var clone = Drive(
+            uuid: UUID().uuidString.lowercased(), owner: owner, name: request.name ?? library.name, size: size,
+            media: request.media ?? library.media, storageType: type, status: .cloningDestination,
+            affinities: request.affinities ?? [], meta: library.cloneMeta, licenses: library.licenses)
+        let host = try Relations.placeHost(db, owner: owner, avoid: avoid, hosts: hosts)
+        let (_, job) = try insertClone(
+            db, clone, sourceURI: APIPath.uri("libdrives", library.uuid), sourceSeq: nil,
+            licenses: library.licenses.map { LicenseRequest(licenseID: $0.license.id, amount: $0.amount) },
+            licensesFrozen: true, host: host, now: now, durations: durations)
+        clone.jobs = [job]
+        return clone
+    }
+}
+
+extension DriveRepository {
+    /// `GET /drives/availability_groups/`: the caller's drives grouped by storage host, for hosts
+    /// that hold two or more of them (decision 11).
+    public func availabilityGroups(owner: String) async throws -> [[String]] {
+        try await database.read { db in
+            var groups: [Int: [String]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT host, uuid FROM drives WHERE owner = ? ORDER BY host, seq", arguments: [owner]) {
+                groups[row["host"], default: []].append(row["uuid"])
+            }
+            return groups.keys.sorted().compactMap { groups[$0]!.count >= 2 ? groups[$0] : nil }
+        }
+    }
+
+    /// `GET /drives/availability_groups/{uuid}/`: the caller's drives on the same host as `uuid`,
+    /// itself included.
+    public func availabilityGroup(owner: String, uuid: String) async throws -> [String] {
+        try await database.read { db in
+            guard let host = try Int.fetchOne(db, sql: "SELECT host FROM drives WHERE uuid = ? AND owner = ?", arguments: [uuid, owner])
+            else { throw CloudSigmaError.notExist(uuid) }
+            return try String.fetchAll(
+                db, sql: "SELECT uuid FROM drives WHERE owner = ? AND host = ? ORDER BY seq", arguments: [owner, host])
         }
     }
 }

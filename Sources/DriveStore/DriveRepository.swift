@@ -9,43 +9,53 @@ public struct DriveRepository: Sendable {
     let database: AppDatabase
     public let durations: OperationDurations
     public let catalogue: StorageCatalogue
+    /// Simulated storage hosts drives are placed on (availability groups).
+    public let hosts: Int
 
-    public init(database: AppDatabase, durations: OperationDurations, catalogue: StorageCatalogue = StorageCatalogue()) {
+    public init(
+        database: AppDatabase, durations: OperationDurations, catalogue: StorageCatalogue = StorageCatalogue(), hosts: Int = 4
+    ) {
         self.database = database
         self.durations = durations
         self.catalogue = catalogue
+        self.hosts = max(1, hosts)
     }
 
     // MARK: Create
 
     /// Creates every drive in `specs` (all or nothing); each starts `creating` with a transition
     /// due after the create duration.
-    public func create(owner: String, specs: [DriveSpec], now: Date = Date()) async throws -> [Drive] {
-        let durations = self.durations
+    public func create(owner: String, specs: [DriveSpec], avoid: [String] = [], now: Date = Date()) async throws -> [Drive] {
+        let durations = self.durations, hosts = self.hosts
         return try await database.write { db in
             let stamp = Timestamp.string(now)
             var created: [Drive] = []
             created.reserveCapacity(specs.count)
             for spec in specs {
                 let licenses = try Self.resolveLicenses(db, spec.licenses)
-                let drive = Drive(
+                var drive = Drive(
                     uuid: UUID().uuidString.lowercased(), owner: owner, name: spec.name, size: spec.size,
                     media: spec.media, storageType: spec.storageType, status: .creating,
                     allowMultimount: spec.allowMultimount, affinities: spec.affinities, meta: spec.meta,
                     iops: spec.iops, licenses: licenses)
+                let host = try Relations.placeHost(db, owner: owner, avoid: avoid, hosts: hosts)
                 try db.execute(
                     sql: """
                         INSERT INTO drives (uuid, owner, name, size, media, storage_type, status, allow_multimount,
-                                            affinities, meta, iops, created_at, updated_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                            affinities, meta, iops, created_at, updated_at, host)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         drive.uuid, owner, drive.name, drive.size, drive.media.rawValue, drive.storageType,
                         drive.status.rawValue, drive.allowMultimount, Codec.encode(drive.affinities),
-                        Codec.encode(drive.meta), drive.iops, stamp, stamp,
+                        Codec.encode(drive.meta), drive.iops, stamp, stamp, host,
                     ])
                 let seq = db.lastInsertedRowID
                 try Self.insertLicenses(db, seq: seq, spec.licenses)
+                if !spec.tags.isEmpty {
+                    try Relations.setTags(db, owner: owner, resType: "drives", resUUID: drive.uuid, tagUUIDs: spec.tags)
+                    drive.tags = try Relations.tags(db, of: [drive.uuid])[drive.uuid] ?? []
+                }
                 try Self.schedule(
                     db, seq: seq, operation: .create, from: .creating,
                     due: now.timeIntervalSince1970 + durations.seconds(.create, size: spec.size))
@@ -57,14 +67,27 @@ public struct DriveRepository: Sendable {
 
     // MARK: Read
 
-    /// The caller's drive `uuid`, or `404 notexist`.
+    /// The caller's drive `uuid`, or a library drive in drive shape (`owner: null`), or
+    /// `404 notexist`.
     public func drive(owner: String, uuid: String) async throws -> Drive {
         try await database.read { db in
-            guard let drive = try Self.fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [uuid, owner]).first else {
-                throw CloudSigmaError.notExist(uuid)
+            if let drive = try Self.fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [uuid, owner]).first {
+                return drive
             }
-            return drive
+            if let library = try LibraryRepository.fetch(db, owner: owner, where: "uuid = ?", [uuid]).first {
+                return library.asDrive
+            }
+            throw CloudSigmaError.notExist(uuid)
         }
+    }
+
+    /// Refuses changes to library drives (403), or answers 404 for unknown uuids.
+    static func ownedDriveOrRefusal(_ db: Database, owner: String, uuid: String) throws -> Drive {
+        if let drive = try fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [uuid, owner]).first { return drive }
+        if try Bool.fetchOne(db, sql: "SELECT 1 FROM library_drives WHERE uuid = ?", arguments: [uuid]) == true {
+            throw CloudSigmaError.permission("Library drive \(uuid) cannot be changed; clone it into your account first")
+        }
+        throw CloudSigmaError.notExist(uuid)
     }
 
     /// One page of the caller's drives and the number of matches.
@@ -79,6 +102,17 @@ public struct DriveRepository: Sendable {
             for group in query.nameContains where !group.isEmpty {
                 clauses.append("(" + group.map { _ in "d.name LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
                 args.append(contentsOf: group.map { "%" + Self.escapeLike($0) + "%" } as [any DatabaseValueConvertible])
+            }
+            for (column, groups) in [("t.uuid", query.tags), ("t.name", query.tagNames)] {
+                for group in groups where !group.isEmpty {
+                    clauses.append(
+                        """
+                        d.uuid IN (SELECT tr.res_uuid FROM tag_resources tr JOIN tags t ON t.seq = tr.tag_seq
+                                   WHERE t.owner = ? AND \(column) IN (\(Relations.placeholders(group.count))))
+                        """)
+                    args.append(owner)
+                    args.append(contentsOf: group as [any DatabaseValueConvertible])
+                }
             }
             let whereSQL = clauses.joined(separator: " AND ")
             let total = try Int.fetchOne(
@@ -120,11 +154,11 @@ public struct DriveRepository: Sendable {
         _ db: Database, owner: String, changes: DriveChanges, mode: UpdateMode, now: Date, durations: OperationDurations,
         catalogue: StorageCatalogue
     ) throws -> Drive {
-        guard let current = try fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [changes.uuid, owner]).first,
-            let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM drives WHERE uuid = ?", arguments: [changes.uuid])
-        else {
-            throw CloudSigmaError.notExist(changes.uuid)
-        }
+        let current = try ownedDriveOrRefusal(db, owner: owner, uuid: changes.uuid)
+        guard let row = try Row.fetchOne(db, sql: "SELECT seq, licenses_frozen FROM drives WHERE uuid = ?", arguments: [changes.uuid])
+        else { throw CloudSigmaError.notExist(changes.uuid) }
+        let seq: Int64 = row["seq"]
+        let licensesFrozen: Bool = row["licenses_frozen"]
         if let type = changes.storageType, type != current.storageType {
             throw CloudSigmaError.validation("storage_type", "Storage type cannot be changed after creation")
         }
@@ -151,7 +185,8 @@ public struct DriveRepository: Sendable {
             structural.media != current.media || structural.affinities != current.affinities
             || structural.iops != current.iops
         var newLicenses: [LicenseRequest]? = nil
-        if let licenses = changes.licenses {
+        // Licenses that came from the library stay bound to the drive (reference §3.6).
+        if let licenses = changes.licenses, !licensesFrozen {
             let resolved = try resolveLicenses(db, licenses)
             if resolved != current.licenses { newLicenses = licenses }
         }
@@ -199,6 +234,10 @@ public struct DriveRepository: Sendable {
             try insertLicenses(db, seq: seq, newLicenses)
             next.licenses = try resolveLicenses(db, newLicenses)
         }
+        if let tags = changes.tags {
+            try Relations.setTags(db, owner: owner, resType: "drives", resUUID: current.uuid, tagUUIDs: tags)
+            next.tags = try Relations.tags(db, of: [current.uuid])[current.uuid] ?? []
+        }
         if resize {
             // The answer still shows the old size; the new one appears when the resize completes.
             try schedule(
@@ -215,9 +254,7 @@ public struct DriveRepository: Sendable {
     public func delete(owner: String, uuids: [String]) async throws {
         try await database.write { db in
             for uuid in uuids {
-                guard let drive = try Self.fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [uuid, owner]).first else {
-                    throw CloudSigmaError.notExist(uuid)
-                }
+                let drive = try Self.ownedDriveOrRefusal(db, owner: owner, uuid: uuid)
                 if case .reject(let error) = DriveLifecycle.decide(.delete, in: try Self.lifecycleContext(db, drive)) {
                     throw error
                 }
@@ -383,7 +420,8 @@ public struct DriveRepository: Sendable {
     }
 
     static func lifecycleContext(_ db: Database, seq: Int64, status: DriveStatus) throws -> DriveLifecycle.Context {
-        var context = DriveLifecycle.Context(status: status)
+        let mounts = try Relations.mountSummary(db, driveSeq: seq)
+        var context = DriveLifecycle.Context(status: status, mountCount: mounts.count, onRunningServer: mounts.running)
         if status == .cloningSource {
             context.activeClonesFromHere =
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM transitions WHERE source_seq = ?", arguments: [seq]) ?? 0
@@ -449,6 +487,13 @@ public struct DriveRepository: Sendable {
                     """)
             for row in jobRows {
                 if let i = index[row["drive_seq"]] { drives[i].jobs.append(row["uuid"]) }
+            }
+            for (seq, servers) in try Relations.mountedOn(db, driveSeqs: seqs) {
+                if let i = index[seq] { drives[i].mountedOn = servers }
+            }
+            let tags = try Relations.tags(db, of: drives.map(\.uuid))
+            if !tags.isEmpty {
+                for i in drives.indices { drives[i].tags = tags[drives[i].uuid] ?? [] }
             }
         }
         return drives

@@ -11,6 +11,7 @@ import Synchronization
 /// ``wake()`` says a new transition was scheduled.
 public final class TransitionWorker: Service, Sendable {
     let repository: DriveRepository
+    let servers: ServerRepository
     let jobs: JobRepository
     /// Finished jobs older than this are purged.
     let jobRetention: Duration
@@ -28,10 +29,11 @@ public final class TransitionWorker: Service, Sendable {
     }
 
     public init(
-        repository: DriveRepository, jobs: JobRepository, jobRetention: Duration, logger: Logger,
-        maximumSleep: Duration = .seconds(1)
+        repository: DriveRepository, servers: ServerRepository, jobs: JobRepository, jobRetention: Duration,
+        logger: Logger, maximumSleep: Duration = .seconds(1)
     ) {
         self.repository = repository
+        self.servers = servers
         self.jobs = jobs
         self.jobRetention = jobRetention
         self.logger = logger
@@ -59,6 +61,7 @@ public final class TransitionWorker: Service, Sendable {
             moved += batch
             if batch.count < 500 { break }
         }
+        moved += try await servers.completeDueTransitions(now: now)
         if !moved.isEmpty {
             state.withLock { $0.completed += moved.count }
             logger.debug("completed transitions", metadata: ["count": "\(moved.count)"])
@@ -98,7 +101,9 @@ public final class TransitionWorker: Service, Sendable {
             var sleep = maximumSleep
             do {
                 try await tick()
-                if let next = try await repository.nextTransitionDue() {
+                let nextDrive = try await repository.nextTransitionDue()
+                let nextServer = try await servers.nextTransitionDue()
+                if let next = [nextDrive, nextServer].compactMap({ $0 }).min() {
                     let wait = next - Date().timeIntervalSince1970
                     sleep = min(sleep, .milliseconds(Int64(max(0, wait) * 1000) + 1))
                 }

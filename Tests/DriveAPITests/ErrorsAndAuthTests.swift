@@ -40,7 +40,8 @@ struct ErrorsAndAuthTests {
         (#"{"name": "x", "size": 1073741824, "media": "disk", "iops": 99999999}"#, "iops"),
         (#"{"name": "x", "size": 1073741824, "media": "disk", "licenses": [{"license": "/api/2.0/licenses/999/"}]}"#, "licenses"),
         (#"{"name": "x", "size": 1073741824, "media": "disk", "licenses": [{"amount": 1}]}"#, "licenses"),
-        (#"{"name": "x", "size": 1073741824, "media": "disk", "tags": ["7a1f1d4e-0000-4000-8000-000000000000"]}"#, "tags"),
+        (#"{"name": "x", "size": 1073741824, "media": "disk", "tags": "t1"}"#, "tags"),
+        (#"{"name": "x", "size": 1073741824, "media": "disk", "tags": [5]}"#, "tags"),
         (#"{"name": "a\u0000b", "size": 1073741824, "media": "disk"}"#, "name"),
     ]
 

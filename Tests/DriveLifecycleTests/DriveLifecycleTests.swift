@@ -134,3 +134,42 @@ struct DriveLifecycleTests {
         #expect(DriveStatus.cloningSource.rawValue == "cloning_src")
     }
 }
+
+@Suite("Server state machine")
+struct ServerLifecycleTests {
+    @Test("every (status, operation) pair", arguments: ServerLifecycle.Operation.allCases)
+    func table(op: ServerLifecycle.Operation) {
+        for status in ServerStatus.allCases {
+            let decision = ServerLifecycle.decide(op, in: status)
+            let expected: ServerLifecycle.Decision? =
+                switch (op, status) {
+                case (.start, .stopped): .proceed(to: .starting)
+                case (.stop, .running): .proceed(to: .stopping)
+                case (.complete, .starting): .proceed(to: .running)
+                case (.complete, .stopping): .proceed(to: .stopped)
+                case (.delete, .stopped), (.editStructural, .stopped): .proceed(to: nil)
+                case (.editStructural, _): .ignore
+                default: nil
+                }
+            if let expected {
+                #expect(decision == expected, "\(op) in \(status)")
+            } else if case .reject(let error) = decision {
+                #expect(error.status == 403)
+            } else {
+                Issue.record("\(op) in \(status) should be refused, got \(decision)")
+            }
+        }
+    }
+
+    @Test("the real API's messages")
+    func messages() {
+        guard case .reject(let start) = ServerLifecycle.decide(.start, in: .running),
+            case .reject(let stop) = ServerLifecycle.decide(.stop, in: .stopped)
+        else {
+            Issue.record("expected refusals")
+            return
+        }
+        #expect(start.message == #"Cannot start guest in state "started". Guest should be in state "stopped""#)
+        #expect(stop.message == #"Cannot stop guest in state "stopped". Guest should be in state "['started', 'running_legacy']""#)
+    }
+}

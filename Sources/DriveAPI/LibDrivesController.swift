@@ -1,0 +1,41 @@
+import DriveModel
+import DriveStore
+import Hummingbird
+
+/// `/libdrives/`: the library catalogue, read-only but for the clone action (reference §7.2).
+struct LibDrivesController {
+    let api: DrivesAPI
+
+    func register(on group: RouterGroup<DrivesRequestContext>) {
+        let schema = Document(StaticDocuments.libdriveSchema)
+        group.resource("libdrives", get: list)
+        group.resource("libdrives/detail", get: list)
+        group.resource("libdrives/schema", get: { _, _ in schema.response })
+        group.resource("libdrives/:uuid", get: { request, context in
+            let drive = try await api.library.drive(owner: try context.requireUser().uuid, uuid: try context.parameters.require("uuid"))
+            return .json(drive.libraryJSON.projected(to: QueryParameters(request.uri).fields))
+        })
+        group.resource("libdrives/:uuid/action", post: { request, context in
+            let owner = try context.requireUser().uuid
+            let uuid = try context.parameters.require("uuid")
+            _ = try await api.library.drive(owner: owner, uuid: uuid)
+            return try await DrivesController(api: api).clone(request, owner: owner, uuid: uuid)
+        })
+    }
+
+    /// Filters `arch`, `category`, `distribution`, `image_type`, `name`, `name__icontains`, `os`,
+    /// `uuid`, `version`; commas mean OR.
+    @Sendable func list(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let query = QueryParameters(request.uri)
+        let page = try query.page()
+        let exact = LibraryRepository.exactFilters.flatMap { key in query.all(key).map { (key, QueryParameters.splitFilter($0)) } }
+        let contains = (query.all("name__icontains") + query.all("name__contains")).map(QueryParameters.splitFilter)
+        let (total, drives) = try await api.library.list(
+            owner: owner, exact: exact, nameContains: contains, categories: query.all("category").map(QueryParameters.splitFilter),
+            limit: page.limit, offset: page.offset)
+        let fields = query.fields
+        return .json(
+            ListPage(limit: page.echoedLimit, offset: page.offset, totalCount: total, objects: drives.map { $0.libraryJSON.projected(to: fields) }).json)
+    }
+}

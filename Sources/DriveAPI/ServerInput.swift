@@ -1,0 +1,92 @@
+import DriveModel
+import DriveStore
+
+/// Turns server JSON into validated definitions (reference §6.1).
+struct ServerInput {
+    let drives: DriveInput
+
+    /// Keys a server echoes back as given (with their JSON types checked loosely).
+    static let passthrough: [String: String] = [
+        "smp": "number", "nics": "list", "cpu_type": "string", "hypervisor": "string", "context": "boolean",
+        "cpus_instead_of_cores": "boolean", "enable_numa": "boolean", "hv_relaxed": "boolean", "hv_tsc": "boolean",
+        "pubkeys": "list", "requirements": "list", "cpu_model": "string",
+    ]
+
+    /// Device → (controllers, units per controller): ide `0:0`–`1:1`, virtio 6 units per controller
+    /// up to 1024 drives, scsi 7 units on 4 controllers.
+    static let channelLimits: [String: (controllers: Int, units: Int)] = [
+        "ide": (2, 2), "virtio": (171, 6), "scsi": (4, 7),
+    ]
+
+    func spec(_ value: JSONValue) throws -> ServerSpec {
+        guard case .object(let o) = value else {
+            throw CloudSigmaError.validation(nil, "Expected a server object, got \(value.typeName)")
+        }
+        let name = try drives.required(o, "name", drives.string)
+        let cpu = try drives.required(o, "cpu", integer)
+        let mem = try drives.required(o, "mem", integer)
+        let vnc = try drives.required(o, "vnc_password", drives.string)
+        guard (250...96000).contains(cpu) else { throw CloudSigmaError.validation("cpu", "cpu must be between 250 and 96000 MHz") }
+        guard (268_435_456...558_345_748_480).contains(mem) else {
+            throw CloudSigmaError.validation("mem", "mem must be between 268435456 and 558345748480 bytes")
+        }
+        var extra: [String: JSONValue] = [:]
+        for (key, type) in Self.passthrough {
+            guard let v = o[key] else { continue }
+            if !v.isNull && v.typeName != type {
+                throw CloudSigmaError.validation(key, "\(key) must be a \(type), got \(v.typeName)")
+            }
+            extra[key] = v
+        }
+        return ServerSpec(
+            name: name, cpu: cpu, mem: mem, vncPassword: vnc,
+            meta: try drives.optional(o, "meta", drives.meta),
+            extra: extra,
+            drives: try drives.optional(o, "drives", mounts),
+            tags: try drives.optional(o, "tags", drives.tags))
+    }
+
+    func integer(_ value: JSONValue, _ key: String) throws -> Int64 {
+        switch value {
+        case .int(let i): return i
+        case .string(let s): if let i = Int64(s) { return i }
+        case .double(let d): if d.rounded() == d, abs(d) < 9e18 { return Int64(d) }
+        default: break
+        }
+        throw CloudSigmaError.validation(key, "\(key) must be an integer")
+    }
+
+    /// `drives: [{boot_order, dev_channel, device, drive}]`.
+    func mounts(_ value: JSONValue, _ key: String) throws -> [MountRequest] {
+        guard case .array(let items) = value else {
+            throw CloudSigmaError.validation(key, "drives must be a list, got \(value.typeName)")
+        }
+        return try items.enumerated().map { index, item in
+            guard case .object(let o) = item else {
+                throw CloudSigmaError.validation(key, "drives[\(index)] must be an object")
+            }
+            guard case .string(let device)? = o["device"], let limits = Self.channelLimits[device] else {
+                throw CloudSigmaError.validation(key, "drives[\(index)].device must be one of: ide, virtio, scsi")
+            }
+            guard case .string(let channel)? = o["dev_channel"] else {
+                throw CloudSigmaError.validation(key, "drives[\(index)].dev_channel is required (\"controller:unit\")")
+            }
+            let parts = channel.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, let controller = Int(parts[0]), let unit = Int(parts[1]),
+                controller >= 0, unit >= 0, controller < limits.controllers, unit < limits.units
+            else {
+                throw CloudSigmaError.validation(
+                    key, "drives[\(index)].dev_channel \"\(channel)\" is not a valid \(device) channel (0:0 to \(limits.controllers - 1):\(limits.units - 1))")
+            }
+            guard let ref = o["drive"], let drive = APIPath.relatedID(ref, collection: "drives") else {
+                throw CloudSigmaError.validation(key, "drives[\(index)].drive is required (uuid, URI or object)")
+            }
+            var bootOrder: Int64?
+            if let b = o["boot_order"], !b.isNull {
+                guard case .int(let n) = b else { throw CloudSigmaError.validation(key, "drives[\(index)].boot_order must be an integer") }
+                bootOrder = n
+            }
+            return MountRequest(bootOrder: bootOrder, devChannel: channel, device: device, driveUUID: drive)
+        }
+    }
+}

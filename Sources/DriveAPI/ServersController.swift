@@ -1,0 +1,92 @@
+import DriveLifecycle
+import DriveModel
+import DriveStore
+import HTTPTypes
+import Hummingbird
+
+/// `/servers/`: servers as mount targets (reference §6).
+struct ServersController {
+    let api: DrivesAPI
+
+    var input: ServerInput { ServerInput(drives: DriveInput(catalogue: api.settings.catalogue)) }
+    var bodyLimit: Int { api.settings.bodyLimit }
+
+    func register(on group: RouterGroup<DrivesRequestContext>) {
+        group.resource("servers", get: list(detail: false), post: create)
+        group.resource("servers/detail", get: list(detail: true))
+        group.resource("servers/:uuid", get: get, put: update, delete: delete)
+        group.resource("servers/:uuid/action", post: action)
+    }
+
+    func list(detail: Bool) -> Handler {
+        { request, context in
+            let owner = try context.requireUser().uuid
+            let query = QueryParameters(request.uri)
+            let (listQuery, echoedLimit) = try query.driveQuery()
+            let (total, servers) = try await api.servers.list(owner: owner, query: listQuery)
+            let fields = query.fields
+            return .json(
+                ListPage(
+                    limit: echoedLimit, offset: listQuery.offset, totalCount: total,
+                    objects: servers.map { (detail ? $0.detailJSON : $0.shortJSON).projected(to: fields) }
+                ).json)
+        }
+    }
+
+    @Sendable func get(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let server = try await api.servers.server(owner: try context.requireUser().uuid, uuid: try context.parameters.require("uuid"))
+        return .json(server.detailJSON.projected(to: QueryParameters(request.uri).fields))
+    }
+
+    @Sendable func create(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let objects = try DriveInput.objects(of: try await request.jsonBody(limit: bodyLimit))
+        guard !objects.isEmpty else { throw CloudSigmaError.validation("objects", "No server to create") }
+        let specs = try objects.map { try input.spec($0) }
+        let servers = try await api.servers.create(owner: owner, specs: specs)
+        var headers = HTTPFields()
+        headers[.location] = servers.first?.resourceURI
+        return .json(objectsEnvelope(servers.map(\.detailJSON)), status: .created, headers: headers)
+    }
+
+    @Sendable func update(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let uuid = try context.parameters.require("uuid")
+        guard let body = try await request.jsonBody(limit: bodyLimit) else {
+            throw CloudSigmaError.validation(nil, "The request body is empty")
+        }
+        _ = try await api.servers.server(owner: owner, uuid: uuid)
+        let server = try await api.servers.update(owner: owner, uuid: uuid, spec: try input.spec(body))
+        return .json(server.detailJSON)
+    }
+
+    /// `DELETE /servers/{uuid}/[?recurse=all_drives|disks|cdroms]`.
+    @Sendable func delete(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let raw = QueryParameters(request.uri)["recurse"]
+        guard let recurse = raw.map(ServerDeleteRecurse.init(rawValue:)) ?? ServerDeleteRecurse.none else {
+            throw CloudSigmaError.validation("recurse", "recurse must be one of: all_drives, disks, cdroms")
+        }
+        try await api.servers.delete(owner: owner, uuid: try context.parameters.require("uuid"), recurse: recurse)
+        return .noContent
+    }
+
+    /// `?do=start` / `?do=stop`: 202 `{"action","result","uuid"}`; the body may be empty or `{}`.
+    @Sendable func action(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let uuid = try context.parameters.require("uuid")
+        let action: String? = QueryParameters(request.uri)["do"]
+        let operation: ServerLifecycle.Operation
+        switch action {
+        case "start": operation = .start
+        case "stop", "shutdown": operation = .stop
+        case nil: throw CloudSigmaError.validation("do", "The action is missing: add ?do=<action>")
+        case let other?: throw CloudSigmaError.validation("do", "Unknown action \"\(other)\" for servers")
+        }
+        _ = try await request.jsonBody(limit: bodyLimit)
+        try await api.servers.act(owner: owner, uuid: uuid, operation: operation)
+        api.worker.wake()
+        return .json(
+            .object(["action": .string(action ?? ""), "result": .string("success"), "uuid": .string(uuid)]), status: .accepted)
+    }
+}

@@ -1,0 +1,111 @@
+import DriveModel
+import DriveStore
+import HTTPTypes
+import Hummingbird
+
+/// `/tags/` (reference §7.3): a tag's `resources` and a resource's `tags` are one relation.
+struct TagsController {
+    let api: DrivesAPI
+
+    var input: DriveInput { DriveInput(catalogue: api.settings.catalogue) }
+
+    func register(on group: RouterGroup<DrivesRequestContext>) {
+        let schema = Document(StaticDocuments.tagSchema)
+        group.resource("tags", get: list, post: create)
+        group.resource("tags/detail", get: list)
+        group.resource("tags/schema", get: { _, _ in schema.response })
+        group.resource("tags/:uuid", get: get, put: update, delete: delete)
+        group.resource("tags/:uuid/drives", get: resources(type: "drives", detail: false))
+        group.resource("tags/:uuid/drives/detail", get: resources(type: "drives", detail: true))
+        group.resource("tags/:uuid/servers", get: resources(type: "servers", detail: false))
+        group.resource("tags/:uuid/servers/detail", get: resources(type: "servers", detail: true))
+    }
+
+    func spec(_ value: JSONValue, requireName: Bool = true) throws -> TagSpec {
+        guard case .object(let o) = value else {
+            throw CloudSigmaError.validation(nil, "Expected a tag object, got \(value.typeName)")
+        }
+        return TagSpec(
+            name: try input.required(o, "name", input.string),
+            meta: try input.optional(o, "meta", input.meta),
+            resources: try input.optional(o, "resources") { value, key in
+                // uuids of any type, URIs of any collection, or full resource objects.
+                guard case .array(let items) = value else {
+                    throw CloudSigmaError.validation(key, "resources must be a list, got \(value.typeName)")
+                }
+                return try items.map { item in
+                    let collection: String
+                    if case .string(let s) = item, s.contains("/servers/") { collection = "servers" } else if case .string(let t)? = item["res_type"] {
+                        collection = t
+                    } else { collection = "drives" }
+                    guard let id = APIPath.relatedID(item, collection: collection) else {
+                        throw CloudSigmaError.validation(key, "Not a resource reference: \(item.jsonString.prefix(100))")
+                    }
+                    return id
+                }
+            })
+    }
+
+    @Sendable func list(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let query = QueryParameters(request.uri)
+        let page = try query.page()
+        let (total, tags) = try await api.tags.list(
+            owner: owner, names: query.all("name").map(QueryParameters.splitFilter), limit: page.limit, offset: page.offset)
+        let fields = query.fields
+        return .json(
+            ListPage(limit: page.echoedLimit, offset: page.offset, totalCount: total, objects: tags.map { $0.json.projected(to: fields) }).json)
+    }
+
+    @Sendable func get(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let tag = try await api.tags.tag(owner: try context.requireUser().uuid, uuid: try context.parameters.require("uuid"))
+        return .json(tag.json.projected(to: QueryParameters(request.uri).fields))
+    }
+
+    @Sendable func create(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let objects = try DriveInput.objects(of: try await request.jsonBody(limit: api.settings.bodyLimit))
+        guard !objects.isEmpty else { throw CloudSigmaError.validation("objects", "No tag to create") }
+        let tags = try await api.tags.create(owner: owner, specs: try objects.map { try spec($0) })
+        return .json(objectsEnvelope(tags.map(\.json)), status: .created)
+    }
+
+    @Sendable func update(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let owner = try context.requireUser().uuid
+        let uuid = try context.parameters.require("uuid")
+        guard let body = try await request.jsonBody(limit: api.settings.bodyLimit) else {
+            throw CloudSigmaError.validation(nil, "The request body is empty")
+        }
+        _ = try await api.tags.tag(owner: owner, uuid: uuid)
+        return .json(try await api.tags.update(owner: owner, uuid: uuid, spec: try spec(body)).json)
+    }
+
+    @Sendable func delete(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        try await api.tags.delete(owner: try context.requireUser().uuid, uuid: try context.parameters.require("uuid"))
+        return .noContent
+    }
+
+    /// `GET /tags/{uuid}/drives/` (short drive shape) and `/detail/` (full), likewise servers.
+    func resources(type: String, detail: Bool) -> Handler {
+        { request, context in
+            let owner = try context.requireUser().uuid
+            let uuids = try await api.tags.resourceUUIDs(owner: owner, uuid: try context.parameters.require("uuid"), type: type)
+            let query = QueryParameters(request.uri)
+            var (listQuery, echoedLimit) = try query.driveQuery()
+            listQuery.exact.append((.uuid, uuids))
+            let fields = query.fields
+            let total: Int
+            let objects: [JSONValue]
+            if uuids.isEmpty {
+                (total, objects) = (0, [])
+            } else if type == "drives" {
+                let (n, drives) = try await api.drives.list(owner: owner, query: listQuery)
+                (total, objects) = (n, drives.map { (detail ? $0.detailJSON : $0.shortJSON).projected(to: fields) })
+            } else {
+                let (n, servers) = try await api.servers.list(owner: owner, query: listQuery)
+                (total, objects) = (n, servers.map { (detail ? $0.detailJSON : $0.shortJSON).projected(to: fields) })
+            }
+            return .json(ListPage(limit: echoedLimit, offset: listQuery.offset, totalCount: total, objects: objects).json)
+        }
+    }
+}

@@ -1,0 +1,19 @@
+"""Run the `cscli` command line against a local drivesd.
+
+cscli hard-codes https://{region}.cloudsigma.com/api/2.0/ into pycloudsigma's configuration.
+This wrapper makes GenericClient.api_endpoint a class-level property that always answers
+$DRIVESD_API_ENDPOINT and ignores what the constructor assigns, then hands over to cscli's own
+click entry point (the `cscli` console script) with the remaining arguments.
+"""
+import os
+import sys
+
+from cloudsigma.generic import GenericClient
+
+ENDPOINT = os.environ["DRIVESD_API_ENDPOINT"]
+GenericClient.api_endpoint = property(lambda self: ENDPOINT, lambda self, value: None)
+
+from cscli.cli import cli  # noqa: E402  (after the patch, as cscli imports cloudsigma lazily)
+
+if __name__ == "__main__":
+    cli(prog_name="cscli")
