@@ -25,6 +25,11 @@ import SystemPackage
 /// - `durations.create_seconds` (double, `1`), `durations.resize_seconds` (double, `2`),
 ///   `durations.clone_base_seconds` (double, `1`), `durations.clone_bytes_per_second`
 ///   (double, `1073741824`): simulated operation durations.
+/// - `durations.start_seconds` / `durations.stop_seconds` (double, `1`): server starting → running
+///   and stopping → stopped.
+/// - `storage.hosts` (int, `4`): simulated storage hosts; drives are placed on them, which is what
+///   availability groups and `avoid` work with.
+/// - `servers.hotplug` (bool, `true`): whether `drives` changes apply to running servers.
 /// - `storage.default_type` (string, `dssd`): the storage type of drives created without one.
 /// - `storage.types` (string list, `dssd,nvme,zadara,local_nvme`): the storage types offered.
 /// - `storage.<type>.min_size` / `storage.<type>.max_size` (int, bytes): size limits per type.
@@ -68,6 +73,10 @@ struct Settings {
             "auth.cache_ttl_seconds": 300,
             "log.level": "info",
             "jobs.retention_seconds": 259_200,
+            "durations.start_seconds": 1.0,
+            "durations.stop_seconds": 1.0,
+            "storage.hosts": 4,
+            "servers.hotplug": true,
         ]
         for limits in StorageTypeLimits.defaults {
             values[AbsoluteConfigKey(["storage", limits.name, "min_size"])] = .init(.int(Int(limits.minSize)), isSecret: false)
@@ -179,10 +188,21 @@ struct Settings {
         guard ttl >= 0 else { throw SettingsError("auth.cache_ttl_seconds must be >= 0") }
         let retention = try int("jobs.retention_seconds")
         guard retention >= 0 else { throw SettingsError("jobs.retention_seconds must be >= 0") }
+        let hosts = try int("storage.hosts")
+        guard (1...1024).contains(hosts) else { throw SettingsError("storage.hosts must be between 1 and 1024") }
+        let hotplug: Bool
+        do { hotplug = try reader.requiredBool(forKey: "servers.hotplug") } catch {
+            throw SettingsError("servers.hotplug must be true or false")
+        }
+        let start = try double("durations.start_seconds"), stop = try double("durations.stop_seconds")
+        guard start >= 0, stop >= 0, start.isFinite, stop.isFinite else {
+            throw SettingsError("durations.start_seconds and durations.stop_seconds must be numbers >= 0")
+        }
         api = APISettings(
             catalogue: StorageCatalogue(types: types, defaultType: defaultType), durations: durations,
             bodyLimit: bodyLimit, realm: try string("auth.realm"), credentialCacheTTL: .seconds(ttl),
-            jobRetention: .seconds(retention))
+            jobRetention: .seconds(retention), storageHosts: hosts, hotplug: hotplug, startSeconds: start,
+            stopSeconds: stop)
         demoEmail = try string("demo.email")
         demoPassword = try string("demo.password")
         pbkdf2Iterations = try int("auth.pbkdf2_iterations")
