@@ -218,3 +218,18 @@ class TestServers:
         cscli.ok("server", name, "destroy", "-k", "-f")
         assert wait_shown(cscli, system[0])["mounted_on"] == []
         cscli.ok("drive", system[0], "destroy", "-f")
+
+    @pytest.mark.xfail(strict=True, reason=(
+        "cscli `server create` sends nics [{\"ip_v4_conf\": {\"conf\": \"dhcp\", \"ip\": null}, "
+        "\"model\": \"virtio\", \"vlan\": null}]; drivesd stores and answers them verbatim, "
+        "without the mac and runtime the real API fills in, so `cscli list servers --brief` "
+        "(_format_resource reads nic['mac'] and nic['runtime']) fails with KeyError"))
+    def test_list_servers_brief(self, cscli, name):
+        srv = cscli.ok("server", name, "create", "-d", "1G")
+        try:
+            brief = cscli.ok("list", "servers", "--brief")["servers"]
+            mine = [b[srv["uuid"]] for b in brief if srv["uuid"] in b][0]
+            assert mine[0] == {"name": name}
+            assert list(mine[-1]) == ["nics"]
+        finally:
+            cscli.run("server", name, "destroy", "-f")

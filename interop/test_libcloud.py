@@ -240,11 +240,18 @@ class TestAvailabilityGroups:
             lc.destroy_volume(v)
 
 
-def create_server(drv, name):
+NIC_REASON = (
+    "drivesd stores server nics verbatim: POST /servers/ with nics [{\"boot_order\": null, "
+    "\"ip_v4_conf\": {\"conf\": \"dhcp\"}, \"ip_v6_conf\": null}] (what create_node sends) "
+    "answers the same nic back, while the real API fills in ip_v4_conf.ip (null), mac, model, "
+    "runtime and vlan (dump server_recurse_del_all_drives_create); libcloud's _to_node -> "
+    "_parse_ips_from_nic reads nic['ip_v4_conf']['ip'] and nic['runtime'] and raises KeyError")
+
+def create_server(drv, name, nics=()):
     """libcloud has no create-server-without-image call: POST /servers/ through the driver's
     connection (as create_node does), then read it back as a Node."""
     data = {"name": name, "cpu": 1000, "mem": 512 * MiB, "vnc_password": "interop-vnc",
-            "drives": [], "nics": []}
+            "drives": [], "nics": list(nics)}
     resp = drv.connection.request("/servers/", method="POST", data=data).object
     return drv.ex_get_node(resp["objects"][0]["uuid"])
 
@@ -280,6 +287,20 @@ class TestServers:
         for v in (v1, v2):
             lc.destroy_volume(v)
 
+    @pytest.mark.xfail(strict=True, raises=KeyError, reason=NIC_REASON)
+    def test_node_with_a_dhcp_nic(self, lc, name):
+        nic = {"boot_order": None, "ip_v4_conf": {"conf": "dhcp"}, "ip_v6_conf": None}
+        try:
+            node = create_server(lc, name + "_srv", nics=[nic])
+            assert node.public_ips == [] and node.private_ips == []
+            assert node.extra["nics"][0]["ip_v4_conf"]["conf"] == "dhcp"
+            assert node.id in {n.id for n in lc.list_nodes()}
+        finally:
+            resp = lc.connection.request("/servers/detail/").object
+            for srv in resp["objects"]:
+                if srv["name"] == name + "_srv":
+                    lc.connection.request("/servers/%s/" % srv["uuid"], method="DELETE")
+
     def test_destroy_node_with_drives(self, lc, name):
         node = create_server(lc, name + "_srv")
         vol = new_volume(lc, name)
@@ -312,6 +333,7 @@ class TestServersWithLibrary:
         assert isinstance(err, CloudSigmaError)
         assert lc.destroy_node(node) is True
 
+    @pytest.mark.xfail(strict=True, raises=KeyError, reason=NIC_REASON)
     def test_create_node_from_image(self, lc, name):
         """create_node: clone the image, wait, resize if needed, create, start."""
         image = lc.list_images()[0]
@@ -331,24 +353,32 @@ class TestServersWithLibrary:
 @pytest.mark.needs_tags
 class TestTags:
     def test_tag_lifecycle(self, lc, name):
-        vol = new_volume(lc, name)
-        # ex_create_tag posts {"objects":[{"name"}], "resources":[...]} (resources outside
-        # "objects"): the client means the tag to hold the volume.
-        tag = lc.ex_create_tag(name + "_tag", resource_uuids=[vol.id])
+        tag = lc.ex_create_tag(name + "_tag")
         assert isinstance(tag, CloudSigmaTag) and tag.name == name + "_tag"
-        assert tag.resources == [vol.id]
+        assert tag.resources == []
         got = lc.ex_get_tag(tag.id)
-        assert got.id == tag.id and got.resources == [vol.id]
+        assert (got.id, got.name, got.resources) == (tag.id, tag.name, [])
         assert tag.id in {t.id for t in lc.ex_list_tags()}
-
-        empty = lc.ex_create_tag(name + "_empty")
-        assert empty.resources == []
-        # ex_tag_resource PUTs {"name", "resources"} (its shadowed variable sends the tag's
-        # current resources): the answer must still parse as a tag.
+        vol = new_volume(lc, name)
+        # ex_tag_resource PUTs {"name", "resources"}; its shadowed variable sends the tag's
+        # current resources (none here), so the volume is not added: a libcloud bug.
         again = lc.ex_tag_resource(vol, got)
         assert isinstance(again, CloudSigmaTag) and again.id == tag.id
-
-        assert lc.ex_delete_tag(empty) is True
         assert lc.ex_delete_tag(tag) is True
         expect_error(404, "notexist", lambda: lc.ex_get_tag(tag.id))
         lc.destroy_volume(vol)
+
+    @pytest.mark.xfail(strict=True, reason=(
+        "libcloud ex_create_tag(name, resource_uuids) posts "
+        "{\"objects\": [{\"name\": ...}], \"resources\": [uuid]} (resources outside "
+        "\"objects\"); drivesd ignores the top-level key and answers 201 with "
+        "\"resources\": [], so the tag holds nothing (clients.md §3.11 saw the same)"))
+    def test_create_tag_with_resources(self, lc, name):
+        vol = new_volume(lc, name)
+        tag = lc.ex_create_tag(name + "_tag", resource_uuids=[vol.id])
+        try:
+            assert tag.resources == [vol.id]
+            assert lc.ex_get_tag(tag.id).resources == [vol.id]
+        finally:
+            lc.ex_delete_tag(tag)
+            lc.destroy_volume(vol)

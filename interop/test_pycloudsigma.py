@@ -774,18 +774,26 @@ class TestServers:
         assert [m["uuid"] for m in mounted["mounted_on"]] == [server["uuid"]]
         assert mounted["mounted_on"][0]["resource_uri"] == "/api/2.0/servers/%s/" % server["uuid"]
 
+        # on a stopped server the drive can still grow; it returns to `mounted`
+        res = dc.resize(drive["uuid"], dict(mounted, size=2 * GiB))
+        assert res["status"] == "resizing"
+        grown = wait_status(dc, drive["uuid"], "mounted", {"resizing"})
+        assert grown["size"] == 2 * GiB
+
         res = sc.start(server["uuid"])
         assert res == {"action": "start", "result": "success", "uuid": server["uuid"]}
         wait_status(sc, server["uuid"], "running", {"stopped", "starting"})
 
         # On a running server a PUT of size is silently ignored; the resize action fails.
         got = dc.get(drive["uuid"])
-        got["size"] = 2 * GiB
+        assert got["status"] == "mounted"
+        got["size"] = 4 * GiB
         got["name"] = name + "_live"
         put = dc.update(drive["uuid"], got)
-        assert put["name"] == name + "_live" and put["size"] == GiB
+        assert put["name"] == name + "_live" and put["size"] == 2 * GiB
+        assert put["status"] == "mounted"
         with pytest.raises(errors.PermissionError):
-            dc.resize(drive["uuid"], dict(got, size=2 * GiB))
+            dc.resize(drive["uuid"], dict(got, size=4 * GiB))
         with pytest.raises(errors.PermissionError):
             dc.delete(drive["uuid"])
 

@@ -79,6 +79,9 @@ public struct DrivesAPI: Sendable {
     public func buildRouter() -> Router<DrivesRequestContext> {
         let router = Router(context: DrivesRequestContext.self)
         router.add(middleware: ErrorMiddleware(realm: settings.realm))
+        // The OpenAPI document of this API, public like any API description.
+        let openAPI = Document(OpenAPIDocument.json)
+        router.get("api/2.0/openapi.json") { _, _ in openAPI.response }
         let api = router.group("api/2.0")
             .add(middleware: AuthMiddleware(authenticator: authenticator))
         DrivesController(api: self).register(on: api)
@@ -89,6 +92,13 @@ public struct DrivesAPI: Sendable {
         TagsController(api: self).register(on: api)
         LibDrivesController(api: self).register(on: api)
         return router
+    }
+
+    /// Every (method, path) the API router serves, in path order.
+    public func routes() -> [RouteDescription] {
+        let recorder = RouteRecorder()
+        RouteRecorder.$current.withValue(recorder) { _ = buildRouter() }
+        return recorder.routes
     }
 
     /// The HTTP application, with the transition worker as a service beside it.
@@ -103,6 +113,32 @@ public struct DrivesAPI: Sendable {
 
 typealias Handler = @Sendable (Request, DrivesRequestContext) async throws -> Response
 
+/// One route the router serves: a method and a path template (`/api/2.0/drives/{uuid}/`).
+public struct RouteDescription: Hashable, Sendable, Comparable {
+    public var method: String
+    public var path: String
+
+    public static func < (a: RouteDescription, b: RouteDescription) -> Bool {
+        (a.path, a.method) < (b.path, b.method)
+    }
+}
+
+/// Collects the routes `resource(...)` registers while a router is built (see
+/// ``DrivesAPI/routes()``), so that tests can hold the OpenAPI document against the router.
+final class RouteRecorder: @unchecked Sendable {
+    @TaskLocal static var current: RouteRecorder?
+    private let lock = NSLock()
+    private var recorded: Set<RouteDescription> = []
+    var prefix = "/api/2.0"
+
+    func record(_ method: String, _ path: String) {
+        let template = path.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
+        lock.withLock { _ = recorded.insert(RouteDescription(method: method, path: "\(prefix)/\(template)/")) }
+    }
+
+    var routes: [RouteDescription] { lock.withLock { recorded.sorted() } }
+}
+
 extension RouterMethods where Context == DrivesRequestContext {
     /// Registers the handlers of one resource path; every other method answers `405` with the
     /// error array, and `OPTIONS` lists the allowed methods (reference §1.4).
@@ -115,6 +151,9 @@ extension RouterMethods where Context == DrivesRequestContext {
         handlers[.delete] = delete
         handlers[.post] = post
         let allowed = handlers.keys.map(\.rawValue).sorted { Self.methodOrder($0) < Self.methodOrder($1) }
+        if let recorder = RouteRecorder.current {
+            for method in allowed { recorder.record(method, path.description) }
+        }
         for (method, handler) in handlers {
             on(path, method: method) { request, context in try await handler(request, context) }
         }
