@@ -6,7 +6,6 @@ $DRIVESD_API_ENDPOINT and ignores what the constructor assigns, then hands over 
 click entry point (the `cscli` console script) with the remaining arguments.
 """
 import os
-import sys
 
 from cloudsigma.generic import GenericClient
 

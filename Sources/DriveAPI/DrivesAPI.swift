@@ -28,13 +28,26 @@ public struct APISettings: Sendable {
     public var hotplug: Bool
     /// Server start/stop durations (scaled by `durations.timeScale`).
     public var serverDurations: ServerRepository.ServerDurations
+    /// Credentials of the admin API (`/_drivesd/`); an empty password disables it (but for
+    /// health and readiness).
+    public var adminUsername: String
+    public var adminPassword: String
+    /// PBKDF2 rounds for accounts created through the admin API.
+    public var pbkdf2Iterations: Int
+    /// How many recent requests `GET /_drivesd/requests` keeps.
+    public var requestLogCapacity: Int
 
     public init(
         catalogue: StorageCatalogue = StorageCatalogue(), durations: OperationDurations = OperationDurations(),
         bodyLimit: Int = 4 * 1024 * 1024, realm: String = "users", credentialCacheTTL: Duration = .seconds(300),
         jobRetention: Duration = .seconds(3 * 24 * 3600), storageHosts: Int = 4, hotplug: Bool = true,
-        startSeconds: Double = 1, stopSeconds: Double = 1
+        startSeconds: Double = 1, stopSeconds: Double = 1, adminUsername: String = "admin", adminPassword: String = "admin",
+        pbkdf2Iterations: Int = 1000, requestLogCapacity: Int = 1000
     ) {
+        self.adminUsername = adminUsername
+        self.adminPassword = adminPassword
+        self.pbkdf2Iterations = pbkdf2Iterations
+        self.requestLogCapacity = requestLogCapacity
         self.jobRetention = jobRetention
         self.storageHosts = storageHosts
         self.hotplug = hotplug
@@ -55,17 +68,27 @@ public struct DrivesAPI: Sendable {
     public let servers: ServerRepository
     public let tags: TagRepository
     public let library: LibraryRepository
+    public let admin: AdminRepository
+    public let control: TransitionControl
+    public let metrics = MetricsRegistry()
+    public let requestLog: RequestLog
+    public let faults = FaultRegistry()
     public let worker: TransitionWorker
     public let authenticator: Authenticator
     public let settings: APISettings
 
-    public init(database: AppDatabase, settings: APISettings, logger: Logger) {
+    public init(database: AppDatabase, settings: APISettings, logger: Logger) throws {
         self.database = database
         self.settings = settings
+        self.control = try TransitionControl(database: database)
+        self.admin = AdminRepository(database: database)
+        self.requestLog = RequestLog(capacity: settings.requestLogCapacity)
         self.drives = DriveRepository(
-            database: database, durations: settings.durations, catalogue: settings.catalogue, hosts: settings.storageHosts)
+            database: database, durations: settings.durations, catalogue: settings.catalogue, hosts: settings.storageHosts,
+            control: control)
         self.jobs = JobRepository(database: database)
-        self.servers = ServerRepository(database: database, durations: settings.serverDurations, hotplug: settings.hotplug)
+        self.servers = ServerRepository(
+            database: database, durations: settings.serverDurations, hotplug: settings.hotplug, control: control)
         self.tags = TagRepository(database: database)
         self.library = LibraryRepository(database: database)
         var workerLogger = logger
@@ -78,11 +101,13 @@ public struct DrivesAPI: Sendable {
     /// The router of the whole API.
     public func buildRouter() -> Router<DrivesRequestContext> {
         let router = Router(context: DrivesRequestContext.self)
-        router.add(middleware: ErrorMiddleware(realm: settings.realm))
+        router.add(middleware: ErrorMiddleware(realm: settings.realm, metrics: metrics, requestLog: requestLog))
         // The OpenAPI document of this API, public like any API description.
         let openAPI = Document(OpenAPIDocument.json)
         router.get("api/2.0/openapi.json") { _, _ in openAPI.response }
+        AdminController(api: self).register(on: router)
         let api = router.group("api/2.0")
+            .add(middleware: FaultMiddleware(faults: faults, admin: admin))
             .add(middleware: AuthMiddleware(authenticator: authenticator))
         DrivesController(api: self).register(on: api)
         LicensesController(api: self).register(on: api)
@@ -98,7 +123,7 @@ public struct DrivesAPI: Sendable {
     public func routes() -> [RouteDescription] {
         let recorder = RouteRecorder()
         RouteRecorder.$current.withValue(recorder) { _ = buildRouter() }
-        return recorder.routes
+        return recorder.routes.filter { $0.path.hasPrefix("/api/2.0/") }
     }
 
     /// The HTTP application, with the transition worker as a service beside it.

@@ -39,7 +39,9 @@ struct DrivesController {
             let (driveQuery, echoedLimit) = try query.driveQuery()
             let fields = query.fields
             let (total, drives) = try await api.drives.list(owner: owner, query: driveQuery)
-            let objects = drives.map { (detail ? $0.detailJSON : $0.shortJSON).projected(to: fields) }
+            // `fields` picks from the whole definition, also on the short list (pycloudsigma asks
+            // `/drives/?fields=name,uuid`).
+            let objects = drives.map { (detail || fields != nil ? $0.detailJSON : $0.shortJSON).projected(to: fields) }
             return .json(
                 ListPage(limit: echoedLimit, offset: driveQuery.offset, totalCount: total, objects: objects).json)
         }

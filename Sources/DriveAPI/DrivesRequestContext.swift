@@ -6,6 +6,8 @@ public struct DrivesRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``AuthMiddleware``.
     public var user: User?
+    /// Set by the outermost middleware: the `X-Request-ID` of this request.
+    public var requestID = ""
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -8,17 +8,8 @@ struct LicensesController {
 
     func register(on group: RouterGroup<DrivesRequestContext>) {
         let schema = Document(StaticDocuments.licenseSchema)
-        group.resource("licenses", get: { request, _ in
-            let query = QueryParameters(request.uri)
-            let page = try query.page()
-            let (total, licenses) = try await api.drives.licenses(limit: page.limit, offset: page.offset)
-            let fields = query.fields
-            return .json(
-                ListPage(
-                    limit: page.echoedLimit, offset: page.offset, totalCount: total,
-                    objects: licenses.map { $0.json.projected(to: fields) }
-                ).json)
-        })
+        group.resource("licenses", get: list)
+        group.resource("licenses/detail", get: list)
         group.resource("licenses/schema", get: { _, _ in schema.response })
         group.resource("licenses/:id", get: { request, context in
             let raw = try context.parameters.require("id")
@@ -27,6 +18,19 @@ struct LicensesController {
             }
             return .json(license.json.projected(to: QueryParameters(request.uri).fields))
         })
+    }
+
+    /// The catalogue, ordered by name; the plain list already has full objects.
+    @Sendable func list(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let query = QueryParameters(request.uri)
+        let page = try query.page()
+        let (total, licenses) = try await api.drives.licenses(limit: page.limit, offset: page.offset)
+        let fields = query.fields
+        return .json(
+            ListPage(
+                limit: page.echoedLimit, offset: page.offset, totalCount: total,
+                objects: licenses.map { $0.json.projected(to: fields) }
+            ).json)
     }
 }
 

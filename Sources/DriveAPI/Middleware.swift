@@ -11,9 +11,13 @@ import Logging
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = DrivesRequestContext
     let realm: String
+    let metrics: MetricsRegistry
+    let requestLog: RequestLog
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async -> Response {
         let requestID = Self.requestID(request)
+        var context = context
+        context.requestID = requestID
         let start = ContinuousClock.now
         var response: Response
         do {
@@ -23,15 +27,26 @@ struct ErrorMiddleware: RouterMiddleware {
         }
         response.headers[.xRequestID] = requestID
         let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let route = context.endpointPath ?? "unmatched"
+        metrics.observe(route: route, method: request.method.rawValue, status: response.status.code, seconds: seconds)
+        requestLog.append(
+            RequestLog.Entry(
+                time: Timestamp.now(), requestID: requestID, method: request.method.rawValue, path: request.uri.path,
+                query: request.uri.query ?? "", status: response.status.code,
+                requestBytes: request.headers[.contentLength].flatMap { Int($0) }, responseBytes: response.body.contentLength,
+                durationMs: seconds * 1000, user: nil))
         context.logger.info(
             "\(request.method) \(request.uri.path) \(response.status.code)",
             metadata: [
-                "request_id": "\(requestID)",
-                "duration_ms": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
+                "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
+                "request_id": "\(requestID)", "duration_ms": "\((seconds * 1_000_000).rounded() / 1000)",
             ])
         return response
     }
 
+    /// The request's `X-Request-ID` when it sent a sane one, else a fresh UUID. Inner middleware
+    /// and handlers find it in `context.requestID`.
     static func requestID(_ request: Request) -> String {
         if let given = request.headers[.xRequestID], !given.isEmpty, given.utf8.count <= 128,
             given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
@@ -93,6 +108,69 @@ struct AuthMiddleware: RouterMiddleware {
     }
 }
 
+/// Applies the faults a request asks for with `X-Drivesd-Fault-Id` (admin API).
+struct FaultMiddleware: RouterMiddleware {
+    typealias Context = DrivesRequestContext
+    let faults: FaultRegistry
+    let admin: AdminRepository
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let id = request.headers[.xDrivesdFaultID],
+            let fault = faults.consume(id, requestID: context.requestID, at: Timestamp.now())
+        else {
+            return try await next(request, context)
+        }
+        switch fault {
+        case .status(let code):
+            let kind: CloudSigmaError.Kind =
+                switch code {
+                case 503: .concurrency
+                case 500...: .backend
+                case 404: .notexist
+                case 403: .permission
+                default: .validation
+                }
+            var response = Response.error(CloudSigmaError(kind, "Injected fault: return-\(code)", retryAfter: code == 503 ? 1 : nil))
+            response.status = .init(code: code)
+            return response
+        case .delay(let seconds):
+            try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+            return try await next(request, context)
+        case .setStatus(let available):
+            let parts = request.uri.path.split(separator: "/")
+            if let i = parts.firstIndex(of: "drives"), i + 1 < parts.count {
+                _ = try? await admin.setAvailability(driveUUID: String(parts[i + 1]), available: available)
+            }
+            return try await next(request, context)
+        }
+    }
+}
+
+/// HTTP Basic against the admin credentials of the configuration, never a user's.
+struct AdminAuthMiddleware: RouterMiddleware {
+    typealias Context = DrivesRequestContext
+    let username: String
+    let password: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard !password.isEmpty, let header = request.headers[.authorization],
+            let (user, pass) = Authenticator.parseBasic(header),
+            Self.same(user, username) && Self.same(pass, password)
+        else {
+            throw UnauthorizedError(realm: "drivesd-admin")
+        }
+        return try await next(request, context)
+    }
+
+    static func same(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var diff = x.count ^ y.count
+        for i in 0..<min(x.count, y.count) { diff |= Int(x[i] ^ y[i]) }
+        return diff == 0
+    }
+}
+
 extension HTTPField.Name {
     static let xRequestID = HTTPField.Name("X-Request-ID")!
+    static let xDrivesdFaultID = HTTPField.Name("X-Drivesd-Fault-Id")!
 }

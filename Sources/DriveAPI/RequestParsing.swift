@@ -33,12 +33,22 @@ extension Request {
 struct QueryParameters {
     let pairs: [(name: String, value: String)]
 
+    /// Parses the raw query as HTML forms encode it: `&`-separated `name=value`, `+` meaning a
+    /// space (requests, libcloud and Go's url.Values all send one), then percent-decoding.
     init(_ uri: URI) {
         var pairs: [(String, String)] = []
-        for (name, value) in uri.queryParameters {
-            pairs.append((String(name), String(value)))
+        for item in (uri.query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = Self.decode(parts[0])
+            let value = parts.count > 1 ? Self.decode(parts[1]) : ""
+            pairs.append((name, value))
         }
         self.pairs = pairs
+    }
+
+    static func decode(_ raw: Substring) -> String {
+        let spaced = raw.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
     }
 
     /// The last value given for `name` (the last parameter wins, reference §1.3).

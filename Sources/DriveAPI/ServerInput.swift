@@ -1,3 +1,4 @@
+import Foundation
 import DriveModel
 import DriveStore
 
@@ -36,7 +37,7 @@ struct ServerInput {
             if !v.isNull && v.typeName != type {
                 throw CloudSigmaError.validation(key, "\(key) must be a \(type), got \(v.typeName)")
             }
-            extra[key] = v
+            extra[key] = key == "nics" ? try nics(v) : v
         }
         return ServerSpec(
             name: name, cpu: cpu, mem: mem, vncPassword: vnc,
@@ -44,6 +45,34 @@ struct ServerInput {
             extra: extra,
             drives: try drives.optional(o, "drives", mounts),
             tags: try drives.optional(o, "tags", drives.tags))
+    }
+
+    /// NICs as the real API renders them: every key present (`ip_v4_conf.ip`, `mac`, `model`,
+    /// `runtime`, `vlan`), a MAC address generated when none is given (libcloud and cscli read
+    /// them all).
+    func nics(_ value: JSONValue) throws -> JSONValue {
+        guard case .array(let items) = value else { return value }
+        return .array(
+            try items.enumerated().map { index, item in
+                guard case .object(var nic) = item else {
+                    throw CloudSigmaError.validation("nics", "nics[\(index)] must be an object")
+                }
+                if case .object(var v4)? = nic["ip_v4_conf"] {
+                    if v4["ip"] == nil { v4["ip"] = .null }
+                    nic["ip_v4_conf"] = .object(v4)
+                } else if nic["ip_v4_conf"] == nil {
+                    nic["ip_v4_conf"] = .null
+                }
+                for key in ["boot_order", "ip_v6_conf", "runtime", "vlan", "firewall_policy"] where nic[key] == nil {
+                    nic[key] = .null
+                }
+                if nic["model"] == nil || nic["model"] == .null { nic["model"] = .string("virtio") }
+                if nic["mac"] == nil || nic["mac"] == .null {
+                    let bytes = (0..<4).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }
+                    nic["mac"] = .string((["22", "20"] + bytes).joined(separator: ":"))
+                }
+                return .object(nic)
+            })
     }
 
     func integer(_ value: JSONValue, _ key: String) throws -> Int64 {

@@ -28,7 +28,7 @@ struct ServersController {
             return .json(
                 ListPage(
                     limit: echoedLimit, offset: listQuery.offset, totalCount: total,
-                    objects: servers.map { (detail ? $0.detailJSON : $0.shortJSON).projected(to: fields) }
+                    objects: servers.map { (detail || fields != nil ? $0.detailJSON : $0.shortJSON).projected(to: fields) }
                 ).json)
         }
     }

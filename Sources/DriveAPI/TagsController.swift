@@ -64,8 +64,18 @@ struct TagsController {
 
     @Sendable func create(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let owner = try context.requireUser().uuid
-        let objects = try DriveInput.objects(of: try await request.jsonBody(limit: api.settings.bodyLimit))
+        let body = try await request.jsonBody(limit: api.settings.bodyLimit)
+        var objects = try DriveInput.objects(of: body)
         guard !objects.isEmpty else { throw CloudSigmaError.validation("objects", "No tag to create") }
+        // libcloud's ex_create_tag sends `resources` beside `objects`: it applies to each tag
+        // that names none of its own.
+        if let shared = body?["objects"] != nil ? body?["resources"] : nil {
+            objects = objects.map { object in
+                guard case .object(var o) = object, o["resources"] == nil else { return object }
+                o["resources"] = shared
+                return .object(o)
+            }
+        }
         let tags = try await api.tags.create(owner: owner, specs: try objects.map { try spec($0) })
         return .json(objectsEnvelope(tags.map(\.json)), status: .created)
     }

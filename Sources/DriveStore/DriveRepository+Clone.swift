@@ -13,7 +13,7 @@ extension DriveRepository {
     public func clone(
         owner: String, sourceUUID: String, request: CloneRequest, avoid: [String] = [], now: Date = Date()
     ) async throws -> Drive {
-        let durations = self.durations, catalogue = self.catalogue, hosts = self.hosts
+        let durations = self.durations, catalogue = self.catalogue, hosts = self.hosts, control = self.control
         return try await database.write { db in
             guard let source = try Self.fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [sourceUUID, owner]).first,
                 let sourceSeq = try Int64.fetchOne(db, sql: "SELECT seq FROM drives WHERE uuid = ?", arguments: [sourceUUID])
@@ -23,7 +23,7 @@ extension DriveRepository {
                 }
                 return try Self.cloneLibrary(
                     db, owner: owner, library: library, request: request, avoid: avoid, now: now, durations: durations,
-                    catalogue: catalogue, hosts: hosts)
+                    catalogue: catalogue, hosts: hosts, control: control)
             }
             if source.storageType == "local_nvme" {
                 throw CloudSigmaError.permission("Ephemeral (local_nvme) drives cannot be cloned")
@@ -49,7 +49,7 @@ extension DriveRepository {
             let (_, job) = try Self.insertClone(
                 db, clone, sourceURI: source.resourceURI, sourceSeq: sourceSeq,
                 licenses: source.licenses.map { LicenseRequest(licenseID: $0.license.id, amount: $0.amount) },
-                licensesFrozen: licensesFrozen, host: host, now: now, durations: durations)
+                licensesFrozen: licensesFrozen, host: host, now: now, durations: durations, control: control)
             let stamp = Timestamp.string(now)
             if source.status != .cloningSource {
                 try db.execute(
@@ -79,11 +79,11 @@ extension DriveRepository {
     /// clone and, when it is an owned drive, the source) and its transition. Returns (seq, job uuid).
     static func insertClone(
         _ db: Database, _ clone: Drive, sourceURI: String, sourceSeq: Int64?, licenses: [LicenseRequest],
-        licensesFrozen: Bool, host: Int, now: Date, durations: OperationDurations
+        licensesFrozen: Bool, host: Int, now: Date, durations: OperationDurations, control: TransitionControl?
     ) throws -> (Int64, String) {
         let stamp = Timestamp.string(now)
         let start = now.timeIntervalSince1970
-        let due = start + durations.seconds(.clone, size: clone.size)
+        let due = Self.due(.clone, size: clone.size, now: now, durations: durations, control: control)
         try db.execute(
             sql: """
                 INSERT INTO drives (uuid, owner, name, size, media, storage_type, status, allow_multimount,
@@ -122,7 +122,7 @@ extension DriveRepository {
     /// A library drive cloned into the caller's account.
     static func cloneLibrary(
         _ db: Database, owner: String, library: LibraryDrive, request: CloneRequest, avoid: [String], now: Date,
-        durations: OperationDurations, catalogue: StorageCatalogue, hosts: Int
+        durations: OperationDurations, catalogue: StorageCatalogue, hosts: Int, control: TransitionControl?
     ) throws -> Drive {
         let type = request.storageType ?? catalogue.defaultType
         guard let limits = catalogue.limits(type) else {
@@ -137,7 +137,7 @@ extension DriveRepository {
         let (_, job) = try insertClone(
             db, clone, sourceURI: APIPath.uri("libdrives", library.uuid), sourceSeq: nil,
             licenses: library.licenses.map { LicenseRequest(licenseID: $0.license.id, amount: $0.amount) },
-            licensesFrozen: true, host: host, now: now, durations: durations)
+            licensesFrozen: true, host: host, now: now, durations: durations, control: control)
         clone.jobs = [job]
         return clone
     }

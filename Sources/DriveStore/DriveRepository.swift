@@ -11,10 +11,14 @@ public struct DriveRepository: Sendable {
     public let catalogue: StorageCatalogue
     /// Simulated storage hosts drives are placed on (availability groups).
     public let hosts: Int
+    /// Per-operation overrides of the durations (admin API); nil: durations only.
+    public let control: TransitionControl?
 
     public init(
-        database: AppDatabase, durations: OperationDurations, catalogue: StorageCatalogue = StorageCatalogue(), hosts: Int = 4
+        database: AppDatabase, durations: OperationDurations, catalogue: StorageCatalogue = StorageCatalogue(), hosts: Int = 4,
+        control: TransitionControl? = nil
     ) {
+        self.control = control
         self.database = database
         self.durations = durations
         self.catalogue = catalogue
@@ -26,7 +30,7 @@ public struct DriveRepository: Sendable {
     /// Creates every drive in `specs` (all or nothing); each starts `creating` with a transition
     /// due after the create duration.
     public func create(owner: String, specs: [DriveSpec], avoid: [String] = [], now: Date = Date()) async throws -> [Drive] {
-        let durations = self.durations, hosts = self.hosts
+        let durations = self.durations, hosts = self.hosts, control = self.control
         return try await database.write { db in
             let stamp = Timestamp.string(now)
             var created: [Drive] = []
@@ -58,7 +62,7 @@ public struct DriveRepository: Sendable {
                 }
                 try Self.schedule(
                     db, seq: seq, operation: .create, from: .creating,
-                    due: now.timeIntervalSince1970 + durations.seconds(.create, size: spec.size))
+                    due: Self.due(.create, size: spec.size, now: now, durations: durations, control: control))
                 created.append(drive)
             }
             return created
@@ -134,25 +138,29 @@ public struct DriveRepository: Sendable {
 
     /// Applies one update (PUT or the resize action).
     public func update(owner: String, changes: DriveChanges, mode: UpdateMode, now: Date = Date()) async throws -> Drive {
-        let durations = self.durations, catalogue = self.catalogue
+        let durations = self.durations, catalogue = self.catalogue, control = self.control
         return try await database.write { db in
-            try Self.apply(db, owner: owner, changes: changes, mode: mode, now: now, durations: durations, catalogue: catalogue)
+            try Self.apply(
+                db, owner: owner, changes: changes, mode: mode, now: now, durations: durations, catalogue: catalogue,
+                control: control)
         }
     }
 
     /// Applies several updates in one transaction (decision 7): all or none.
     public func update(owner: String, bulk: [DriveChanges], now: Date = Date()) async throws -> [Drive] {
-        let durations = self.durations, catalogue = self.catalogue
+        let durations = self.durations, catalogue = self.catalogue, control = self.control
         return try await database.write { db in
             try bulk.map {
-                try Self.apply(db, owner: owner, changes: $0, mode: .edit, now: now, durations: durations, catalogue: catalogue)
+                try Self.apply(
+                    db, owner: owner, changes: $0, mode: .edit, now: now, durations: durations, catalogue: catalogue,
+                    control: control)
             }
         }
     }
 
     static func apply(
         _ db: Database, owner: String, changes: DriveChanges, mode: UpdateMode, now: Date, durations: OperationDurations,
-        catalogue: StorageCatalogue
+        catalogue: StorageCatalogue, control: TransitionControl?
     ) throws -> Drive {
         let current = try ownedDriveOrRefusal(db, owner: owner, uuid: changes.uuid)
         guard let row = try Row.fetchOne(db, sql: "SELECT seq, licenses_frozen FROM drives WHERE uuid = ?", arguments: [changes.uuid])
@@ -242,7 +250,7 @@ public struct DriveRepository: Sendable {
             // The answer still shows the old size; the new one appears when the resize completes.
             try schedule(
                 db, seq: seq, operation: .resize, from: .resizing,
-                due: now.timeIntervalSince1970 + durations.seconds(.resize, size: changes.size),
+                due: Self.due(.resize, size: changes.size, now: now, durations: durations, control: control),
                 payload: ["size": .int(changes.size)])
         }
         return next
@@ -397,6 +405,18 @@ public struct DriveRepository: Sendable {
                 sql: "INSERT INTO drive_licenses (drive_seq, position, license_id, amount) VALUES (?, ?, ?, ?)",
                 arguments: [seq, position, request.licenseID, request.amount])
         }
+    }
+
+    /// When a transition of `operation` started now falls due: the admin mode if one is set,
+    /// otherwise the configured duration.
+    static func due(
+        _ operation: OperationDurations.Kind, size: Int64, now: Date, durations: OperationDurations, control: TransitionControl?
+    ) -> Double {
+        let configured = durations.seconds(operation, size: size)
+        guard let control, let op = TransitionControl.Operation(rawValue: operation.rawValue) else {
+            return now.timeIntervalSince1970 + configured
+        }
+        return control.due(op, now: now, configured: configured)
     }
 
     static func schedule(

@@ -227,5 +227,15 @@ INSERT INTO library_drives (uuid, name, size, media, arch, category, description
      'Ubuntu', 'install', 'Attach as a cdrom, boot from it and follow the installer.', 'linux', 0,
      'https://ubuntu.com/', '22.04', NULL, '[]');
 """#),
+        ("0004_transition_modes", #"""
+-- drivesd schema, version 4: how each operation's transitions complete, set through the admin
+-- API (`PUT /_drivesd/transitions/{operation}`) and kept across restarts.
+
+CREATE TABLE transition_modes (
+    operation TEXT PRIMARY KEY NOT NULL CHECK (operation IN ('create', 'resize', 'clone', 'start', 'stop')),
+    mode      TEXT NOT NULL CHECK (mode IN ('immediate', 'time', 'manual')),
+    seconds   REAL                              -- with mode 'time'
+) WITHOUT ROWID;
+"""#),
     ]
 }

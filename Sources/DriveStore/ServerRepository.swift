@@ -71,7 +71,14 @@ public struct ServerRepository: Sendable {
         }
     }
 
-    public init(database: AppDatabase, durations: ServerDurations = ServerDurations(), hotplug: Bool = true) {
+    /// Per-operation overrides (admin API).
+    let control: TransitionControl?
+
+    public init(
+        database: AppDatabase, durations: ServerDurations = ServerDurations(), hotplug: Bool = true,
+        control: TransitionControl? = nil
+    ) {
+        self.control = control
         self.database = database
         self.durations = durations
         self.hotplug = hotplug
@@ -236,7 +243,7 @@ public struct ServerRepository: Sendable {
     /// `?do=start` / `?do=stop`: the status moves to `starting`/`stopping` at once and completes
     /// through the worker.
     public func act(owner: String, uuid: String, operation: ServerLifecycle.Operation, now: Date = Date()) async throws {
-        let durations = self.durations
+        let durations = self.durations, control = self.control
         try await database.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT seq, status FROM servers WHERE uuid = ? AND owner = ?", arguments: [uuid, owner]),
                 let status = ServerStatus(rawValue: row["status"])
@@ -250,13 +257,15 @@ public struct ServerRepository: Sendable {
                     sql: "UPDATE servers SET status = ?, updated_at = ? WHERE seq = ? AND status = ?",
                     arguments: [target.rawValue, Timestamp.string(now), seq, status.rawValue])
                 guard db.changesCount == 1 else { throw StoreError.conflict("server \(uuid)") }
-                let seconds = (operation == .start ? durations.startSeconds : durations.stopSeconds) * durations.timeScale
+                let seconds = max(0, (operation == .start ? durations.startSeconds : durations.stopSeconds) * durations.timeScale)
+                let op: TransitionControl.Operation = operation == .start ? .start : .stop
+                let due = control?.due(op, now: now, configured: seconds) ?? now.timeIntervalSince1970 + seconds
                 try db.execute(
                     sql: """
                         INSERT OR REPLACE INTO server_transitions (server_seq, operation, from_status, due_at)
                         VALUES (?, ?, ?, ?)
                         """,
-                    arguments: [seq, operation.rawValue, target.rawValue, now.timeIntervalSince1970 + max(0, seconds)])
+                    arguments: [seq, operation.rawValue, target.rawValue, due])
             }
         }
     }

@@ -72,7 +72,7 @@ struct Serve: AsyncParsableCommand {
                 "created the demo account",
                 metadata: ["email": "\(user.email)", "password": "\(settings.demoPassword)", "uuid": "\(user.uuid)"])
         }
-        let api = DrivesAPI(database: database, settings: settings.api, logger: logger)
+        let api = try DrivesAPI(database: database, settings: settings.api, logger: logger)
         logger.info(
             "drivesd serving",
             metadata: [

@@ -173,18 +173,18 @@ struct RestartTests {
         let uuid = LockedBox<String>()
         // A long create: the daemon stops before it is due.
         try await withDrivesd(
-            settings: APISettings(durations: OperationDurations(createSeconds: 0.3, timeScale: 1)), path: path
+            settings: APISettings(durations: OperationDurations(createSeconds: 2, timeScale: 1)), path: path
         ) { env in
             uuid.value = try await env.createDrive(name: "slow")
             try await env.tick()
             #expect(try await env.status(try #require(uuid.value)) == "creating")
         }
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(100))
         // Restarted with the worker running as a service: it finds the row and completes it.
         try await withDrivesd(path: path, runWorker: true) { env in
             let id = try #require(uuid.value)
             var status = try await env.status(id)
-            for _ in 0..<100 where status != "unmounted" {
+            for _ in 0..<400 where status != "unmounted" {
                 try await Task.sleep(for: .milliseconds(20))
                 status = try await env.status(id)
             }

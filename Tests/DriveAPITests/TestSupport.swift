@@ -115,7 +115,7 @@ func withDrivesd(
     let bob = try Account(user: existingOrNew(database, "bob@example.com"), password: "bob-secret")
     var logger = Logger(label: "drivesd-test")
     logger.logLevel = .warning
-    let api = DrivesAPI(database: database, settings: settings, logger: logger)
+    let api = try DrivesAPI(database: database, settings: settings, logger: logger)
     let app = Application(
         router: api.buildRouter(), services: runWorker ? [api.worker] : [], logger: logger)
     try await app.test(.router) { client in

@@ -1,0 +1,243 @@
+import DriveModel
+import DriveStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The admin API under `/_drivesd/`: health and readiness (no credentials), and with the admin
+/// credentials: metrics, reset, accounts, transition control, fault injection, the request log.
+struct AdminController {
+    let api: DrivesAPI
+
+    func register(on router: Router<DrivesRequestContext>) {
+        let open = router.group("_drivesd")
+        open.resource("health", get: { _, _ in .json(.object(["status": .string("ok")])) })
+        open.resource("ready", get: ready)
+        let admin = router.group("_drivesd")
+            .add(middleware: AdminAuthMiddleware(username: api.settings.adminUsername, password: api.settings.adminPassword))
+        admin.resource("metrics", get: metrics)
+        admin.resource("reset", post: reset)
+        admin.resource("accounts", get: listAccounts, post: createAccount)
+        admin.resource("transitions", get: { _, _ in .json(transitionModes) })
+        admin.resource("transitions/:operation", get: getTransition, put: setTransition)
+        admin.resource("advance", post: advance)
+        admin.resource("faults", post: registerFaults)
+        admin.resource("faults/:id", get: { _, context in
+            let id = try context.parameters.require("id")
+            guard let report = api.faults.report(id) else { throw CloudSigmaError(.notexist, "No fault set with id \(id)") }
+            return .json(report)
+        })
+        admin.resource("drives/:uuid/availability", put: setAvailability)
+        admin.resource("requests", get: requests)
+    }
+
+    /// Database open and migrated, worker running: 200; otherwise 503 with what is missing.
+    @Sendable func ready(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        var checks: [String: JSONValue] = [:]
+        var ok = true
+        do {
+            let migrated = try api.database.isMigrated()
+            checks["database"] = .string("ok")
+            checks["migrations"] = .string(migrated ? "ok" : "pending")
+            ok = ok && migrated
+        } catch {
+            checks["database"] = .string("unavailable: \(error)")
+            ok = false
+        }
+        let running = api.worker.isRunning
+        checks["worker"] = .string(running ? "running" : "stopped")
+        ok = ok && running
+        checks["status"] = .string(ok ? "ready" : "not ready")
+        return .json(.object(checks), status: ok ? .ok : .serviceUnavailable)
+    }
+
+    @Sendable func metrics(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let stats = try await api.admin.stats()
+        var out = api.metrics.render()
+        func gauge(_ name: String, _ help: String, _ values: [String: Int], label: String, known: [String]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n"
+            for key in Set(known).union(values.keys).sorted() {
+                out += "\(name){\(label)=\"\(key)\"} \(values[key] ?? 0)\n"
+            }
+        }
+        gauge("drivesd_drives", "Drives by status.", stats.drivesByStatus, label: "status", known: DriveStatus.allCases.map(\.rawValue))
+        gauge("drivesd_servers", "Servers by status.", stats.serversByStatus, label: "status", known: ServerStatus.allCases.map(\.rawValue))
+        gauge("drivesd_jobs", "Jobs by state.", stats.jobsByState, label: "state", known: Job.State.allCases.map(\.rawValue))
+        out += "# HELP drivesd_pending_transitions Status transitions waiting for the worker.\n# TYPE drivesd_pending_transitions gauge\n"
+        out += "drivesd_pending_transitions \(stats.pendingTransitions)\n"
+        out += "# HELP drivesd_held_transitions Transitions held by manual transition mode.\n# TYPE drivesd_held_transitions gauge\n"
+        out += "drivesd_held_transitions \(stats.heldTransitions)\n"
+        out += "# HELP drivesd_users Accounts.\n# TYPE drivesd_users gauge\ndrivesd_users \(stats.users)\n"
+        out += "# HELP drivesd_database_bytes Size of the database file and its WAL.\n# TYPE drivesd_database_bytes gauge\n"
+        out += "drivesd_database_bytes \(stats.databaseBytes)\n"
+        out += "# HELP drivesd_worker_completed_transitions_total Transitions the worker completed since start.\n"
+        out += "# TYPE drivesd_worker_completed_transitions_total counter\n"
+        out += "drivesd_worker_completed_transitions_total \(api.worker.completedCount)\n"
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: out)))
+    }
+
+    /// `{"account": "<uuid or email>"}` resets one account; no body (or `{}`) resets all.
+    @Sendable func reset(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let body = try await request.jsonBody(limit: api.settings.bodyLimit)
+        var account: String?
+        if let value = body?["account"], !value.isNull {
+            guard case .string(let s) = value else { throw CloudSigmaError.validation("account", "account must be a uuid or an email") }
+            account = s
+        }
+        let removed = try await api.admin.reset(account: account)
+        api.authenticator.invalidate()
+        return .json(.object(["reset": .string(account ?? "all"), "drives_removed": .int(Int64(removed))]))
+    }
+
+    @Sendable func listAccounts(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let users = try api.database.users()
+        return .json(
+            .array(users.map { .object(["uuid": .string($0.uuid), "email": .string($0.email), "created": .string($0.createdAt)]) }))
+    }
+
+    /// `{"email", "password"}` → 201 `{"uuid", "email"}`.
+    @Sendable func createAccount(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let body = try await request.jsonBody(limit: api.settings.bodyLimit)
+        guard case .string(let email)? = body?["email"] else {
+            throw CloudSigmaError.validation("email", "This field is required")
+        }
+        guard case .string(let password)? = body?["password"] else {
+            throw CloudSigmaError.validation("password", "This field is required")
+        }
+        do {
+            let user = try api.database.addUser(email: email, password: password, iterations: api.settings.pbkdf2Iterations)
+            return .json(.object(["uuid": .string(user.uuid), "email": .string(user.email)]), status: .created)
+        } catch let error as UserError {
+            throw CloudSigmaError.validation(error == .emptyPassword ? "password" : "email", error.description)
+        }
+    }
+
+    var transitionModes: JSONValue {
+        let modes = api.control.all
+        return .object(
+            Dictionary(
+                uniqueKeysWithValues: TransitionControl.Operation.allCases.map { op in
+                    (op.rawValue, Self.describe(modes[op]))
+                }))
+    }
+
+    static func describe(_ mode: TransitionControl.Mode?) -> JSONValue {
+        switch mode {
+        case nil: .object(["mode": .string("configured")])
+        case .immediate: .object(["mode": .string("immediate")])
+        case .manual: .object(["mode": .string("manual")])
+        case .time(let seconds): .object(["mode": .string("time"), "seconds": .double(seconds)])
+        }
+    }
+
+    func operation(_ context: DrivesRequestContext) throws -> TransitionControl.Operation {
+        let raw = try context.parameters.require("operation")
+        guard let op = TransitionControl.Operation(rawValue: raw) else {
+            throw CloudSigmaError(
+                .notexist,
+                "No operation \(raw); operations: \(TransitionControl.Operation.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return op
+    }
+
+    @Sendable func getTransition(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        .json(Self.describe(api.control.mode(try operation(context))))
+    }
+
+    /// `{"mode": "immediate" | "manual" | "configured"}` or `{"mode": "time", "seconds": 2.5}`.
+    @Sendable func setTransition(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let op = try operation(context)
+        let body = try await request.jsonBody(limit: api.settings.bodyLimit)
+        let mode: TransitionControl.Mode?
+        switch body?["mode"]?.stringValue {
+        case "immediate": mode = .immediate
+        case "manual": mode = .manual
+        case "configured": mode = nil
+        case "time":
+            let seconds: Double
+            switch body?["seconds"] {
+            case .int(let i)?: seconds = Double(i)
+            case .double(let d)?: seconds = d
+            default: throw CloudSigmaError.validation("seconds", "mode time needs seconds (a number >= 0)")
+            }
+            guard seconds >= 0, seconds.isFinite, seconds <= 86400 * 365 else {
+                throw CloudSigmaError.validation("seconds", "seconds must be between 0 and one year")
+            }
+            mode = .time(seconds: seconds)
+        default:
+            throw CloudSigmaError.validation("mode", "mode must be one of: immediate, time, manual, configured")
+        }
+        try await api.control.set(op, mode)
+        return .json(Self.describe(mode))
+    }
+
+    /// Releases held (manual) transitions: all, or `{"operation"}` / `{"uuid"}` only.
+    @Sendable func advance(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let body = try await request.jsonBody(limit: api.settings.bodyLimit)
+        var op: TransitionControl.Operation?
+        if let raw = body?["operation"]?.stringValue {
+            guard let parsed = TransitionControl.Operation(rawValue: raw) else {
+                throw CloudSigmaError.validation("operation", "Unknown operation \(raw)")
+            }
+            op = parsed
+        }
+        let released = try await api.control.advance(operation: op, uuid: body?["uuid"]?.stringValue)
+        api.worker.wake()
+        return .json(.object(["released": .int(Int64(released))]))
+    }
+
+    /// `{"faults": ["return-503", "delay-2s", "set-status:unavailable"]}` → 201 `{"id", "faults"}`.
+    @Sendable func registerFaults(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        guard case .array(let items)? = try await request.jsonBody(limit: api.settings.bodyLimit)?["faults"], !items.isEmpty else {
+            throw CloudSigmaError.validation("faults", "faults must be a non-empty list")
+        }
+        let texts = try items.map { item -> String in
+            guard case .string(let text) = item, FaultRegistry.Fault(text) != nil else {
+                throw CloudSigmaError.validation(
+                    "faults", "Unknown fault \(item.jsonString): use return-<4xx|5xx>, delay-<N>s, set-status:unavailable or set-status:available")
+            }
+            return text
+        }
+        let id = api.faults.register(texts)
+        return .json(api.faults.report(id) ?? .null, status: .created)
+    }
+
+    /// `{"status": "unavailable" | "available"}`: the storage host of the drive fails or returns.
+    @Sendable func setAvailability(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let uuid = try context.parameters.require("uuid")
+        let wanted = try await request.jsonBody(limit: api.settings.bodyLimit)?["status"]?.stringValue
+        guard wanted == "unavailable" || wanted == "available" else {
+            throw CloudSigmaError.validation("status", "status must be unavailable or available")
+        }
+        let status = try await api.admin.setAvailability(driveUUID: uuid, available: wanted == "available")
+        api.worker.wake()
+        return .json(.object(["uuid": .string(uuid), "status": .string(status.rawValue)]))
+    }
+
+    /// `?limit=N` (default 100): the most recent requests, oldest first.
+    @Sendable func requests(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let query = QueryParameters(request.uri)
+        var limit = 100
+        if let raw = query["limit"] {
+            guard let n = Int(raw), n >= 0 else { throw CloudSigmaError.validation("limit", "limit must be a non-negative integer") }
+            limit = n
+        }
+        let entries = api.requestLog.recent(limit)
+        return .json(
+            .object([
+                "objects": .array(
+                    entries.map { e in
+                        .object([
+                            "time": .string(e.time), "request_id": .string(e.requestID), "method": .string(e.method),
+                            "path": .string(e.path), "query": .string(e.query), "status": .int(Int64(e.status)),
+                            "request_bytes": e.requestBytes.map { .int(Int64($0)) } ?? .null,
+                            "response_bytes": e.responseBytes.map { .int(Int64($0)) } ?? .null,
+                            "duration_ms": .double((e.durationMs * 1000).rounded() / 1000),
+                        ])
+                    })
+            ]))
+    }
+}
