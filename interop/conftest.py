@@ -29,15 +29,6 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
-# Markers for endpoints drivesd does not serve yet. Each is skipped unless INTEROP_ALL=1, or
-# unless its name is listed in INTEROP_ENABLE (e.g. INTEROP_ENABLE=servers,tags).
-PENDING_MARKERS = {
-    "needs_servers": "servers",
-    "needs_libdrives": "libdrives",
-    "needs_tags": "tags",
-    "needs_avail": "avail",
-}
-
 USER_PASSWORD = "interop-pw-1"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -218,22 +209,6 @@ def pytest_unconfigure(config):
     workdir = _SESSION.get("workdir")
     if workdir and not os.environ.get("INTEROP_KEEP"):
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _enabled(marker_name):
-    if os.environ.get("INTEROP_ALL") == "1":
-        return True
-    wanted = {w.strip() for w in os.environ.get("INTEROP_ENABLE", "").split(",") if w.strip()}
-    return PENDING_MARKERS[marker_name] in wanted
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        for name in PENDING_MARKERS:
-            if item.get_closest_marker(name) and not _enabled(name):
-                item.add_marker(pytest.mark.skip(
-                    reason="%s: endpoint not served by drivesd yet (INTEROP_ALL=1 runs it)" % name))
-                break
 
 
 # ---------------------------------------------------------------------------------------------

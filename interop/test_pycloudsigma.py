@@ -175,11 +175,6 @@ class TestCreateAndList:
         for d in (empty, uni):
             dc.delete(d["uuid"])
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "drivesd does not decode '+' as a space in query strings; requests (so pycloudsigma and "
-        "cscli), libcloud and Go's url.Values all encode a space as '+': "
-        "GET /drives/detail/?limit=0&name=interop-x+two+words answers total_count 0, "
-        "while name=interop-x%20two%20words finds the drive"))
     def test_filter_on_a_name_with_spaces(self, dc, name):
         drive = dc.create({"name": name + " two words", "size": GiB, "media": "disk"})
         try:
@@ -443,10 +438,6 @@ class TestBulkHelpers:
             dc.delete(d["uuid"])
         assert bulk.get_detail() == []
 
-    @pytest.mark.xfail(strict=True, raises=KeyError, reason=(
-        "drivesd projects fields= on the short list GET /drives/ only from owner,resource_uri,"
-        "status,uuid: GET /drives/?limit=0&fields=name,uuid answers objects without 'name', "
-        "so DrivesBulk.get_list()/wipe() (and scenarios.drives_list) raise KeyError: 'name'"))
     def test_bulk_get_list_and_wipe(self, dc, name):
         bulk = DrivesBulk(id_prefix=name, size=GiB)
         made = bulk.create(2)
@@ -485,10 +476,6 @@ class TestCatalogues:
             assert lc.get(lid) == lic
         assert "name" in lc.get_schema()["fields"]
 
-    @pytest.mark.xfail(strict=True, raises=errors.ClientError, reason=(
-        "GET /licenses/detail/?limit=0 (pycloudsigma Licenses().list_detail(), the generic "
-        "ResourceBase method) answers 404 notexist 'Object with id detail does not exist'; "
-        "/jobs/detail/ and /drives/detail/ are served"))
     def test_licenses_list_detail(self, cs):
         lc = cs.Licenses()
         assert lc.list_detail() == lc.list()
@@ -684,7 +671,6 @@ def pick_libdrive(cs, media):
     pytest.fail("no %s drive in the library" % media)
 
 
-@pytest.mark.needs_libdrives
 class TestLibraryDrives:
     def test_libdrive_listing(self, cs, dc):
         """PT test_libdrive_listing: limit=5, pick one with licenses, get it through /libdrives/
@@ -757,7 +743,6 @@ def server_def(name, drive_uuids=(), device="virtio"):
             "drives": drives}
 
 
-@pytest.mark.needs_servers
 class TestServers:
     def test_attach_detach_running_rules(self, cs, dc, name):
         sc = cs.Server()
@@ -835,8 +820,6 @@ class TestServers:
         dc.delete(disk["uuid"])
 
 
-@pytest.mark.needs_servers
-@pytest.mark.needs_libdrives
 class TestServersWithLibrary:
     def test_attaching_preinstalled_is_403(self, cs, name):
         """PT test_attaching_preinstalled: a library disk cannot go into a server."""
@@ -865,7 +848,6 @@ class TestServersWithLibrary:
 # tags
 
 
-@pytest.mark.needs_tags
 class TestTags:
     def test_tags_and_drives(self, cs, dc, name):
         tc = cs.Tags()
@@ -922,7 +904,6 @@ class DrivesAvailabilityGroups(ResourceBase):
     resource_name = "drives/availability_groups"
 
 
-@pytest.mark.needs_avail
 class TestAvailabilityGroups:
     def test_groups_and_avoid(self, dc, name):
         ag = DrivesAvailabilityGroups()

@@ -7,6 +7,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
+import NIOCore
 
 /// Settings of the API front end.
 public struct APISettings: Sendable {
@@ -127,11 +128,14 @@ public struct DrivesAPI: Sendable {
     }
 
     /// The HTTP application, with the transition worker as a service beside it.
-    public func buildApplication(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
+    public func buildApplication(
+        host: String, port: Int, logger: Logger, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
         Application(
             router: buildRouter(),
             configuration: .init(address: .hostname(host, port: port), serverName: "drivesd"),
             services: [worker],
+            onServerRunning: onServerRunning,
             logger: logger)
     }
 }

@@ -5,13 +5,14 @@ import DriveStore
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 @main
 struct Drivesd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drivesd",
         abstract: "A local, durable implementation of the CloudSigma API 2.0 Drives service.",
-        subcommands: [Serve.self, Migrate.self, UserCommand.self],
+        subcommands: [Serve.self, Migrate.self, UserCommand.self, CheckConfig.self, Backup.self, Restore.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -29,7 +30,7 @@ struct StoreOptions: ParsableArguments {
         do {
             return try await Settings.load(configFile: config, overrides: overrides)
         } catch let error as SettingsError {
-            throw ValidationError("configuration: \(error.description)")
+            throw ValidationError("configuration:\n" + error.problems.map { "  - \($0)" }.joined(separator: "\n"))
         }
     }
 
@@ -54,7 +55,9 @@ struct Serve: AsyncParsableCommand {
         if let timeScale { overrides["time_scale"] = .init(.double(timeScale), isSecret: false) }
         let settings = try await store.settings(extra: overrides)
         let logLevel = settings.logLevel
+        let json = settings.logFormat == .json
         LoggingSystem.bootstrap { label in
+            if json { return JSONLogHandler(label: label, logLevel: logLevel) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = logLevel
             return handler
@@ -79,10 +82,81 @@ struct Serve: AsyncParsableCommand {
                 "endpoint": "http://\(settings.host):\(settings.port)/api/2.0/", "database": "\(settings.databasePath)",
                 "time_scale": "\(settings.api.durations.timeScale)",
             ])
-        let app = api.buildApplication(host: settings.host, port: settings.port, logger: logger)
-        try await app.runService()
+        let runningLogger = logger
+        let app = api.buildApplication(host: settings.host, port: settings.port, logger: logger) { channel in
+            let logger = runningLogger
+            logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+            // Migrations ran and the socket is bound: tell systemd (Type=notify).
+            if SystemdNotifier.notify("READY=1") { logger.info("notified systemd: READY=1") }
+        }
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: app), .init(service: SystemdStopNotifier(logger: logger))],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(settings.shutdownTimeout * 1000))
+        // In-flight requests finish first, then the worker stops between ticks, then the
+        // database closes (its WAL checkpointed).
+        try await ServiceGroup(configuration: configuration).run()
         try database.close()
         logger.info("drivesd stopped")
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate a configuration (file, environment and defaults) and explain each error.")
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        do {
+            let settings = try await Settings.load(configFile: store.config, overrides: [:])
+            print("configuration OK\(store.config.map { " (\($0))" } ?? " (defaults and environment)")")
+            print("  listen: \(settings.host):\(settings.port)  database: \(settings.databasePath)")
+            print("  storage types: \(settings.api.catalogue.types.map(\.name).joined(separator: ", ")) (default \(settings.api.catalogue.defaultType))")
+            print("  time scale: \(settings.api.durations.timeScale)  log: \(settings.logLevel) \(settings.logFormat.rawValue)")
+        } catch let error as SettingsError {
+            print("configuration has \(error.problems.count) error\(error.problems.count == 1 ? "" : "s"):")
+            for problem in error.problems { print("  - \(problem)") }
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write an online, consistent copy of the database to PATH (SQLite's backup API).")
+    @Argument(help: "Where to write the copy.") var path: String
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let settings = try await store.settings()
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw ValidationError("\(path) exists; drivesd backup writes a new file")
+        }
+        let database = try store.openDatabase(settings)
+        try database.backup(to: path)
+        try database.close()
+        print("backed up \(settings.databasePath) to \(path)")
+    }
+}
+
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replace the database with the backup at PATH (stop the daemon first).")
+    @Argument(help: "A file written by drivesd backup.") var path: String
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let settings = try await store.settings()
+        let database = try store.openDatabase(settings)
+        do {
+            try database.restore(from: path)
+            try database.migrate()
+        } catch let error as StoreError {
+            throw ValidationError("restore failed: \(error.description)")
+        }
+        try database.close()
+        print("restored \(settings.databasePath) from \(path)")
     }
 }
 

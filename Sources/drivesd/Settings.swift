@@ -6,9 +6,10 @@ import DriveStore
 import Foundation
 import Logging
 import SystemPackage
+import Yams
 
 /// Every configuration key drivesd reads, with its type, default and meaning. The same list is
-/// documented in `config/drivesd.json` and in the README.
+/// documented in `config/drivesd.yaml` and in the README.
 ///
 /// Sources, highest precedence first: command-line flags, environment variables (the key in
 /// upper case with `_` for `.`, prefixed `DRIVESD_`: `DRIVESD_HTTP_PORT`), the YAML (or, by its
@@ -40,7 +41,13 @@ import SystemPackage
 /// - `auth.cache_ttl_seconds` (int, `300`): how long verified credentials stay cached.
 /// - `jobs.retention_seconds` (int, `259200`): finished jobs older than this are purged, with
 ///   their refs on drives (three days, as the real API keeps them).
+/// - `admin.username` / `admin.password` (string, `admin` / `admin`): credentials of the admin API
+///   under `/_drivesd/`; an empty password disables it (health and readiness stay open).
+/// - `admin.request_log_size` (int, `1000`): how many recent requests `/_drivesd/requests` keeps.
 /// - `log.level` (string, `info`): trace, debug, info, notice, warning, error or critical.
+/// - `log.format` (string, `text`): `text`, or `json` for one JSON object per line.
+/// - `shutdown.timeout_seconds` (double, `20`): how long a SIGTERM waits for in-flight requests
+///   before the daemon exits anyway.
 struct Settings {
     var host: String
     var port: Int
@@ -51,6 +58,10 @@ struct Settings {
     var demoPassword: String
     var pbkdf2Iterations: Int
     var logLevel: Logger.Level
+    var logFormat: LogFormat
+    var shutdownTimeout: Double
+
+    enum LogFormat: String { case text, json }
 
     static let defaults: [AbsoluteConfigKey: ConfigValue] = {
         var values: [AbsoluteConfigKey: ConfigValue] = [
@@ -64,19 +75,24 @@ struct Settings {
             "durations.resize_seconds": 2.0,
             "durations.clone_base_seconds": 1.0,
             "durations.clone_bytes_per_second": 1_073_741_824.0,
+            "durations.start_seconds": 1.0,
+            "durations.stop_seconds": 1.0,
             "storage.default_type": "dssd",
             "storage.types": .init(.stringArray(StorageTypeLimits.defaults.map(\.name)), isSecret: false),
+            "storage.hosts": 4,
+            "servers.hotplug": true,
             "demo.email": "demo@drivesd.local",
             "demo.password": .init(.string("demo"), isSecret: true),
             "auth.realm": "users",
             "auth.pbkdf2_iterations": .init(.int(PasswordHasher.defaultIterations), isSecret: false),
             "auth.cache_ttl_seconds": 300,
-            "log.level": "info",
             "jobs.retention_seconds": 259_200,
-            "durations.start_seconds": 1.0,
-            "durations.stop_seconds": 1.0,
-            "storage.hosts": 4,
-            "servers.hotplug": true,
+            "admin.username": "admin",
+            "admin.password": .init(.string("admin"), isSecret: true),
+            "admin.request_log_size": 1000,
+            "log.level": "info",
+            "log.format": "text",
+            "shutdown.timeout_seconds": 20.0,
         ]
         for limits in StorageTypeLimits.defaults {
             values[AbsoluteConfigKey(["storage", limits.name, "min_size"])] = .init(.int(Int(limits.minSize)), isSecret: false)
@@ -85,7 +101,18 @@ struct Settings {
         return values
     }()
 
+    /// Every key a configuration file may hold (`storage.<type>.*` for every schema type).
+    static var knownKeys: Set<String> {
+        var keys = Set(defaults.keys.map { $0.components.joined(separator: ".") })
+        for type in StorageCatalogue.schemaChoices {
+            keys.insert("storage.\(type).min_size")
+            keys.insert("storage.\(type).max_size")
+        }
+        return keys
+    }
+
     /// Reads the settings from flags (`overrides`), the environment, `configFile` and defaults.
+    /// Throws a ``SettingsError`` listing every problem found.
     static func load(configFile: String?, overrides: [AbsoluteConfigKey: ConfigValue]) async throws -> Settings {
         var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: overrides),
@@ -93,8 +120,10 @@ struct Settings {
         ]
         if let configFile {
             guard FileManager.default.fileExists(atPath: configFile) else {
-                throw SettingsError("configuration file \(configFile) does not exist")
+                throw SettingsError(["configuration file \(configFile) does not exist"])
             }
+            let unknown = try unknownKeys(in: configFile)
+            guard unknown.isEmpty else { throw SettingsError(unknown) }
             do {
                 if configFile.hasSuffix(".json") {
                     providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(configFile)))
@@ -102,119 +131,163 @@ struct Settings {
                     providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(configFile)))
                 }
             } catch {
-                throw SettingsError("cannot read configuration file \(configFile): \(error)")
+                throw SettingsError(["\(configFile) is not valid \(configFile.hasSuffix(".json") ? "JSON" : "YAML"): \(error)"])
             }
         }
         providers.append(InMemoryProvider(name: "defaults", values: defaults))
         return try Settings(reader: ConfigReader(providers: providers))
     }
 
+    /// Keys of the file that drivesd does not read: most likely typos, which would otherwise be
+    /// silently ignored.
+    static func unknownKeys(in path: String) throws -> [String] {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw SettingsError(["cannot read \(path): \(error.localizedDescription)"])
+        }
+        let tree: Any?
+        do { tree = try Yams.load(yaml: text) } catch {  // YAML is a superset of JSON
+            throw SettingsError(["\(path) does not parse: \(error)"])
+        }
+        guard let root = tree as? [String: Any] else {
+            if tree == nil { return [] }
+            throw SettingsError(["\(path) must hold a mapping of keys at its top level"])
+        }
+        var found: [String] = []
+        func walk(_ node: [String: Any], _ prefix: String) {
+            for (key, value) in node {
+                let path = prefix.isEmpty ? key : "\(prefix).\(key)"
+                if let child = value as? [String: Any] { walk(child, path) } else { found.append(path) }
+            }
+        }
+        walk(root, "")
+        let known = knownKeys
+        return found.filter { !known.contains($0) }.sorted().map { key in
+            let hint = known.min { levenshtein($0, key) < levenshtein($1, key) }
+            if let hint, levenshtein(hint, key) <= 3 { return "\(key): unknown key (did you mean \(hint)?)" }
+            return "\(key): unknown key"
+        }
+    }
+
+    static func levenshtein(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
+    }
+
     init(reader: ConfigReader) throws {
-        func double(_ key: String) throws -> Double {
+        var problems: [String] = []
+        func number(_ key: String, _ fallback: Double, min: Double = 0, max: Double = .greatestFiniteMagnitude) -> Double {
             let config = ConfigKey(key)
-            if let d = try? reader.requiredDouble(forKey: config) { return d }
-            do {
-                return Double(try reader.requiredInt(forKey: config))
-            } catch {
-                throw SettingsError("\(key) must be a number")
+            var value: Double?
+            if let d = try? reader.requiredDouble(forKey: config) { value = d } else if let i = try? reader.requiredInt(forKey: config) {
+                value = Double(i)
             }
+            guard let value, value.isFinite, value >= min, value <= max else {
+                problems.append("\(key) must be a number between \(min) and \(max)")
+                return fallback
+            }
+            return value
         }
-        func int(_ key: String) throws -> Int {
-            do { return try reader.requiredInt(forKey: ConfigKey(key)) } catch {
-                throw SettingsError("\(key) must be an integer")
+        func int(_ key: String, _ fallback: Int, min: Int = 0, max: Int = .max) -> Int {
+            guard let value = try? reader.requiredInt(forKey: ConfigKey(key)) else {
+                problems.append("\(key) must be an integer")
+                return fallback
             }
+            guard value >= min, value <= max else {
+                problems.append("\(key) must be between \(min) and \(max), got \(value)")
+                return fallback
+            }
+            return value
         }
-        func string(_ key: String) throws -> String {
-            do { return try reader.requiredString(forKey: ConfigKey(key)) } catch {
-                throw SettingsError("\(key) must be a string")
+        func string(_ key: String, _ fallback: String, choices: [String]? = nil) -> String {
+            guard let value = try? reader.requiredString(forKey: ConfigKey(key)) else {
+                problems.append("\(key) must be a string")
+                return fallback
             }
+            if let choices, !choices.contains(value) {
+                problems.append("\(key) must be one of: \(choices.joined(separator: ", ")); got \"\(value)\"")
+                return fallback
+            }
+            return value
         }
 
-        host = try string("http.host")
-        port = try int("http.port")
-        guard (0...65535).contains(port) else { throw SettingsError("http.port must be between 0 and 65535") }
-        databasePath = try string("database.path")
-        guard let sync = AppDatabase.Synchronous(rawValue: try string("database.synchronous")) else {
-            throw SettingsError("database.synchronous must be one of: normal, full")
-        }
-        synchronous = sync
-        let bodyLimit = try int("http.body_limit_bytes")
-        guard bodyLimit >= 1024 else { throw SettingsError("http.body_limit_bytes must be at least 1024") }
-
-        let timeScale = try double("time_scale")
-        guard timeScale >= 0, timeScale.isFinite else { throw SettingsError("time_scale must be a number >= 0") }
+        host = string("http.host", "127.0.0.1")
+        port = int("http.port", 8730, max: 65535)
+        databasePath = string("database.path", "./drivesd.sqlite")
+        synchronous =
+            AppDatabase.Synchronous(
+                rawValue: string("database.synchronous", "normal", choices: AppDatabase.Synchronous.allCases.map(\.rawValue))) ?? .normal
+        let bodyLimit = int("http.body_limit_bytes", 4_194_304, min: 1024, max: 1 << 30)
+        let timeScale = number("time_scale", 1)
         let durations = OperationDurations(
-            createSeconds: try double("durations.create_seconds"),
-            resizeSeconds: try double("durations.resize_seconds"),
-            cloneBaseSeconds: try double("durations.clone_base_seconds"),
-            cloneBytesPerSecond: try double("durations.clone_bytes_per_second"),
-            timeScale: timeScale)
-        for (key, value) in [
-            ("durations.create_seconds", durations.createSeconds), ("durations.resize_seconds", durations.resizeSeconds),
-            ("durations.clone_base_seconds", durations.cloneBaseSeconds),
-            ("durations.clone_bytes_per_second", durations.cloneBytesPerSecond),
-        ] where !(value >= 0 && value.isFinite) {
-            throw SettingsError("\(key) must be a number >= 0")
-        }
+            createSeconds: number("durations.create_seconds", 1), resizeSeconds: number("durations.resize_seconds", 2),
+            cloneBaseSeconds: number("durations.clone_base_seconds", 1),
+            cloneBytesPerSecond: number("durations.clone_bytes_per_second", 1_073_741_824), timeScale: timeScale)
 
-        let typeNames: [String]
-        do { typeNames = try reader.requiredStringArray(forKey: "storage.types") } catch {
-            throw SettingsError("storage.types must be a list of strings")
+        var typeNames = StorageTypeLimits.defaults.map(\.name)
+        if let names = try? reader.requiredStringArray(forKey: "storage.types") { typeNames = names } else {
+            problems.append("storage.types must be a list of strings")
         }
         var types: [StorageTypeLimits] = []
         for name in typeNames {
             guard StorageCatalogue.schemaChoices.contains(name) else {
-                throw SettingsError(
+                problems.append(
                     "storage.types: \(name) is not a CloudSigma storage type (\(StorageCatalogue.schemaChoices.joined(separator: ", ")))")
+                continue
             }
-            let base =
+            var limits =
                 StorageTypeLimits.defaults.first { $0.name == name }
                 ?? StorageTypeLimits(name: name, minSize: 536_870_912, maxSize: 15_492_389_427_364, iopsBase: 30000, iopsMin: 1, iopsMax: 60000)
-            var limits = base
             if let min = try? reader.requiredInt(forKey: ConfigKey(["storage", name, "min_size"])) { limits.minSize = Int64(min) }
             if let max = try? reader.requiredInt(forKey: ConfigKey(["storage", name, "max_size"])) { limits.maxSize = Int64(max) }
-            guard limits.minSize > 0, limits.maxSize >= limits.minSize else {
-                throw SettingsError("storage.\(name): min_size must be positive and not above max_size")
+            if limits.minSize <= 0 || limits.maxSize < limits.minSize {
+                problems.append("storage.\(name): min_size must be positive and not above max_size")
             }
             types.append(limits)
         }
-        guard !types.isEmpty else { throw SettingsError("storage.types must name at least one storage type") }
-        let defaultType = try string("storage.default_type")
-        guard types.contains(where: { $0.name == defaultType }) else {
-            throw SettingsError("storage.default_type \(defaultType) is not among storage.types")
+        if types.isEmpty { problems.append("storage.types must name at least one storage type") }
+        let defaultType = string("storage.default_type", "dssd")
+        if !types.isEmpty, !types.contains(where: { $0.name == defaultType }) {
+            problems.append("storage.default_type \(defaultType) is not among storage.types (\(typeNames.joined(separator: ", ")))")
+        }
+        var hotplug = true
+        if let value = try? reader.requiredBool(forKey: "servers.hotplug") { hotplug = value } else {
+            problems.append("servers.hotplug must be true or false")
         }
 
-        let ttl = try int("auth.cache_ttl_seconds")
-        guard ttl >= 0 else { throw SettingsError("auth.cache_ttl_seconds must be >= 0") }
-        let retention = try int("jobs.retention_seconds")
-        guard retention >= 0 else { throw SettingsError("jobs.retention_seconds must be >= 0") }
-        let hosts = try int("storage.hosts")
-        guard (1...1024).contains(hosts) else { throw SettingsError("storage.hosts must be between 1 and 1024") }
-        let hotplug: Bool
-        do { hotplug = try reader.requiredBool(forKey: "servers.hotplug") } catch {
-            throw SettingsError("servers.hotplug must be true or false")
-        }
-        let start = try double("durations.start_seconds"), stop = try double("durations.stop_seconds")
-        guard start >= 0, stop >= 0, start.isFinite, stop.isFinite else {
-            throw SettingsError("durations.start_seconds and durations.stop_seconds must be numbers >= 0")
-        }
+        demoEmail = string("demo.email", "demo@drivesd.local")
+        demoPassword = string("demo.password", "demo")
+        pbkdf2Iterations = int("auth.pbkdf2_iterations", PasswordHasher.defaultIterations, min: 1000, max: 10_000_000)
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        logLevel = Logger.Level(rawValue: string("log.level", "info", choices: levels)) ?? .info
+        logFormat = LogFormat(rawValue: string("log.format", "text", choices: ["text", "json"])) ?? .text
+        shutdownTimeout = number("shutdown.timeout_seconds", 20, max: 3600)
         api = APISettings(
             catalogue: StorageCatalogue(types: types, defaultType: defaultType), durations: durations,
-            bodyLimit: bodyLimit, realm: try string("auth.realm"), credentialCacheTTL: .seconds(ttl),
-            jobRetention: .seconds(retention), storageHosts: hosts, hotplug: hotplug, startSeconds: start,
-            stopSeconds: stop)
-        demoEmail = try string("demo.email")
-        demoPassword = try string("demo.password")
-        pbkdf2Iterations = try int("auth.pbkdf2_iterations")
-        guard pbkdf2Iterations >= 1000 else { throw SettingsError("auth.pbkdf2_iterations must be at least 1000") }
-        guard let level = Logger.Level(rawValue: try string("log.level")) else {
-            throw SettingsError("log.level must be one of: trace, debug, info, notice, warning, error, critical")
-        }
-        logLevel = level
+            bodyLimit: bodyLimit, realm: string("auth.realm", "users"),
+            credentialCacheTTL: .seconds(int("auth.cache_ttl_seconds", 300, max: 86400)),
+            jobRetention: .seconds(int("jobs.retention_seconds", 259_200)),
+            storageHosts: int("storage.hosts", 4, min: 1, max: 1024), hotplug: hotplug,
+            startSeconds: number("durations.start_seconds", 1), stopSeconds: number("durations.stop_seconds", 1),
+            adminUsername: string("admin.username", "admin"), adminPassword: string("admin.password", "admin"),
+            pbkdf2Iterations: pbkdf2Iterations, requestLogCapacity: int("admin.request_log_size", 1000, min: 1, max: 1_000_000))
+        if !problems.isEmpty { throw SettingsError(problems) }
     }
 }
 
+/// Everything wrong with a configuration, one problem a line.
 struct SettingsError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+    let problems: [String]
+    init(_ problems: [String]) { self.problems = problems }
+    var description: String { problems.joined(separator: "\n") }
 }

@@ -10,8 +10,10 @@ import FoundationNetworking
 final class DaemonProcess: @unchecked Sendable {
     let databasePath: String
     let port: Int
-    let environment: [String: String]
+    var environment: [String: String]
     private(set) var process: Process?
+    /// Where `serve`'s standard error goes (nil: discarded).
+    var stderrPath: String?
     let email = "proc@example.com"
     let password = "proc-secret"
 
@@ -78,7 +80,14 @@ final class DaemonProcess: @unchecked Sendable {
         ]
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        if let stderrPath {
+            if !FileManager.default.fileExists(atPath: stderrPath) { _ = FileManager.default.createFile(atPath: stderrPath, contents: nil) }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+            try handle.seekToEnd()
+            process.standardError = handle
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         self.process = process
         for _ in 0..<300 {

@@ -1,0 +1,30 @@
+import DriveModel
+import DriveStore
+import Foundation
+import Logging
+
+/// One JSON object per line on standard error (`log.format: json`): time, level, label, message
+/// and the metadata as strings.
+struct JSONLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var object: [String: JSONValue] = [
+            "time": .string(Timestamp.now()), "level": .string(event.level.rawValue), "label": .string(label),
+            "message": .string(event.message.description),
+        ]
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        for (key, value) in merged where object[key] == nil { object[key] = .string(value.description) }
+        var line = JSONValue.object(object).jsonBytes
+        line.append(UInt8(ascii: "\n"))
+        // One write(2) per line: lines from concurrent tasks never interleave.
+        line.withUnsafeBufferPointer { buffer in _ = write(2, buffer.baseAddress, buffer.count) }
+    }
+}

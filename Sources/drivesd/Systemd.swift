@@ -1,0 +1,48 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The few lines of the sd_notify protocol drivesd needs: a datagram to `$NOTIFY_SOCKET`.
+enum SystemdNotifier {
+    /// Sends `state` (e.g. `READY=1`) when running under a `Type=notify` unit; does nothing
+    /// otherwise. Returns whether a message was sent.
+    @discardableResult
+    static func notify(_ state: String) -> Bool {
+        guard let path = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"], !path.isEmpty else { return false }
+        var bytes = Array(path.utf8)
+        if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }  // abstract socket namespace
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard bytes.count < capacity else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
+        let sent = state.withCString { message in
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, message, strlen(message), 0, $0, length)
+                }
+            }
+        }
+        return sent >= 0
+    }
+}
+
+/// Tells systemd `STOPPING=1` as soon as a graceful shutdown begins.
+struct SystemdStopNotifier: Service {
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        if SystemdNotifier.notify("STOPPING=1") { logger.info("notified systemd: STOPPING=1") }
+    }
+}
