@@ -37,6 +37,8 @@ public struct APISettings: Sendable {
     public var pbkdf2Iterations: Int
     /// How many recent requests `GET /_drivesd/requests` keeps.
     public var requestLogCapacity: Int
+    /// Serve `GET /_drivesd/ceiling`: a fixed 1 KiB JSON answer, the benchmark's ceiling.
+    public var ceilingRoute: Bool = false
 
     public init(
         catalogue: StorageCatalogue = StorageCatalogue(), durations: OperationDurations = OperationDurations(),
@@ -107,6 +109,11 @@ public struct DrivesAPI: Sendable {
         let openAPI = Document(OpenAPIDocument.json)
         router.get("api/2.0/openapi.json") { _, _ in openAPI.response }
         AdminController(api: self).register(on: router)
+        if settings.ceilingRoute {
+            // The benchmark's ceiling: the same server and outer middleware, no auth, no store.
+            let ceiling = Document(Self.ceilingDocument)
+            router.get("_drivesd/ceiling") { _, _ in ceiling.response }
+        }
         let api = router.group("api/2.0")
             .add(middleware: FaultMiddleware(faults: faults, admin: admin))
             .add(middleware: AuthMiddleware(authenticator: authenticator))
@@ -119,6 +126,17 @@ public struct DrivesAPI: Sendable {
         LibDrivesController(api: self).register(on: api)
         return router
     }
+
+    /// 1 KiB of JSON: a drive-like object padded to exactly 1024 bytes.
+    static let ceilingDocument: JSONValue = {
+        var object: [String: JSONValue] = [
+            "name": .string("ceiling"), "size": .int(1_073_741_824), "status": .string("unmounted"),
+            "uuid": .string("00000000-0000-4000-8000-000000000000"), "padding": .string(""),
+        ]
+        let base = JSONValue.object(object).jsonBytes.count
+        object["padding"] = .string(String(repeating: "x", count: max(0, 1024 - base)))
+        return .object(object)
+    }()
 
     /// Every (method, path) the API router serves, in path order.
     public func routes() -> [RouteDescription] {

@@ -46,6 +46,8 @@ import Yams
 /// - `admin.request_log_size` (int, `1000`): how many recent requests `/_drivesd/requests` keeps.
 /// - `log.level` (string, `info`): trace, debug, info, notice, warning, error or critical.
 /// - `log.format` (string, `text`): `text`, or `json` for one JSON object per line.
+/// - `benchmark.ceiling_route` (bool, `false`): serve `GET /_drivesd/ceiling`, a fixed 1 KiB JSON
+///   answer the benchmark compares every API figure with.
 /// - `shutdown.timeout_seconds` (double, `20`): how long a SIGTERM waits for in-flight requests
 ///   before the daemon exits anyway.
 struct Settings {
@@ -93,6 +95,7 @@ struct Settings {
             "log.level": "info",
             "log.format": "text",
             "shutdown.timeout_seconds": 20.0,
+            "benchmark.ceiling_route": false,
         ]
         for limits in StorageTypeLimits.defaults {
             values[AbsoluteConfigKey(["storage", limits.name, "min_size"])] = .init(.int(Int(limits.minSize)), isSecret: false)
@@ -281,6 +284,9 @@ struct Settings {
             startSeconds: number("durations.start_seconds", 1), stopSeconds: number("durations.stop_seconds", 1),
             adminUsername: string("admin.username", "admin"), adminPassword: string("admin.password", "admin"),
             pbkdf2Iterations: pbkdf2Iterations, requestLogCapacity: int("admin.request_log_size", 1000, min: 1, max: 1_000_000))
+        if let ceiling = try? reader.requiredBool(forKey: "benchmark.ceiling_route") { api.ceilingRoute = ceiling } else {
+            problems.append("benchmark.ceiling_route must be true or false")
+        }
         if !problems.isEmpty { throw SettingsError(problems) }
     }
 }
