@@ -119,8 +119,11 @@ public struct DriveRepository: Sendable {
                 }
             }
             let whereSQL = clauses.joined(separator: " AND ")
-            let total = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM drives d WHERE \(whereSQL)", arguments: StatementArguments(args)) ?? 0
+            // Unfiltered: the count the triggers keep (O(1)); filtered: count the matches.
+            let total =
+                clauses.count == 1
+                ? try Int.fetchOne(db, sql: "SELECT drives FROM owner_drive_counts WHERE owner = ?", arguments: [owner]) ?? 0
+                : try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM drives d WHERE \(whereSQL)", arguments: StatementArguments(args)) ?? 0
             var order = query.order.map { "d.\($0.field.rawValue) \($0.descending ? "DESC" : "ASC")" }
             order.append("d.seq ASC")
             var tail = " ORDER BY " + order.joined(separator: ", ")

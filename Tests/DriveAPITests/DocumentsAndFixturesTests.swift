@@ -248,3 +248,32 @@ extension String {
         return s
     }
 }
+
+@Suite("Store invariants")
+struct StoreInvariantTests {
+    @Test("the kept drive count matches the drives, through creates, clones, deletes and resets")
+    func ownerCounts() async throws {
+        try await withDrivesd { env in
+            func check() async throws {
+                let all = try await env.get("/api/2.0/drives/?limit=0")
+                #expect(all.totalCount == Int64(all.objects.count))
+                let filtered = try await env.get("/api/2.0/drives/?limit=1&name__contains=")
+                #expect(filtered.totalCount == all.totalCount)
+            }
+            var uuids: [String] = []
+            for i in 0..<5 { uuids.append(try await env.createDrive(name: "c\(i)")) }
+            try await env.tick()
+            try await check()
+            _ = try await env.request(.post, "/api/2.0/drives/\(uuids[0])/action/?do=clone")
+            try await env.tick()
+            try await check()
+            _ = try await env.request(.delete, "/api/2.0/drives/\(uuids[1])/")
+            _ = try await env.request(.delete, "/api/2.0/drives/", body: #"[{"uuid": "\#(uuids[2])"}, {"uuid": "nope"}]"#)
+            try await check()
+            #expect(try await env.get("/api/2.0/drives/").totalCount == 5)
+            _ = try await env.admin(.post, "reset", body: #"{"account": "alice@example.com"}"#)
+            try await check()
+            #expect(try await env.get("/api/2.0/drives/").totalCount == 0)
+        }
+    }
+}
