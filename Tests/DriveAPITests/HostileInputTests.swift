@@ -1,0 +1,192 @@
+import DriveAPI
+import DriveModel
+import Foundation
+import HTTPTypes
+import Testing
+
+/// Bad input, everywhere: every answer is a CloudSigma error array with a 4xx status (or a
+/// success where the input is merely unusual), never a 5xx, a hang or a crash, and other users'
+/// data is untouched.
+@Suite("Hostile inputs")
+struct HostileInputTests {
+    /// Values of every JSON type, plus the awkward ones.
+    static let wrongValues: [String] = [
+        "null", "true", "0", "-1", "1e400", "-9223372036854775809", "18446744073709551616", "3.14", "\"\"",
+        "\"x\"", "\"\\u0000\"", "[]", "[[[]]]", "{}", "{\"a\": {\"b\": []}}", "\"" + String(repeating: "y", count: 70_000) + "\"",
+    ]
+
+    static let validDrive = #"{"name": "n", "size": 1073741824, "media": "disk", "meta": {"k": "v"}, "allow_multimount": false, "affinities": [], "tags": [], "licenses": [], "storage_type": "dssd", "iops": 100}"#
+    static let validServer = #"{"name": "s", "cpu": 1000, "mem": 536870912, "vnc_password": "pw", "drives": [], "meta": {}, "tags": [], "nics": []}"#
+    static let validTag = #"{"name": "t", "meta": {}, "resources": []}"#
+
+    /// Every field of `valid` replaced by every wrong value, one at a time.
+    static func mutations(of valid: String) -> [String] {
+        guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(valid.utf8)) else { return [] }
+        var out: [String] = []
+        for key in object.keys.sorted() {
+            for wrong in wrongValues {
+                var copy = object
+                copy.removeValue(forKey: key)
+                let rest = JSONValue.object(copy).jsonString.dropFirst().dropLast()
+                out.append("{\"\(key)\": \(wrong)\(rest.isEmpty ? "" : ", ")\(rest)}")
+            }
+        }
+        return out
+    }
+
+    static let malformedBodies: [String] = [
+        "", " ", "{", "}", "[", "{\"name\": ", "{\"objects\": [", "nul", "tru", "\"unterminated", "{'single': 'quotes'}",
+        "{\"a\" \"b\"}", "{\"a\": 1,}", "[1, 2,]", "\u{FEFF}{}", "{\"a\": 01}", "{\"a\": NaN}", "{\"a\": Infinity}",
+        String(repeating: "[", count: 10_000), String(repeating: "{\"a\":", count: 5_000) + "1" + String(repeating: "}", count: 5_000),
+        "{\"objects\": " + String(repeating: "[", count: 600) + String(repeating: "]", count: 600) + "}",
+    ]
+
+    static let hostileStrings: [String] = [
+        "../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "'; DROP TABLE drives; --", "\" OR 1=1 --", "%", "_", "\\", "\\\\,",
+        "%00", "a%00b", "%FF%FE", "%C0%AF", String(repeating: "z", count: 5000), "😀", "%E2%80%AE", "*", "?", "#",
+    ]
+
+    func assertSafe(_ reply: Reply, _ what: String) {
+        #expect(reply.code < 500 || reply.code == 503, "\(what) → \(reply.code) \(reply.text.prefix(200))")
+        if reply.code >= 400 {
+            let first = reply.json?.arrayValue?.first?.objectValue
+            #expect(first.map { Set($0.keys) } == ["error_point", "error_type", "error_message"], "\(what): \(reply.text.prefix(200))")
+        }
+    }
+
+    @Test("wrong types in every field of drives, servers and tags, on create and update")
+    func wrongTypesEverywhere() async throws {
+        try await withDrivesd { env in
+            let victim = try await env.createDrive(name: "bob-drive", as: env.bob)
+            let drive = try await env.createDrive(name: "target")
+            try await env.tick()
+            let server = try await env.createServer()
+            let tag = try #require(try await env.request(.post, "/api/2.0/tags/", body: Self.validTag).first?["uuid"]?.stringValue)
+            var tried = 0
+            let targets: [(HTTPRequest.Method, String, String)] = [
+                (.post, "/api/2.0/drives/", Self.validDrive), (.put, "/api/2.0/drives/\(drive)/", Self.validDrive),
+                (.post, "/api/2.0/drives/\(drive)/action/?do=resize", Self.validDrive),
+                (.post, "/api/2.0/drives/\(drive)/action/?do=clone", Self.validDrive),
+                (.post, "/api/2.0/servers/", Self.validServer), (.put, "/api/2.0/servers/\(server)/", Self.validServer),
+                (.post, "/api/2.0/tags/", Self.validTag), (.put, "/api/2.0/tags/\(tag)/", Self.validTag),
+            ]
+            for (method, path, valid) in targets {
+                for body in Self.mutations(of: valid) + Self.malformedBodies {
+                    assertSafe(try await env.request(method, path, body: body), "\(method) \(path) \(body.prefix(80))")
+                    tried += 1
+                }
+                // Let clones and resizes settle so the next round meets an idle drive.
+                try await env.api.worker.tick(now: Date().addingTimeInterval(3600))
+            }
+            #expect(tried > 1000)
+            let untouched = try await env.get("/api/2.0/drives/\(victim)/", as: env.bob)
+            #expect(untouched.json?["name"] == .string("bob-drive"))
+            #expect(try await env.get("/api/2.0/drives/", as: env.bob).totalCount == 1)
+        }
+    }
+
+    @Test("hostile strings in names, filters, ordering, fields and path segments")
+    func hostileStrings() async throws {
+        try await withDrivesd { env in
+            _ = try await env.createDrive(name: "bob-drive", as: env.bob)
+            for text in Self.hostileStrings {
+                let encoded = text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text
+                for path in [
+                    "/api/2.0/drives/\(text)/", "/api/2.0/drives/\(encoded)/", "/api/2.0/drives/?name=\(encoded)",
+                    "/api/2.0/drives/?name__contains=\(encoded)", "/api/2.0/drives/?uuid=\(encoded)", "/api/2.0/drives/?tag=\(encoded)",
+                    "/api/2.0/drives/?tag__name=\(encoded)", "/api/2.0/drives/?order_by=\(encoded)", "/api/2.0/drives/?fields=\(encoded)",
+                    "/api/2.0/drives/?limit=\(encoded)", "/api/2.0/drives/?offset=\(encoded)", "/api/2.0/libdrives/?os=\(encoded)",
+                    "/api/2.0/jobs/?state=\(encoded)", "/api/2.0/licenses/\(encoded)/", "/api/2.0/tags/\(encoded)/drives/",
+                ] {
+                    assertSafe(try await env.get(path), path)
+                }
+                let name = JSONValue.string(text).jsonString
+                let created = try await env.request(
+                    .post, "/api/2.0/drives/", body: #"{"name": \#(name), "size": 1073741824, "media": "disk"}"#)
+                assertSafe(created, "create named \(text.prefix(40))")
+                if created.code == 201 {
+                    let found = try await env.get("/api/2.0/drives/detail/?limit=0&name=\(encoded.replacingOccurrences(of: "%2C", with: "%5C%2C"))")
+                    assertSafe(found, "filter \(text.prefix(40))")
+                }
+            }
+            // Nothing leaked across users: Bob still sees only his drive.
+            #expect(try await env.get("/api/2.0/drives/", as: env.bob).totalCount == 1)
+        }
+    }
+
+    @Test("malformed Basic headers and oversized bodies are refused cleanly")
+    func headersAndSizes() async throws {
+        try await withDrivesd(settings: APISettings(bodyLimit: 64 * 1024)) { env in
+            for header in [
+                "Basic", "Basic ", "Basic ====", "Basic \u{00e9}\u{00e9}", "basic " + Data("alice@example.com:alice-secret".utf8).base64EncodedString(),
+                "Basic " + Data(":".utf8).base64EncodedString(), "Basic " + Data([0xff, 0xfe, 0x3a]).base64EncodedString(),
+                "Basic " + String(repeating: "A", count: 8000), "Digest username=\"x\"", "Bearer", "\u{0001}",
+            ] {
+                let reply = try await env.request(.get, "/api/2.0/drives/", headers: [.authorization: header])
+                #expect(reply.code == 401 || reply.code == 200, "\(header.prefix(30)) → \(reply.code)")
+                assertSafe(reply, "auth \(header.prefix(30))")
+            }
+            let huge = #"{"name": ""# + String(repeating: "x", count: 200_000) + #"", "size": 1073741824, "media": "disk"}"#
+            let refused = try await env.request(.post, "/api/2.0/drives/", body: huge)
+            #expect(refused.code == 413)
+            assertSafe(refused, "oversized")
+            let many = "[" + Array(repeating: #"{"name": "m", "size": 1073741824, "media": "disk"}"#, count: 2000).joined(separator: ",") + "]"
+            assertSafe(try await env.request(.post, "/api/2.0/drives/", body: many), "bulk over the limit")
+            #expect(try await env.get("/api/2.0/drives/").totalCount == 0)
+        }
+    }
+}
+
+/// A second account can neither see nor change the first one's objects through any route.
+@Suite("Isolation across accounts")
+struct IsolationTests {
+    @Test("every route with one of Alice's ids, called by Bob: 404 (or an empty list), and nothing changes")
+    func everyRoute() async throws {
+        try await withDrivesd { env in
+            let drive = try await env.createDrive(name: "alice-drive")
+            try await env.tick()
+            let clone = try await env.request(.post, "/api/2.0/drives/\(drive)/action/?do=clone")
+            let job = try #require(clone.first?["jobs"]?.arrayValue?.first?["uuid"]?.stringValue)
+            try await env.tick()
+            let server = try await env.createServer(name: "alice-server")
+            let tag = try #require(
+                try await env.request(.post, "/api/2.0/tags/", body: #"{"name": "alice-tag", "resources": ["\#(drive)"]}"#).first?["uuid"]?.stringValue)
+            let before = try await env.get("/api/2.0/drives/detail/?limit=0").objects
+            let ids: [String: String] = ["drives": drive, "servers": server, "tags": tag, "jobs": job]
+            let bodies: [String: String] = [
+                "drives": HostileInputTests.validDrive, "servers": HostileInputTests.validServer, "tags": HostileInputTests.validTag,
+            ]
+            var checked = 0
+            for route in env.api.routes() where route.path.contains("{uuid}") {
+                let collection = String(route.path.split(separator: "/")[2])
+                guard let id = ids[collection] else { continue }
+                var path = route.path.replacingOccurrences(of: "{uuid}", with: id)
+                if path.hasSuffix("/action/") { path += collection == "servers" ? "?do=start" : "?do=clone" }
+                let method = HTTPRequest.Method(route.method)!
+                let reply = try await env.request(method, path, body: method == .get || method == .delete ? nil : bodies[collection] ?? "{}", as: env.bob)
+                if path.hasSuffix("/drives/") || path.hasSuffix("/servers/") || path.hasSuffix("/detail/") {
+                    #expect(reply.code == 404, "\(route.method) \(path) → \(reply.code)")
+                } else {
+                    #expect(reply.code == 404, "\(route.method) \(path) → \(reply.code) \(reply.text.prefix(120))")
+                }
+                checked += 1
+            }
+            #expect(checked >= 15)
+            for list in ["/api/2.0/drives/detail/", "/api/2.0/servers/detail/", "/api/2.0/tags/", "/api/2.0/jobs/", "/api/2.0/drives/availability_groups/"] {
+                let reply = try await env.get(list, as: env.bob)
+                #expect(!reply.text.contains(drive) && !reply.text.contains(server) && !reply.text.contains(tag), "\(list) leaks")
+            }
+            for filter in ["uuid=\(drive)", "tag=\(tag)", "tag__name=alice-tag", "name=alice-drive"] {
+                #expect(try await env.get("/api/2.0/drives/?\(filter)", as: env.bob).totalCount == 0)
+            }
+            #expect(try await env.request(.delete, "/api/2.0/drives/", body: #"[{"uuid": "\#(drive)"}]"#, as: env.bob).code == 404)
+            #expect(try await env.request(.put, "/api/2.0/drives/", body: #"[{"uuid": "\#(drive)", "name": "x", "size": 1073741824, "media": "disk"}]"#, as: env.bob).code == 404)
+            #expect(try await env.request(.post, "/api/2.0/tags/", body: #"{"name": "steal", "resources": ["\#(drive)"]}"#, as: env.bob).code == 404)
+            #expect(try await env.request(.post, "/api/2.0/drives/?avoid=\(drive)", body: #"{"name": "b", "size": 1073741824, "media": "disk"}"#, as: env.bob).code == 201)
+            let after = try await env.get("/api/2.0/drives/detail/?limit=0").objects
+            #expect(after == before)
+            #expect(try await env.get("/api/2.0/servers/\(server)/").json?["status"] == .string("stopped"))
+            #expect(try await env.get("/api/2.0/tags/\(tag)/").json?["name"] == .string("alice-tag"))
+        }
+    }
+}
