@@ -407,7 +407,8 @@ def cmd_table(args):
     def pct_ceiling(v):
         if v is None or not ceiling:
             return None
-        return "%.0f%% of ceiling" % (100 * v / ceiling)
+        pct = 100 * v / ceiling
+        return ("%.0f%% of ceiling" if pct >= 10 else "%.2g%% of ceiling") % pct
 
     def times(v, key, what):
         b = val(key)

@@ -8,7 +8,10 @@ import FoundationNetworking
 
 /// A real `drivesd` process on a temp database, driven over HTTP on loopback.
 final class DaemonProcess: @unchecked Sendable {
-    let databasePath: String
+    /// Where the database lives: a temp file, unless a test points it elsewhere.
+    var databasePathOverride: String?
+    var databasePath: String { databasePathOverride ?? defaultDatabasePath }
+    private let defaultDatabasePath: String
     let port: Int
     var environment: [String: String]
     private(set) var process: Process?
@@ -18,7 +21,7 @@ final class DaemonProcess: @unchecked Sendable {
     let password = "proc-secret"
 
     init(environment: [String: String] = [:]) throws {
-        databasePath = FileManager.default.temporaryDirectory
+        defaultDatabasePath = FileManager.default.temporaryDirectory
             .appendingPathComponent("drivesd-proc-\(UUID().uuidString).sqlite").path
         port = try Self.freePort()
         var env = ProcessInfo.processInfo.environment
@@ -30,7 +33,7 @@ final class DaemonProcess: @unchecked Sendable {
 
     deinit {
         if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: defaultDatabasePath + suffix) }
     }
 
     /// The binary SwiftPM built beside this test bundle.
@@ -95,6 +98,18 @@ final class DaemonProcess: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw TestFailure("drivesd did not start on port \(port)")
+    }
+
+    /// After `start` threw: waits for the process to exit (killing it after 5 s) and returns its
+    /// exit status.
+    func exitStatusAfterFailedStart() -> Int32 {
+        guard let process else { return -1 }
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        self.process = nil
+        return process.terminationStatus
     }
 
     /// SIGKILL: no chance to clean up.

@@ -1,0 +1,101 @@
+import DriveModel
+import DriveStore
+import Foundation
+import Testing
+
+/// The database on a small tmpfs: a full disk and a read-only filesystem answer 5xx `backend`
+/// errors (never a crash, never corruption), and writes work again once space or write access
+/// returns. Needs root for `mount`, as CI has.
+@Suite("Resource faults", .serialized)
+struct ResourceFaultTests {
+    static func run(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/mount")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    @Test("disk full, then space again; read-only, then writable again")
+    func fullAndReadOnlyDisk() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("drivesd-tmpfs-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try #require(try Self.run(["-t", "tmpfs", "-o", "size=3m", "tmpfs", dir.path]) == 0, "mount tmpfs (needs root)")
+        defer {
+            // The read-only bind (if a failure left it) and the tmpfs beneath it.
+            for _ in 0..<2 {
+                let umount = Process()
+                umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+                umount.arguments = ["-l", dir.path]
+                umount.standardError = FileHandle.nullDevice
+                try? umount.run()
+                umount.waitUntilExit()
+            }
+            try? FileManager.default.removeItem(at: dir)
+        }
+        let daemon = try DaemonProcess()
+        daemon.databasePathOverride = dir.appendingPathComponent("drivesd.sqlite").path
+        try daemon.addUser()
+        try await daemon.start(timeScale: 0)
+
+        // Fill the disk with big meta values until writes fail.
+        let bigMeta = String(repeating: "m", count: 20_000)
+        var created = 0
+        var failure: DaemonProcess.Reply?
+        for i in 0..<2000 {
+            let reply = try await daemon.request(
+                "POST", "/api/2.0/drives/", body: #"{"name": "f\#(i)", "size": 1073741824, "media": "disk", "meta": {"k": "\#(bigMeta)"}}"#)
+            if reply.status == 201 { created += 1 } else {
+                failure = reply
+                break
+            }
+        }
+        let full = try #require(failure, "the disk never filled")
+        #expect(full.status == 500)
+        #expect(full.json?.arrayValue?.first?["error_type"] == .string("backend"))
+        #expect(try await daemon.request("GET", "/api/2.0/drives/?limit=0").status == 200)  // reads still work
+
+        // Space returns.
+        #expect(try Self.run(["-o", "remount,size=64m", dir.path]) == 0)
+        let after = try await daemon.request("POST", "/api/2.0/drives/", body: #"{"name": "after", "size": 1073741824, "media": "disk"}"#)
+        #expect(after.status == 201)
+        let count = try await daemon.request("GET", "/api/2.0/drives/?limit=1").json?["meta"]?["total_count"]
+        #expect(count == .int(Int64(created + 1)))
+
+        // Read-only filesystem (a read-only bind mount over the directory; a filesystem with
+        // files open for writing cannot be remounted read-only, so the daemon restarts onto it).
+        #expect(daemon.stop() == 0)
+        #expect(try Self.run(["--bind", dir.path, dir.path]) == 0)
+        #expect(try Self.run(["-o", "remount,ro,bind", dir.path]) == 0)
+        do {
+            try await daemon.start(timeScale: 0)
+            // It may serve reads from a read-only database; writes must fail cleanly.
+            #expect(try await daemon.request("GET", "/api/2.0/drives/?limit=1").status == 200)
+            let readOnly = try await daemon.request("POST", "/api/2.0/drives/", body: #"{"name": "ro", "size": 1073741824, "media": "disk"}"#)
+            #expect(readOnly.status >= 500)
+            #expect(readOnly.json?.arrayValue?.first?["error_type"] == .string("backend"))
+            _ = daemon.stop()
+        } catch {
+            // Or it refuses to start, with a non-zero exit: either way, no write is acknowledged.
+            #expect(daemon.exitStatusAfterFailedStart() != 0)
+        }
+        let umount = Process()
+        umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+        umount.arguments = [dir.path]
+        try umount.run()
+        umount.waitUntilExit()
+        #expect(umount.terminationStatus == 0)
+        try await daemon.start(timeScale: 0)
+        let recovered = try await daemon.request("POST", "/api/2.0/drives/", body: #"{"name": "rw", "size": 1073741824, "media": "disk"}"#)
+        #expect(recovered.status == 201)
+        let total = try await daemon.request("GET", "/api/2.0/drives/?limit=1").json?["meta"]?["total_count"]
+        #expect(total == .int(Int64(created + 2)))
+        #expect(daemon.stop() == 0)
+        let database = try AppDatabase.open(path: daemon.databasePath)
+        #expect(try database.integrityCheck() == "ok")
+        try database.close()
+    }
+}
