@@ -105,7 +105,7 @@ public final class TransitionWorker: Service, Sendable {
                 let nextServer = try await servers.nextTransitionDue()
                 if let next = [nextDrive, nextServer].compactMap({ $0 }).min() {
                     let wait = next - Date().timeIntervalSince1970
-                    sleep = min(sleep, .milliseconds(Int64(max(0, wait) * 1000) + 1))
+                    sleep = min(sleep, .milliseconds(Int64(min(max(0, wait), 3600) * 1000) + 1))
                 }
                 state.withLock { $0.lastError = nil }
             } catch {

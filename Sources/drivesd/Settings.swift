@@ -231,10 +231,12 @@ struct Settings {
             AppDatabase.Synchronous(
                 rawValue: string("database.synchronous", "normal", choices: AppDatabase.Synchronous.allCases.map(\.rawValue))) ?? .normal
         let bodyLimit = int("http.body_limit_bytes", 4_194_304, min: 1024, max: 1 << 30)
-        let timeScale = number("time_scale", 1)
+        let year = 31_536_000.0
+        let timeScale = number("time_scale", 1, max: 1000)
         let durations = OperationDurations(
-            createSeconds: number("durations.create_seconds", 1), resizeSeconds: number("durations.resize_seconds", 2),
-            cloneBaseSeconds: number("durations.clone_base_seconds", 1),
+            createSeconds: number("durations.create_seconds", 1, max: year),
+            resizeSeconds: number("durations.resize_seconds", 2, max: year),
+            cloneBaseSeconds: number("durations.clone_base_seconds", 1, max: year),
             cloneBytesPerSecond: number("durations.clone_bytes_per_second", 1_073_741_824), timeScale: timeScale)
 
         var typeNames = StorageTypeLimits.defaults.map(\.name)
@@ -281,7 +283,8 @@ struct Settings {
             credentialCacheTTL: .seconds(int("auth.cache_ttl_seconds", 300, max: 86400)),
             jobRetention: .seconds(int("jobs.retention_seconds", 259_200)),
             storageHosts: int("storage.hosts", 4, min: 1, max: 1024), hotplug: hotplug,
-            startSeconds: number("durations.start_seconds", 1), stopSeconds: number("durations.stop_seconds", 1),
+            startSeconds: number("durations.start_seconds", 1, max: year),
+            stopSeconds: number("durations.stop_seconds", 1, max: year),
             adminUsername: string("admin.username", "admin"), adminPassword: string("admin.password", "admin"),
             pbkdf2Iterations: pbkdf2Iterations, requestLogCapacity: int("admin.request_log_size", 1000, min: 1, max: 1_000_000))
         if let ceiling = try? reader.requiredBool(forKey: "benchmark.ceiling_route") { api.ceilingRoute = ceiling } else {
