@@ -108,7 +108,9 @@ public struct DrivesAPI: Sendable {
         // The OpenAPI document of this API, public like any API description.
         let openAPI = Document(OpenAPIDocument.json)
         router.get("api/2.0/openapi.json") { _, _ in openAPI.response }
+        RouteRecorder.current?.prefix = "/_drivesd"
         AdminController(api: self).register(on: router)
+        RouteRecorder.current?.prefix = "/api/2.0"
         if settings.ceilingRoute {
             // The benchmark's ceiling: the same server and outer middleware, no auth, no store.
             let ceiling = Document(Self.ceilingDocument)
@@ -204,8 +206,20 @@ extension RouterMethods where Context == DrivesRequestContext {
         for (method, handler) in handlers {
             on(path, method: method) { request, context in try await handler(request, context) }
         }
-        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where handlers[method] == nil {
+        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch, .trace, .connect] where handlers[method] == nil {
             on(path, method: method) { request, _ -> Response in
+                throw CloudSigmaError.methodNotAllowed(request.method.rawValue, allowed: allowed)
+            }
+        }
+        if let get = handlers[.get] {
+            // HEAD: the GET answer without its body.
+            on(path, method: .head) { request, context in
+                var response = try await get(request, context)
+                response.body = .init()
+                return response
+            }
+        } else {
+            on(path, method: .head) { request, _ -> Response in
                 throw CloudSigmaError.methodNotAllowed(request.method.rawValue, allowed: allowed)
             }
         }

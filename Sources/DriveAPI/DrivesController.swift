@@ -62,7 +62,7 @@ struct DrivesController {
         guard !objects.isEmpty else { throw CloudSigmaError.validation("objects", "No drive to create") }
         let input = self.input
         let specs = try objects.enumerated().map { index, object in
-            try prefixed(index, count: objects.count) { try input.spec(object) }
+            try Self.prefixed(index, count: objects.count) { try input.spec(object) }
         }
         let drives = try await api.drives.create(owner: owner, specs: specs, avoid: Self.avoid(request))
         api.worker.wake()
@@ -100,7 +100,7 @@ struct DrivesController {
         let objects = try DriveInput.objects(of: try await request.jsonBody(limit: bodyLimit))
         let input = self.input
         let changes = try objects.enumerated().map { index, object in
-            try prefixed(index, count: objects.count) { try input.changes(object, uuid: nil) }
+            try Self.prefixed(index, count: objects.count) { try input.changes(object, uuid: nil) }
         }
         let drives = try await api.drives.update(owner: owner, bulk: changes)
         if drives.contains(where: { $0.status == .resizing }) { api.worker.wake() }
@@ -162,7 +162,7 @@ struct DrivesController {
     }
 
     /// Runs `body`, prefixing a validation message with the object's index in a bulk request.
-    func prefixed<T>(_ index: Int, count: Int, _ body: () throws -> T) throws -> T {
+    static func prefixed<T>(_ index: Int, count: Int, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch var error as CloudSigmaError where count > 1 {

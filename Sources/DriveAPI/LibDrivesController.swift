@@ -19,6 +19,11 @@ struct LibDrivesController {
             let owner = try context.requireUser().uuid
             let uuid = try context.parameters.require("uuid")
             _ = try await api.library.drive(owner: owner, uuid: uuid)
+            let action: String? = QueryParameters(request.uri)["do"]
+            guard action == "clone" else {
+                throw CloudSigmaError.validation(
+                    "do", action == nil ? "The action is missing: add ?do=clone" : "Unknown action \"\(action!)\" for library drives")
+            }
             return try await DrivesController(api: api).clone(request, owner: owner, uuid: uuid)
         })
     }

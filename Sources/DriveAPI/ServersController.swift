@@ -42,7 +42,9 @@ struct ServersController {
         let owner = try context.requireUser().uuid
         let objects = try DriveInput.objects(of: try await request.jsonBody(limit: bodyLimit))
         guard !objects.isEmpty else { throw CloudSigmaError.validation("objects", "No server to create") }
-        let specs = try objects.map { try input.spec($0) }
+        let specs = try objects.enumerated().map { index, object in
+            try DrivesController.prefixed(index, count: objects.count) { try input.spec(object) }
+        }
         let servers = try await api.servers.create(owner: owner, specs: specs)
         var headers = HTTPFields()
         headers[.location] = servers.first?.resourceURI
@@ -64,7 +66,7 @@ struct ServersController {
     @Sendable func delete(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let owner = try context.requireUser().uuid
         let raw = QueryParameters(request.uri)["recurse"]
-        guard let recurse = raw.map(ServerDeleteRecurse.init(rawValue:)) ?? ServerDeleteRecurse.none else {
+        guard let recurse = raw.map({ $0 == "none" ? nil : ServerDeleteRecurse(rawValue: $0) }) ?? ServerDeleteRecurse.none else {
             throw CloudSigmaError.validation("recurse", "recurse must be one of: all_drives, disks, cdroms")
         }
         try await api.servers.delete(owner: owner, uuid: try context.parameters.require("uuid"), recurse: recurse)

@@ -77,7 +77,9 @@ struct TagsController {
             }
         }
         let tags = try await api.tags.create(owner: owner, specs: try objects.map { try spec($0) })
-        return .json(objectsEnvelope(tags.map(\.json)), status: .created)
+        var headers = HTTPFields()
+        headers[.location] = tags.first.map { APIPath.uri("tags", $0.uuid) }
+        return .json(objectsEnvelope(tags.map(\.json)), status: .created, headers: headers)
     }
 
     @Sendable func update(_ request: Request, context: DrivesRequestContext) async throws -> Response {
@@ -110,10 +112,10 @@ struct TagsController {
                 (total, objects) = (0, [])
             } else if type == "drives" {
                 let (n, drives) = try await api.drives.list(owner: owner, query: listQuery)
-                (total, objects) = (n, drives.map { (detail ? $0.detailJSON : $0.shortJSON).projected(to: fields) })
+                (total, objects) = (n, drives.map { (detail || fields != nil ? $0.detailJSON : $0.shortJSON).projected(to: fields) })
             } else {
                 let (n, servers) = try await api.servers.list(owner: owner, query: listQuery)
-                (total, objects) = (n, servers.map { (detail ? $0.detailJSON : $0.shortJSON).projected(to: fields) })
+                (total, objects) = (n, servers.map { (detail || fields != nil ? $0.detailJSON : $0.shortJSON).projected(to: fields) })
             }
             return .json(ListPage(limit: echoedLimit, offset: listQuery.offset, totalCount: total, objects: objects).json)
         }

@@ -67,7 +67,7 @@ public struct LibraryDrive: Sendable, Equatable {
             "paid": .bool(paid),
             "resource_uri": .string(APIPath.uri("libdrives", uuid)),
             "size": .int(size),
-            "status": .string(DriveStatus.unmounted.rawValue),
+            "status": .string((mountedOn.isEmpty ? DriveStatus.unmounted : .mounted).rawValue),
             "storage_type": .null,
             "tags": .array([]),
             "url": .string(url),

@@ -34,12 +34,15 @@ public enum APIPath {
     }
 
     static func idFromURIOrBare(_ s: String, collection: String) -> String? {
-        let trimmed = s.hasSuffix("/") ? String(s.dropLast()) : s
-        if trimmed.contains("/") {
-            let parts = trimmed.split(separator: "/", omittingEmptySubsequences: true)
-            guard parts.count >= 2, parts[parts.count - 2] == Substring(collection) else { return nil }
-            return String(parts[parts.count - 1])
+        // Split on the "/" scalar, not on grapheme clusters: a "/" followed by a combining
+        // character is still a separator.
+        var scalars = Array(s.unicodeScalars)
+        if scalars.last == "/" { scalars.removeLast() }
+        if scalars.contains("/") {
+            let parts = scalars.split(separator: "/", omittingEmptySubsequences: true).map { String(String.UnicodeScalarView($0)) }
+            guard parts.count >= 2, parts[parts.count - 2] == collection else { return nil }
+            return parts[parts.count - 1]
         }
-        return trimmed.isEmpty ? nil : trimmed
+        return scalars.isEmpty ? nil : String(String.UnicodeScalarView(scalars))
     }
 }

@@ -70,3 +70,39 @@ struct ClientCompatibilityTests {
         }
     }
 }
+
+@Suite("Protocol details")
+struct ProtocolDetailTests {
+    @Test("HEAD answers like GET without a body; TRACE and other unserved methods are 405")
+    func methods() async throws {
+        try await withDrivesd { env in
+            let uuid = try await env.createDrive()
+            let head = try await env.request(.head, "/api/2.0/drives/\(uuid)/")
+            #expect(head.code == 200)
+            #expect(head.text.isEmpty)
+            #expect(try await env.request(.trace, "/api/2.0/drives/\(uuid)/").code == 405)
+            #expect(try await env.request(.head, "/api/2.0/drives/\(uuid)/action/").code == 405)
+        }
+    }
+
+    @Test("library clone needs do=clone; recurse=none is refused; tag create sends Location")
+    func smallRules() async throws {
+        try await withDrivesd { env in
+            let lib = "6d53b92c-42dc-472b-a7b6-7021f45f377a"
+            #expect(try await env.request(.post, "/api/2.0/libdrives/\(lib)/action/").error.point == "do")
+            #expect(try await env.request(.post, "/api/2.0/libdrives/\(lib)/action/?do=explode").code == 400)
+            let server = try await env.createServer()
+            #expect(try await env.request(.delete, "/api/2.0/servers/\(server)/?recurse=none").error.point == "recurse")
+            let tag = try await env.request(.post, "/api/2.0/tags/", body: #"{"name": "t"}"#)
+            let uuid = try #require(tag.first?["uuid"]?.stringValue)
+            #expect(tag.headers[.location] == "/api/2.0/tags/\(uuid)/")
+        }
+    }
+
+    @Test("a / followed by a combining character still separates a URI reference")
+    func scalarSplit() {
+        #expect(APIPath.relatedID(.string("/api/2.0/drives/a\u{1F3FB}/"), collection: "drives") == "a\u{1F3FB}")
+        #expect(APIPath.relatedID(.string("/api/2.0/drives/\u{0301}x/"), collection: "drives") == "\u{0301}x")
+        #expect(APIPath.relatedID(.string("/api/2.0/tags/x/"), collection: "drives") == nil)
+    }
+}
