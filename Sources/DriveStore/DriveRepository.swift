@@ -97,27 +97,7 @@ public struct DriveRepository: Sendable {
     /// One page of the caller's drives and the number of matches.
     public func list(owner: String, query: DriveQuery) async throws -> (total: Int, drives: [Drive]) {
         try await database.read { db in
-            var clauses = ["d.owner = ?"]
-            var args: [any DatabaseValueConvertible] = [owner]
-            for group in query.exact where !group.values.isEmpty {
-                clauses.append("d.\(group.field.rawValue) IN (\(Array(repeating: "?", count: group.values.count).joined(separator: ", ")))")
-                args.append(contentsOf: group.values as [any DatabaseValueConvertible])
-            }
-            for group in query.nameContains where !group.isEmpty {
-                clauses.append("(" + group.map { _ in "d.name LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
-                args.append(contentsOf: group.map { "%" + Self.escapeLike($0) + "%" } as [any DatabaseValueConvertible])
-            }
-            for (column, groups) in [("t.uuid", query.tags), ("t.name", query.tagNames)] {
-                for group in groups where !group.isEmpty {
-                    clauses.append(
-                        """
-                        d.uuid IN (SELECT tr.res_uuid FROM tag_resources tr JOIN tags t ON t.seq = tr.tag_seq
-                                   WHERE t.owner = ? AND \(column) IN (\(Relations.placeholders(group.count))))
-                        """)
-                    args.append(owner)
-                    args.append(contentsOf: group as [any DatabaseValueConvertible])
-                }
-            }
+            let (clauses, args) = query.whereClauses(alias: "d", owner: owner)
             let whereSQL = clauses.joined(separator: " AND ")
             // Unfiltered: the count the triggers keep (O(1)); filtered: count the matches.
             let total =

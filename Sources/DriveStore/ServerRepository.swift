@@ -3,20 +3,8 @@ import DriveModel
 import Foundation
 import GRDB
 
-/// A validated mount point of a server PUT or create.
-public struct MountRequest: Sendable, Equatable {
-    public var bootOrder: Int64?
-    public var devChannel: String
-    public var device: String
-    public var driveUUID: String
-
-    public init(bootOrder: Int64?, devChannel: String, device: String, driveUUID: String) {
-        self.bootOrder = bootOrder
-        self.devChannel = devChannel
-        self.device = device
-        self.driveUUID = driveUUID
-    }
-}
+/// A validated mount point of a server PUT or create: the model's mount point.
+public typealias MountRequest = ServerDrive
 
 /// A validated server definition. On update, nil keeps the stored value.
 public struct ServerSpec: Sendable, Equatable {
@@ -97,27 +85,7 @@ public struct ServerRepository: Sendable {
 
     public func list(owner: String, query: DriveQuery) async throws -> (total: Int, servers: [Server]) {
         try await database.read { db in
-            var clauses = ["s.owner = ?"]
-            var args: [any DatabaseValueConvertible] = [owner]
-            for group in query.exact where !group.values.isEmpty {
-                clauses.append("s.\(group.field.rawValue) IN (\(Relations.placeholders(group.values.count)))")
-                args += group.values as [any DatabaseValueConvertible]
-            }
-            for group in query.nameContains where !group.isEmpty {
-                clauses.append("(" + group.map { _ in "s.name LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
-                args += group.map { "%" + DriveRepository.escapeLike($0) + "%" } as [any DatabaseValueConvertible]
-            }
-            for (column, groups) in [("t.uuid", query.tags), ("t.name", query.tagNames)] {
-                for group in groups where !group.isEmpty {
-                    clauses.append(
-                        """
-                        s.uuid IN (SELECT tr.res_uuid FROM tag_resources tr JOIN tags t ON t.seq = tr.tag_seq
-                                   WHERE t.owner = ? AND \(column) IN (\(Relations.placeholders(group.count))))
-                        """)
-                    args.append(owner)
-                    args += group as [any DatabaseValueConvertible]
-                }
-            }
+            let (clauses, args) = query.whereClauses(alias: "s", owner: owner)
             let whereSQL = clauses.joined(separator: " AND ")
             let total = try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM servers s WHERE \(whereSQL)", arguments: StatementArguments(args)) ?? 0

@@ -30,7 +30,7 @@ struct AdminAPITests {
         }
         try await withDrivesd(runWorker: true) { env in
             var ready = try await env.request(.get, "/_drivesd/ready", authenticated: false)
-            for _ in 0..<100 where ready.code != 200 {
+            for _ in 0..<1000 where ready.code != 200 {
                 try await Task.sleep(for: .milliseconds(10))
                 ready = try await env.request(.get, "/_drivesd/ready", authenticated: false)
             }

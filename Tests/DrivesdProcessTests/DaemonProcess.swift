@@ -93,7 +93,7 @@ final class DaemonProcess: @unchecked Sendable {
         }
         try process.run()
         self.process = process
-        for _ in 0..<300 {
+        for _ in 0..<1500 {
             if let reply = try? await request("GET", "/api/2.0/drives/"), reply.status == 200 { return }
             try await Task.sleep(for: .milliseconds(20))
         }
