@@ -554,6 +554,10 @@ def cmd_table(args):
         print(line(r))
     extra = []
     for key in sorted(R):
+        if key.startswith("drain_") and R[key]["value"] >= 1:
+            extra.append("the worker needed %.1f s after %s to complete the pending transitions"
+                         % (R[key]["value"], key[len("drain_"):]))
+    for key in sorted(R):
         r = R[key]
         if r.get("non2xx") or r.get("socket_errors"):
             extra.append("%s: %d of %d responses were not 2xx, %d socket errors (timeouts %d); figure counts 2xx only"
