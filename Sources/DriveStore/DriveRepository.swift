@@ -161,7 +161,7 @@ public struct DriveRepository: Sendable {
             throw CloudSigmaError.validation(
                 "size", "Drive size \(changes.size) is above the maximum of \(limits.maxSize) bytes for storage type \(limits.name)")
         }
-        let context = try lifecycleContext(db, current)
+        let context = try lifecycleContext(db, seq: seq, status: current.status)
         var next = current
         // Always applicable (reference §3.6).
         next.name = changes.name
