@@ -78,6 +78,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "DriveModelTests",
+            dependencies: ["DriveModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "DriveLifecycleTests",
             dependencies: ["DriveLifecycle", "DriveModel"],
             swiftSettings: swiftSettings

@@ -25,6 +25,11 @@ extension Response {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(512)
         value.write(into: &bytes)
+        return .json(bytes: bytes, status: status, headers: headers)
+    }
+
+    /// A JSON response from text already rendered.
+    static func json(bytes: [UInt8], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var headers = headers
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))

@@ -39,9 +39,19 @@ struct DrivesController {
             let (driveQuery, echoedLimit) = try query.driveQuery()
             let fields = query.fields
             let (total, drives) = try await api.drives.list(owner: owner, query: driveQuery)
+            guard let fields else {
+                var writer = JSONWriter(capacity: 64 + drives.count * (detail ? 1200 : 200))
+                writer.listPage(limit: echoedLimit, offset: driveQuery.offset, totalCount: total) { w in
+                    for (i, drive) in drives.enumerated() {
+                        if i > 0 { w.comma() }
+                        detail ? drive.writeDetail(into: &w) : drive.writeShort(into: &w)
+                    }
+                }
+                return .json(bytes: writer.bytes)
+            }
             // `fields` picks from the whole definition, also on the short list (pycloudsigma asks
             // `/drives/?fields=name,uuid`).
-            let objects = drives.map { (detail || fields != nil ? $0.detailJSON : $0.shortJSON).projected(to: fields) }
+            let objects = drives.map { $0.detailJSON.projected(to: fields) }
             return .json(
                 ListPage(limit: echoedLimit, offset: driveQuery.offset, totalCount: total, objects: objects).json)
         }
@@ -53,6 +63,7 @@ struct DrivesController {
         let owner = try context.requireUser().uuid
         let uuid = try context.parameters.require("uuid")
         let drive = try await api.drives.drive(owner: owner, uuid: uuid)
+        if request.uri.query == nil { return .json(bytes: drive.detailJSONBytes) }
         return .json(drive.detailJSON.projected(to: QueryParameters(request.uri).fields))
     }
 
@@ -68,7 +79,7 @@ struct DrivesController {
         api.worker.wake()
         var headers = HTTPFields()
         headers[.location] = drives.first?.resourceURI
-        return .json(objectsEnvelope(drives.map(\.detailJSON)), status: .created, headers: headers)
+        return .json(bytes: Self.objectsEnvelope(drives), status: .created, headers: headers)
     }
 
     @Sendable func update(_ request: Request, context: DrivesRequestContext) async throws -> Response {
@@ -82,7 +93,7 @@ struct DrivesController {
         let changes = try input.changes(body, uuid: uuid)
         let drive = try await api.drives.update(owner: owner, changes: changes, mode: .edit)
         if drive.status == .resizing { api.worker.wake() }
-        return .json(drive.detailJSON)
+        return .json(bytes: drive.detailJSONBytes)
     }
 
     @Sendable func delete(_ request: Request, context: DrivesRequestContext) async throws -> Response {
@@ -104,7 +115,7 @@ struct DrivesController {
         }
         let drives = try await api.drives.update(owner: owner, bulk: changes)
         if drives.contains(where: { $0.status == .resizing }) { api.worker.wake() }
-        return .json(objectsEnvelope(drives.map(\.detailJSON)))
+        return .json(bytes: Self.objectsEnvelope(drives))
     }
 
     /// `DELETE /drives/` with `{"objects":[{"uuid":..}]}`: all or none (decision 8).
@@ -138,7 +149,7 @@ struct DrivesController {
             let changes = try input.changes(body, uuid: uuid)
             let drive = try await api.drives.update(owner: owner, changes: changes, mode: .resizeAction)
             api.worker.wake()
-            return .json(objectsEnvelope([drive.detailJSON]), status: .accepted)
+            return .json(bytes: Self.objectsEnvelope([drive]), status: .accepted)
         case "clone":
             return try await clone(request, owner: owner, uuid: uuid)
         case nil:
@@ -153,7 +164,19 @@ struct DrivesController {
         let cloneRequest = try input.cloneRequest(try await request.jsonBody(limit: bodyLimit))
         let drive = try await api.drives.clone(owner: owner, sourceUUID: uuid, request: cloneRequest, avoid: Self.avoid(request))
         api.worker.wake()
-        return .json(objectsEnvelope([drive.detailJSON]), status: .accepted)
+        return .json(bytes: Self.objectsEnvelope([drive]), status: .accepted)
+    }
+
+    /// `{"objects": [drive, ...]}`, each drive in full.
+    static func objectsEnvelope(_ drives: [Drive]) -> [UInt8] {
+        var writer = JSONWriter(capacity: 32 + drives.count * 1200)
+        writer.objectsEnvelope { w in
+            for (i, drive) in drives.enumerated() {
+                if i > 0 { w.comma() }
+                drive.writeDetail(into: &w)
+            }
+        }
+        return writer.bytes
     }
 
     /// `?avoid=u1,u2`: drive or server uuids, honoured best effort (never an error).

@@ -41,7 +41,7 @@ struct CapabilitiesController {
 
     func register(on group: RouterGroup<DrivesRequestContext>) {
         let catalogue = api.settings.catalogue
-        var document = (try? JSONDecoder().decode(JSONValue.self, from: Data(StaticDocuments.capabilities.utf8)))?
+        var document = (try? JSONParser.parse(StaticDocuments.capabilities))?
             .objectValue ?? [:]
         document["default_storage_type"] = .string(catalogue.defaultType)
         document["drives"] = .object(Dictionary(uniqueKeysWithValues: catalogue.types.map { ($0.name, $0.json) }))
@@ -55,7 +55,7 @@ struct Document: Sendable {
     let bytes: [UInt8]
 
     init(_ text: String) {
-        let value = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .object([:])
+        let value = (try? JSONParser.parse(text)) ?? .object([:])
         self.init(value)
     }
 

@@ -143,3 +143,11 @@ public struct AppDatabase: Sendable {
         }
     }
 }
+
+extension Database {
+    /// Executes SQL whose text is fixed (no values spelled into it) through the connection's
+    /// statement cache: compiled once per connection, not once per request.
+    func run(sql: String, arguments: StatementArguments = StatementArguments()) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+}

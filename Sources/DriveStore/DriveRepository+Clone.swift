@@ -16,7 +16,7 @@ extension DriveRepository {
         let durations = self.durations, catalogue = self.catalogue, hosts = self.hosts, control = self.control
         return try await database.write { db in
             guard let source = try Self.fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [sourceUUID, owner]).first,
-                let sourceSeq = try Int64.fetchOne(db, sql: "SELECT seq FROM drives WHERE uuid = ?", arguments: [sourceUUID])
+                let sourceSeq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM drives WHERE uuid = ?"), arguments: [sourceUUID])
             else {
                 guard let library = try LibraryRepository.fetch(db, owner: owner, where: "uuid = ?", [sourceUUID]).first else {
                     throw CloudSigmaError.notExist(sourceUUID)
@@ -44,7 +44,7 @@ extension DriveRepository {
                 allowMultimount: source.allowMultimount, affinities: request.affinities ?? source.affinities,
                 meta: source.meta, iops: type == source.storageType ? source.iops : nil, licenses: source.licenses)
             let licensesFrozen =
-                try Bool.fetchOne(db, sql: "SELECT licenses_frozen FROM drives WHERE seq = ?", arguments: [sourceSeq]) ?? false
+                try Bool.fetchOne(db.cachedStatement(sql: "SELECT licenses_frozen FROM drives WHERE seq = ?"), arguments: [sourceSeq]) ?? false
             let host = try Relations.placeHost(db, owner: owner, avoid: avoid, hosts: hosts)
             let (_, job) = try Self.insertClone(
                 db, clone, sourceURI: source.resourceURI, sourceSeq: sourceSeq,
@@ -52,7 +52,7 @@ extension DriveRepository {
                 licensesFrozen: licensesFrozen, host: host, now: now, durations: durations, control: control)
             let stamp = Timestamp.string(now)
             if source.status != .cloningSource {
-                try db.execute(
+                try db.run(
                     sql: "UPDATE drives SET status = ?, updated_at = ? WHERE seq = ? AND status = ?",
                     arguments: [DriveStatus.cloningSource.rawValue, stamp, sourceSeq, source.status.rawValue])
                 guard db.changesCount == 1 else { throw StoreError.conflict("drive \(source.uuid)") }
@@ -84,7 +84,7 @@ extension DriveRepository {
         let stamp = Timestamp.string(now)
         let start = now.timeIntervalSince1970
         let due = Self.due(.clone, size: clone.size, now: now, durations: durations, control: control)
-        try db.execute(
+        try db.run(
             sql: """
                 INSERT INTO drives (uuid, owner, name, size, media, storage_type, status, allow_multimount,
                                     affinities, meta, iops, created_at, updated_at, host, licenses_frozen)
@@ -98,7 +98,7 @@ extension DriveRepository {
         let cloneSeq = db.lastInsertedRowID
         try insertLicenses(db, seq: cloneSeq, licenses)
         let job = UUID().uuidString.lowercased()
-        try db.execute(
+        try db.run(
             sql: """
                 INSERT INTO jobs (uuid, owner, operation, state, resources, started_at, due_at, created,
                                   last_modified, last_modified_at)
@@ -106,11 +106,11 @@ extension DriveRepository {
                 """,
             arguments: [job, clone.owner, Codec.encode([sourceURI, clone.resourceURI]), start, due, stamp, stamp, start])
         let jobSeq = db.lastInsertedRowID
-        try db.execute(sql: "INSERT INTO drive_jobs (drive_seq, job_seq) VALUES (?, ?)", arguments: [cloneSeq, jobSeq])
+        try db.run(sql: "INSERT INTO drive_jobs (drive_seq, job_seq) VALUES (?, ?)", arguments: [cloneSeq, jobSeq])
         if let sourceSeq {
-            try db.execute(sql: "INSERT INTO drive_jobs (drive_seq, job_seq) VALUES (?, ?)", arguments: [sourceSeq, jobSeq])
+            try db.run(sql: "INSERT INTO drive_jobs (drive_seq, job_seq) VALUES (?, ?)", arguments: [sourceSeq, jobSeq])
         }
-        try db.execute(
+        try db.run(
             sql: """
                 INSERT INTO transitions (drive_seq, operation, from_status, due_at, payload, source_seq, job_seq)
                 VALUES (?, 'clone', ?, ?, '{}', ?, ?)
@@ -149,7 +149,7 @@ extension DriveRepository {
     public func availabilityGroups(owner: String) async throws -> [[String]] {
         try await database.read { db in
             var groups: [Int: [String]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT host, uuid FROM drives WHERE owner = ? ORDER BY host, seq", arguments: [owner]) {
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT host, uuid FROM drives WHERE owner = ? ORDER BY host, seq"), arguments: [owner]) {
                 groups[row["host"], default: []].append(row["uuid"])
             }
             return groups.keys.sorted().compactMap { groups[$0]!.count >= 2 ? groups[$0] : nil }
@@ -160,10 +160,9 @@ extension DriveRepository {
     /// itself included.
     public func availabilityGroup(owner: String, uuid: String) async throws -> [String] {
         try await database.read { db in
-            guard let host = try Int.fetchOne(db, sql: "SELECT host FROM drives WHERE uuid = ? AND owner = ?", arguments: [uuid, owner])
+            guard let host = try Int.fetchOne(db.cachedStatement(sql: "SELECT host FROM drives WHERE uuid = ? AND owner = ?"), arguments: [uuid, owner])
             else { throw CloudSigmaError.notExist(uuid) }
-            return try String.fetchAll(
-                db, sql: "SELECT uuid FROM drives WHERE owner = ? AND host = ? ORDER BY seq", arguments: [owner, host])
+            return try String.fetchAll(db.cachedStatement(sql: "SELECT uuid FROM drives WHERE owner = ? AND host = ? ORDER BY seq"), arguments: [owner, host])
         }
     }
 }

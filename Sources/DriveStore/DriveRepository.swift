@@ -43,7 +43,7 @@ public struct DriveRepository: Sendable {
                     allowMultimount: spec.allowMultimount, affinities: spec.affinities, meta: spec.meta,
                     iops: spec.iops, licenses: licenses)
                 let host = try Relations.placeHost(db, owner: owner, avoid: avoid, hosts: hosts)
-                try db.execute(
+                try db.run(
                     sql: """
                         INSERT INTO drives (uuid, owner, name, size, media, storage_type, status, allow_multimount,
                                             affinities, meta, iops, created_at, updated_at, host)
@@ -58,7 +58,7 @@ public struct DriveRepository: Sendable {
                 try Self.insertLicenses(db, seq: seq, spec.licenses)
                 if !spec.tags.isEmpty {
                     try Relations.setTags(db, owner: owner, resType: "drives", resUUID: drive.uuid, tagUUIDs: spec.tags)
-                    drive.tags = try Relations.tags(db, of: [drive.uuid])[drive.uuid] ?? []
+                    drive.tags = try Relations.tags(db, of: drive.uuid)
                 }
                 try Self.schedule(
                     db, seq: seq, operation: .create, from: .creating,
@@ -75,7 +75,7 @@ public struct DriveRepository: Sendable {
     /// `404 notexist`.
     public func drive(owner: String, uuid: String) async throws -> Drive {
         try await database.read { db in
-            if let drive = try Self.fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [uuid, owner]).first {
+            if let drive = try Self.fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [uuid, owner], cached: true).first {
                 return drive
             }
             if let library = try LibraryRepository.fetch(db, owner: owner, where: "uuid = ?", [uuid]).first {
@@ -87,8 +87,8 @@ public struct DriveRepository: Sendable {
 
     /// Refuses changes to library drives (403), or answers 404 for unknown uuids.
     static func ownedDriveOrRefusal(_ db: Database, owner: String, uuid: String) throws -> Drive {
-        if let drive = try fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [uuid, owner]).first { return drive }
-        if try Bool.fetchOne(db, sql: "SELECT 1 FROM library_drives WHERE uuid = ?", arguments: [uuid]) == true {
+        if let drive = try fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [uuid, owner], cached: true).first { return drive }
+        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM library_drives WHERE uuid = ?"), arguments: [uuid]) == true {
             throw CloudSigmaError.permission("Library drive \(uuid) cannot be changed; clone it into your account first")
         }
         throw CloudSigmaError.notExist(uuid)
@@ -100,19 +100,22 @@ public struct DriveRepository: Sendable {
             let (clauses, args) = query.whereClauses(alias: "d", owner: owner)
             let whereSQL = clauses.joined(separator: " AND ")
             // Unfiltered: the count the triggers keep (O(1)); filtered: count the matches.
+            let unfiltered = clauses.count == 1
+            // Unfiltered: the count the triggers keep (O(1)); filtered: count the matches.
             let total =
-                clauses.count == 1
-                ? try Int.fetchOne(db, sql: "SELECT drives FROM owner_drive_counts WHERE owner = ?", arguments: [owner]) ?? 0
+                unfiltered
+                ? try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT drives FROM owner_drive_counts WHERE owner = ?"), arguments: [owner]) ?? 0
                 : try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM drives d WHERE \(whereSQL)", arguments: StatementArguments(args)) ?? 0
             var order = query.order.map { "d.\($0.field.rawValue) \($0.descending ? "DESC" : "ASC")" }
             order.append("d.seq ASC")
-            var tail = " ORDER BY " + order.joined(separator: ", ")
-            if let limit = query.limit {
-                tail += " LIMIT \(max(0, limit)) OFFSET \(max(0, query.offset))"
-            } else if query.offset > 0 {
-                tail += " LIMIT -1 OFFSET \(query.offset)"
-            }
-            let drives = try Self.fetchDrives(db, where: whereSQL, args, tail: tail)
+            // LIMIT and OFFSET are arguments, so the SQL of an unfiltered page has a handful of
+            // shapes and its prepared statement is reused.
+            let tail = " ORDER BY " + order.joined(separator: ", ") + " LIMIT ? OFFSET ?"
+            let limit = query.limit.map { max(0, $0) } ?? -1
+            let drives = try Self.fetchDrives(
+                db, where: whereSQL, args + [limit, max(0, query.offset)], tail: tail,
+                cached: unfiltered && query.order.count <= 2)
             return (total, drives)
         }
     }
@@ -146,7 +149,7 @@ public struct DriveRepository: Sendable {
         catalogue: StorageCatalogue, control: TransitionControl?
     ) throws -> Drive {
         let current = try ownedDriveOrRefusal(db, owner: owner, uuid: changes.uuid)
-        guard let row = try Row.fetchOne(db, sql: "SELECT seq, licenses_frozen FROM drives WHERE uuid = ?", arguments: [changes.uuid])
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, licenses_frozen FROM drives WHERE uuid = ?"), arguments: [changes.uuid])
         else { throw CloudSigmaError.notExist(changes.uuid) }
         let seq: Int64 = row["seq"]
         let licensesFrozen: Bool = row["licenses_frozen"]
@@ -209,7 +212,7 @@ public struct DriveRepository: Sendable {
         }
         if resize { next.status = .resizing }
 
-        try db.execute(
+        try db.run(
             sql: """
                 UPDATE drives SET name = ?, media = ?, status = ?, allow_multimount = ?, affinities = ?, meta = ?,
                                   iops = ?, updated_at = ?
@@ -221,13 +224,13 @@ public struct DriveRepository: Sendable {
             ])
         guard db.changesCount == 1 else { throw StoreError.conflict("drive \(current.uuid)") }
         if let newLicenses {
-            try db.execute(sql: "DELETE FROM drive_licenses WHERE drive_seq = ?", arguments: [seq])
+            try db.run(sql: "DELETE FROM drive_licenses WHERE drive_seq = ?", arguments: [seq])
             try insertLicenses(db, seq: seq, newLicenses)
             next.licenses = try resolveLicenses(db, newLicenses)
         }
         if let tags = changes.tags {
             try Relations.setTags(db, owner: owner, resType: "drives", resUUID: current.uuid, tagUUIDs: tags)
-            next.tags = try Relations.tags(db, of: [current.uuid])[current.uuid] ?? []
+            next.tags = try Relations.tags(db, of: current.uuid)
         }
         if resize {
             // The answer still shows the old size; the new one appears when the resize completes.
@@ -249,7 +252,7 @@ public struct DriveRepository: Sendable {
                 if case .reject(let error) = DriveLifecycle.decide(.delete, in: try Self.lifecycleContext(db, drive)) {
                     throw error
                 }
-                try db.execute(
+                try db.run(
                     sql: "DELETE FROM drives WHERE uuid = ? AND status = ?", arguments: [uuid, drive.status.rawValue])
                 guard db.changesCount == 1 else { throw StoreError.conflict("drive \(uuid)") }
             }
@@ -263,22 +266,20 @@ public struct DriveRepository: Sendable {
     /// once no other clone copies from it.
     public func completeDueTransitions(now: Date = Date(), limit: Int = 500) async throws -> [String] {
         try await database.write { db in
-            let due = try Row.fetchAll(
-                db,
-                sql: """
+            let due = try Row.fetchAll(db.cachedStatement(sql: """
                     SELECT t.drive_seq, t.operation, t.from_status, t.payload, t.source_seq, t.job_seq, d.uuid, d.status
                     FROM transitions t JOIN drives d ON d.seq = t.drive_seq
                     WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?
-                    """,
+                    """),
                 arguments: [now.timeIntervalSince1970, limit])
             let stamp = Timestamp.string(now)
             var moved: [String] = []
             for row in due {
                 let seq: Int64 = row["drive_seq"]
                 let statusRaw: String = row["status"]
-                try db.execute(sql: "DELETE FROM transitions WHERE drive_seq = ?", arguments: [seq])
+                try db.run(sql: "DELETE FROM transitions WHERE drive_seq = ?", arguments: [seq])
                 if let jobSeq: Int64 = row["job_seq"] {
-                    try db.execute(
+                    try db.run(
                         sql: """
                             UPDATE jobs SET state = 'success', last_modified = ?, last_modified_at = ?
                             WHERE seq = ? AND state = 'started'
@@ -292,7 +293,7 @@ public struct DriveRepository: Sendable {
                     moved.append(row["uuid"])
                 }
                 if let sourceSeq: Int64 = row["source_seq"],
-                    let sourceStatus = try String.fetchOne(db, sql: "SELECT status FROM drives WHERE seq = ?", arguments: [sourceSeq]),
+                    let sourceStatus = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM drives WHERE seq = ?"), arguments: [sourceSeq]),
                     sourceStatus == DriveStatus.cloningSource.rawValue
                 {
                     _ = try Self.finishTransient(db, seq: sourceSeq, status: sourceStatus, payload: [:], stamp: stamp)
@@ -310,27 +311,26 @@ public struct DriveRepository: Sendable {
         guard let status = DriveStatus(rawValue: statusRaw) else { return false }
         let context = try lifecycleContext(db, seq: seq, status: status)
         guard case .proceed(let target) = DriveLifecycle.decide(.complete, in: context), let target else { return false }
-        var sizeSQL = ""
-        var args: [any DatabaseValueConvertible] = [target.rawValue, stamp]
         if case .int(let size)? = payload["size"] {
-            sizeSQL = ", size = ?"
-            args.append(size)
+            try db.run(
+                sql: "UPDATE drives SET status = ?, updated_at = ?, size = ? WHERE seq = ? AND status = ?",
+                arguments: [target.rawValue, stamp, size, seq, statusRaw])
+        } else {
+            try db.run(
+                sql: "UPDATE drives SET status = ?, updated_at = ? WHERE seq = ? AND status = ?",
+                arguments: [target.rawValue, stamp, seq, statusRaw])
         }
-        args.append(contentsOf: [seq, statusRaw] as [any DatabaseValueConvertible])
-        try db.execute(
-            sql: "UPDATE drives SET status = ?, updated_at = ?\(sizeSQL) WHERE seq = ? AND status = ?",
-            arguments: StatementArguments(args))
         return db.changesCount == 1
     }
 
     /// When the next transition falls due (unix seconds), or nil when none is pending.
     public func nextTransitionDue() async throws -> Double? {
-        try await database.read { db in try Double.fetchOne(db, sql: "SELECT MIN(due_at) FROM transitions") }
+        try await database.read { db in try Double.fetchOne(db.cachedStatement(sql: "SELECT MIN(due_at) FROM transitions")) }
     }
 
     /// How many transitions are pending.
     public func pendingTransitionCount() async throws -> Int {
-        try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM transitions") ?? 0 }
+        try await database.read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM transitions")) ?? 0 }
     }
 
     // MARK: Licenses
@@ -338,7 +338,7 @@ public struct DriveRepository: Sendable {
     /// The license catalogue, ordered by name.
     public func licenses(limit: Int?, offset: Int) async throws -> (total: Int, licenses: [License]) {
         try await database.read { db in
-            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM licenses") ?? 0
+            let total = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM licenses")) ?? 0
             var sql = "SELECT * FROM licenses ORDER BY name"
             if let limit { sql += " LIMIT \(max(0, limit)) OFFSET \(max(0, offset))" } else if offset > 0 {
                 sql += " LIMIT -1 OFFSET \(offset)"
@@ -350,7 +350,7 @@ public struct DriveRepository: Sendable {
     /// License `id`, or nil.
     public func license(id: Int64) async throws -> License? {
         try await database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM licenses WHERE id = ?", arguments: [id]).map(Self.license)
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM licenses WHERE id = ?"), arguments: [id]).map(Self.license)
         }
     }
 
@@ -358,9 +358,9 @@ public struct DriveRepository: Sendable {
     public func licenseID(forReference reference: String) async throws -> Int64? {
         try await database.read { db in
             if let id = Int64(reference) {
-                return try Int64.fetchOne(db, sql: "SELECT id FROM licenses WHERE id = ?", arguments: [id])
+                return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM licenses WHERE id = ?"), arguments: [id])
             }
-            return try Int64.fetchOne(db, sql: "SELECT id FROM licenses WHERE name = ?", arguments: [reference])
+            return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM licenses WHERE name = ?"), arguments: [reference])
         }
     }
 
@@ -374,7 +374,7 @@ public struct DriveRepository: Sendable {
 
     static func resolveLicenses(_ db: Database, _ requests: [LicenseRequest]) throws -> [DriveLicense] {
         try requests.enumerated().map { index, request in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM licenses WHERE id = ?", arguments: [request.licenseID])
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM licenses WHERE id = ?"), arguments: [request.licenseID])
             else {
                 throw CloudSigmaError.validation("licenses", "License \(request.licenseID) does not exist (item \(index))")
             }
@@ -384,7 +384,7 @@ public struct DriveRepository: Sendable {
 
     static func insertLicenses(_ db: Database, seq: Int64, _ requests: [LicenseRequest]) throws {
         for (position, request) in requests.enumerated() {
-            try db.execute(
+            try db.run(
                 sql: "INSERT INTO drive_licenses (drive_seq, position, license_id, amount) VALUES (?, ?, ?, ?)",
                 arguments: [seq, position, request.licenseID, request.amount])
         }
@@ -406,7 +406,7 @@ public struct DriveRepository: Sendable {
         _ db: Database, seq: Int64, operation: OperationDurations.Kind, from: DriveStatus, due: Double,
         payload: [String: JSONValue] = [:]
     ) throws {
-        try db.execute(
+        try db.run(
             sql: """
                 INSERT OR REPLACE INTO transitions (drive_seq, operation, from_status, due_at, payload)
                 VALUES (?, ?, ?, ?, ?)
@@ -416,7 +416,7 @@ public struct DriveRepository: Sendable {
 
     /// What the state machine needs about a drive. Mounts join here when servers exist.
     static func lifecycleContext(_ db: Database, _ drive: Drive) throws -> DriveLifecycle.Context {
-        guard let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM drives WHERE uuid = ?", arguments: [drive.uuid]) else {
+        guard let seq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM drives WHERE uuid = ?"), arguments: [drive.uuid]) else {
             return DriveLifecycle.Context(status: drive.status)
         }
         return try lifecycleContext(db, seq: seq, status: drive.status)
@@ -427,7 +427,7 @@ public struct DriveRepository: Sendable {
         var context = DriveLifecycle.Context(status: status, mountCount: mounts.count, onRunningServer: mounts.running)
         if status == .cloningSource {
             context.activeClonesFromHere =
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM transitions WHERE source_seq = ?", arguments: [seq]) ?? 0
+                try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM transitions WHERE source_seq = ?"), arguments: [seq]) ?? 0
         }
         return context
     }
@@ -441,62 +441,73 @@ public struct DriveRepository: Sendable {
         return out
     }
 
-    /// Drives matching `whereSQL` (over alias `d`), with their licenses loaded in one more query.
+    /// The columns of drive queries, read by index in `fetchDrives`. The four flags tell which
+    /// related rows exist, so the common drive (no license, job, mount or tag) costs one statement.
+    static let driveColumns = """
+        d.seq, d.uuid, d.owner, d.name, d.size, d.media, d.storage_type, d.status, d.allow_multimount,
+        d.affinities, d.meta, d.iops,
+        EXISTS(SELECT 1 FROM drive_licenses x WHERE x.drive_seq = d.seq),
+        EXISTS(SELECT 1 FROM drive_jobs x WHERE x.drive_seq = d.seq),
+        EXISTS(SELECT 1 FROM server_drives x WHERE x.drive_seq = d.seq),
+        EXISTS(SELECT 1 FROM tag_resources x WHERE x.res_uuid = d.uuid)
+        """
+
+    /// Drives matching `whereSQL` (over alias `d`), related rows included. `cached`: the SQL text
+    /// comes from a small fixed set, so its prepared statement is kept for the next request.
     static func fetchDrives(
-        _ db: Database, where whereSQL: String, _ args: [any DatabaseValueConvertible], tail: String = ""
+        _ db: Database, where whereSQL: String, _ args: [any DatabaseValueConvertible], tail: String = "",
+        cached: Bool = false
     ) throws -> [Drive] {
-        let rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT d.seq, d.uuid, d.owner, d.name, d.size, d.media, d.storage_type, d.status, d.allow_multimount,
-                       d.affinities, d.meta, d.iops
-                FROM drives d WHERE \(whereSQL)\(tail)
-                """,
-            arguments: StatementArguments(args))
+        let sql = "SELECT \(driveColumns) FROM drives d WHERE \(whereSQL)\(tail)"
+        let statement = cached ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+        let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(args))
         var drives: [Drive] = []
-        drives.reserveCapacity(rows.count)
-        var seqs: [Int64] = []
-        for row in rows {
-            seqs.append(row["seq"])
+        var related: [(index: Int, seq: Int64, licenses: Bool, jobs: Bool, mounts: Bool, tags: Bool)] = []
+        while let row = try cursor.next() {
+            let seq: Int64 = row[0]
+            let flags = (licenses: row[12] as Bool, jobs: row[13] as Bool, mounts: row[14] as Bool, tags: row[15] as Bool)
+            if flags.licenses || flags.jobs || flags.mounts || flags.tags {
+                related.append((drives.count, seq, flags.licenses, flags.jobs, flags.mounts, flags.tags))
+            }
             drives.append(
                 Drive(
-                    uuid: row["uuid"], owner: row["owner"], name: row["name"], size: row["size"],
-                    media: DriveMedia(rawValue: row["media"]) ?? .disk, storageType: row["storage_type"],
-                    status: DriveStatus(rawValue: row["status"]) ?? .unavailable,
-                    allowMultimount: row["allow_multimount"], affinities: Codec.decodeStrings(row["affinities"]),
-                    meta: Codec.decodeStringMap(row["meta"]), iops: row["iops"]))
+                    uuid: row[1], owner: row[2], name: row[3], size: row[4],
+                    media: DriveMedia(rawValue: row[5]) ?? .disk, storageType: row[6],
+                    status: DriveStatus(rawValue: row[7]) ?? .unavailable,
+                    allowMultimount: row[8], affinities: Codec.decodeStrings(row[9]),
+                    meta: Codec.decodeStringMap(row[10]), iops: row[11]))
         }
-        if !seqs.isEmpty {
-            let licenseRows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT dl.drive_seq, dl.amount, l.* FROM drive_licenses dl JOIN licenses l ON l.id = dl.license_id
-                    WHERE dl.drive_seq IN (\(seqs.map(String.init).joined(separator: ",")))
-                    ORDER BY dl.drive_seq, dl.position
-                    """)
-            var index: [Int64: Int] = [:]
-            for (i, seq) in seqs.enumerated() { index[seq] = i }
-            for row in licenseRows {
-                if let i = index[row["drive_seq"]] {
-                    drives[i].licenses.append(DriveLicense(amount: row["amount"], license: license(row)))
+        for item in related {
+            if item.licenses {
+                let rows = try Row.fetchAll(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT dl.amount, l.id, l.name, l.long_name, l.type, l.user_metric, l.burstable
+                            FROM drive_licenses dl JOIN licenses l ON l.id = dl.license_id
+                            WHERE dl.drive_seq = ? ORDER BY dl.position
+                            """),
+                    arguments: [item.seq])
+                drives[item.index].licenses = rows.map { row in
+                    DriveLicense(
+                        amount: row[0],
+                        license: License(
+                            id: row[1], name: row[2], longName: row[3], type: row[4], userMetric: row[5], burstable: row[6]))
                 }
             }
-            let jobRows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT dj.drive_seq, j.uuid FROM drive_jobs dj JOIN jobs j ON j.seq = dj.job_seq
-                    WHERE dj.drive_seq IN (\(seqs.map(String.init).joined(separator: ",")))
-                    ORDER BY dj.drive_seq, dj.job_seq
-                    """)
-            for row in jobRows {
-                if let i = index[row["drive_seq"]] { drives[i].jobs.append(row["uuid"]) }
+            if item.jobs {
+                drives[item.index].jobs = try String.fetchAll(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT j.uuid FROM drive_jobs dj JOIN jobs j ON j.seq = dj.job_seq
+                            WHERE dj.drive_seq = ? ORDER BY dj.job_seq
+                            """),
+                    arguments: [item.seq])
             }
-            for (seq, servers) in try Relations.mountedOn(db, driveSeqs: seqs) {
-                if let i = index[seq] { drives[i].mountedOn = servers }
+            if item.mounts {
+                drives[item.index].mountedOn = try Relations.mountedOn(db, driveSeq: item.seq)
             }
-            let tags = try Relations.tags(db, of: drives.map(\.uuid))
-            if !tags.isEmpty {
-                for i in drives.indices { drives[i].tags = tags[drives[i].uuid] ?? [] }
+            if item.tags {
+                drives[item.index].tags = try Relations.tags(db, of: drives[item.index].uuid)
             }
         }
         return drives
@@ -514,15 +525,17 @@ enum Codec {
     }
 
     static func decode(_ text: String) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        try? JSONParser.parse(text)
     }
 
     static func decodeStrings(_ text: String) -> [String] {
-        decode(text)?.arrayValue?.compactMap(\.stringValue) ?? []
+        if text == "[]" { return [] }
+        return decode(text)?.arrayValue?.compactMap(\.stringValue) ?? []
     }
 
     static func decodeStringMap(_ text: String) -> [String: String] {
-        decode(text)?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+        if text == "{}" { return [:] }
+        return decode(text)?.objectValue?.compactMapValues(\.stringValue) ?? [:]
     }
 
     static func decodeObject(_ text: String) -> [String: JSONValue] {

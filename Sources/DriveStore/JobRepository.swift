@@ -34,7 +34,7 @@ public struct JobRepository: Sendable {
     /// The caller's job `uuid`, or `404 notexist`.
     public func job(owner: String, uuid: String, now: Date = Date()) async throws -> Job {
         try await database.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE uuid = ? AND owner = ?", arguments: [uuid, owner])
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE uuid = ? AND owner = ?"), arguments: [uuid, owner])
             else { throw CloudSigmaError.notExist(uuid) }
             return Self.job(row, now: now)
         }
@@ -44,7 +44,7 @@ public struct JobRepository: Sendable {
     @discardableResult
     public func purge(finishedBefore cutoff: Date) async throws -> Int {
         try await database.write { db in
-            try db.execute(
+            try db.run(
                 sql: "DELETE FROM jobs WHERE state != 'started' AND last_modified_at < ?",
                 arguments: [cutoff.timeIntervalSince1970])
             return db.changesCount

@@ -12,13 +12,13 @@ enum Relations {
     static func setTags(_ db: Database, owner: String, resType: String, resUUID: String, tagUUIDs: [String]) throws {
         var seqs: [Int64] = []
         for tag in tagUUIDs {
-            guard let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM tags WHERE uuid = ? AND owner = ?", arguments: [tag, owner])
+            guard let seq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM tags WHERE uuid = ? AND owner = ?"), arguments: [tag, owner])
             else { throw CloudSigmaError.notExist(tag) }
             if !seqs.contains(seq) { seqs.append(seq) }
         }
-        try db.execute(sql: "DELETE FROM tag_resources WHERE res_uuid = ?", arguments: [resUUID])
+        try db.run(sql: "DELETE FROM tag_resources WHERE res_uuid = ?", arguments: [resUUID])
         for seq in seqs {
-            try db.execute(
+            try db.run(
                 sql: "INSERT INTO tag_resources (tag_seq, res_type, res_uuid) VALUES (?, ?, ?)",
                 arguments: [seq, resType, resUUID])
         }
@@ -41,43 +41,52 @@ enum Relations {
 
     // MARK: Mounts
 
-    /// Server uuids on which each drive (by seq) is mounted, in server creation order.
-    static func mountedOn(_ db: Database, driveSeqs: [Int64]) throws -> [Int64: [String]] {
-        guard !driveSeqs.isEmpty else { return [:] }
-        var out: [Int64: [String]] = [:]
-        let rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT DISTINCT sd.drive_seq, s.uuid, s.seq FROM server_drives sd JOIN servers s ON s.seq = sd.server_seq
-                WHERE sd.drive_seq IN (\(driveSeqs.map(String.init).joined(separator: ","))) ORDER BY s.seq
-                """)
-        for row in rows { out[row["drive_seq"], default: []].append(row["uuid"]) }
-        return out
+    /// Tag uuids of resource `uuid`, in tag creation order.
+    static func tags(_ db: Database, of uuid: String) throws -> [String] {
+        try String.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT t.uuid FROM tag_resources tr JOIN tags t ON t.seq = tr.tag_seq
+                    WHERE tr.res_uuid = ? ORDER BY t.seq
+                    """),
+            arguments: [uuid])
+    }
+
+    // MARK: Mounts
+
+    /// Server uuids on which drive `driveSeq` is mounted, in server creation order.
+    static func mountedOn(_ db: Database, driveSeq: Int64) throws -> [String] {
+        try String.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT s.uuid FROM server_drives sd JOIN servers s ON s.seq = sd.server_seq
+                    WHERE sd.drive_seq = ? GROUP BY s.seq ORDER BY s.seq
+                    """),
+            arguments: [driveSeq])
     }
 
     /// (servers listing the drive, whether one of them is running).
     static func mountSummary(_ db: Database, driveSeq: Int64) throws -> (count: Int, running: Bool) {
         let row = try Row.fetchOne(
-            db,
-            sql: """
-                SELECT COUNT(DISTINCT sd.server_seq) AS n,
-                       COALESCE(MAX(s.status NOT IN ('stopped', 'paused')), 0) AS running
-                FROM server_drives sd JOIN servers s ON s.seq = sd.server_seq WHERE sd.drive_seq = ?
-                """,
+            db.cachedStatement(
+                sql: """
+                    SELECT COUNT(DISTINCT sd.server_seq), COALESCE(MAX(s.status NOT IN ('stopped', 'paused')), 0)
+                    FROM server_drives sd JOIN servers s ON s.seq = sd.server_seq WHERE sd.drive_seq = ?
+                    """),
             arguments: [driveSeq])
-        return (row?["n"] ?? 0, (row?["running"] as Int? ?? 0) != 0)
+        return (row?[0] ?? 0, (row?[1] as Int? ?? 0) != 0)
     }
 
     /// Re-derives the status of an idle drive after its mounts changed (mounted ⇄ unmounted);
     /// a drive in a transient status keeps it and settles when the transition completes.
     static func settleMountStatus(_ db: Database, driveSeq: Int64, stamp: String) throws {
-        guard let raw = try String.fetchOne(db, sql: "SELECT status FROM drives WHERE seq = ?", arguments: [driveSeq]),
+        guard let raw = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM drives WHERE seq = ?"), arguments: [driveSeq]),
             let status = DriveStatus(rawValue: raw), status == .mounted || status == .unmounted
         else { return }
         let mounts = try mountSummary(db, driveSeq: driveSeq)
         let target: DriveStatus = mounts.count > 0 ? .mounted : .unmounted
         if target != status {
-            try db.execute(
+            try db.run(
                 sql: "UPDATE drives SET status = ?, updated_at = ? WHERE seq = ? AND status = ?",
                 arguments: [target.rawValue, stamp, driveSeq, raw])
         }
@@ -97,15 +106,13 @@ enum Relations {
         var avoided = Set<Int>()
         for uuid in avoid {
             var candidates = Set<Int>()
-            if let host = try Int.fetchOne(db, sql: "SELECT host FROM drives WHERE uuid = ? AND owner = ?", arguments: [uuid, owner]) {
+            if let host = try Int.fetchOne(db.cachedStatement(sql: "SELECT host FROM drives WHERE uuid = ? AND owner = ?"), arguments: [uuid, owner]) {
                 candidates.insert(host)
             } else {
-                let serverHosts = try Int.fetchAll(
-                    db,
-                    sql: """
+                let serverHosts = try Int.fetchAll(db.cachedStatement(sql: """
                         SELECT d.host FROM servers s JOIN server_drives sd ON sd.server_seq = s.seq
                         JOIN drives d ON d.seq = sd.drive_seq WHERE s.uuid = ? AND s.owner = ?
-                        """,
+                        """),
                     arguments: [uuid, owner])
                 candidates.formUnion(serverHosts)
             }
@@ -114,7 +121,7 @@ enum Relations {
             avoided = next
         }
         let free = (0..<hosts).filter { !avoided.contains($0) }
-        let next = try Int.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'drives'") ?? 0
+        let next = try Int.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'drives'")) ?? 0
         return free.isEmpty ? 0 : free[(next + 1) % free.count]
     }
 }

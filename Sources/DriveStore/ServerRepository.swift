@@ -108,7 +108,7 @@ public struct ServerRepository: Sendable {
             var uuids: [String] = []
             for spec in specs {
                 let uuid = UUID().uuidString.lowercased()
-                try db.execute(
+                try db.run(
                     sql: """
                         INSERT INTO servers (uuid, owner, name, cpu, mem, vnc_password, status, meta, extra, created_at, updated_at)
                         VALUES (?, ?, ?, ?, ?, ?, 'stopped', ?, ?, ?, ?)
@@ -136,7 +136,7 @@ public struct ServerRepository: Sendable {
         let hotplug = self.hotplug
         return try await database.write { db in
             guard let current = try Self.fetch(db, where: "s.uuid = ? AND s.owner = ?", [uuid, owner]).first,
-                let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM servers WHERE uuid = ?", arguments: [uuid])
+                let seq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM servers WHERE uuid = ?"), arguments: [uuid])
             else { throw CloudSigmaError.notExist(uuid) }
             let stamp = Timestamp.string(now)
             let structural = ServerLifecycle.decide(.editStructural, in: current.status)
@@ -168,19 +168,17 @@ public struct ServerRepository: Sendable {
     /// Deletes a stopped server; its drives become `unmounted` (or are deleted with `recurse`).
     public func delete(owner: String, uuid: String, recurse: ServerDeleteRecurse, now: Date = Date()) async throws {
         try await database.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT seq, status FROM servers WHERE uuid = ? AND owner = ?", arguments: [uuid, owner]),
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, status FROM servers WHERE uuid = ? AND owner = ?"), arguments: [uuid, owner]),
                 let status = ServerStatus(rawValue: row["status"])
             else { throw CloudSigmaError.notExist(uuid) }
             if case .reject(let error) = ServerLifecycle.decide(.delete, in: status) { throw error }
             let seq: Int64 = row["seq"]
-            let attached = try Row.fetchAll(
-                db,
-                sql: """
+            let attached = try Row.fetchAll(db.cachedStatement(sql: """
                     SELECT DISTINCT d.seq, d.uuid, d.media FROM server_drives sd JOIN drives d ON d.seq = sd.drive_seq
                     WHERE sd.server_seq = ?
-                    """,
+                    """),
                 arguments: [seq])
-            try db.execute(sql: "DELETE FROM servers WHERE seq = ?", arguments: [seq])
+            try db.run(sql: "DELETE FROM servers WHERE seq = ?", arguments: [seq])
             let stamp = Timestamp.string(now)
             for drive in attached {
                 let media: String = drive["media"]
@@ -193,14 +191,14 @@ public struct ServerRepository: Sendable {
                     }
                 let driveSeq: Int64 = drive["seq"]
                 if remove {
-                    guard let raw = try String.fetchOne(db, sql: "SELECT status FROM drives WHERE seq = ?", arguments: [driveSeq]),
+                    guard let raw = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM drives WHERE seq = ?"), arguments: [driveSeq]),
                         let driveStatus = DriveStatus(rawValue: raw)
                     else { continue }
                     var context = try DriveRepository.lifecycleContext(db, seq: driveSeq, status: driveStatus)
                     // The server itself is gone: what matters is the drive's other mounts.
                     if driveStatus == .mounted && context.mountCount == 0 { context.status = .unmounted }
                     if case .reject(let error) = DriveLifecycle.decide(.delete, in: context) { throw error }
-                    try db.execute(sql: "DELETE FROM drives WHERE seq = ?", arguments: [driveSeq])
+                    try db.run(sql: "DELETE FROM drives WHERE seq = ?", arguments: [driveSeq])
                 } else {
                     try Relations.settleMountStatus(db, driveSeq: driveSeq, stamp: stamp)
                 }
@@ -213,7 +211,7 @@ public struct ServerRepository: Sendable {
     public func act(owner: String, uuid: String, operation: ServerLifecycle.Operation, now: Date = Date()) async throws {
         let durations = self.durations, control = self.control
         try await database.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT seq, status FROM servers WHERE uuid = ? AND owner = ?", arguments: [uuid, owner]),
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, status FROM servers WHERE uuid = ? AND owner = ?"), arguments: [uuid, owner]),
                 let status = ServerStatus(rawValue: row["status"])
             else { throw CloudSigmaError.notExist(uuid) }
             let seq: Int64 = row["seq"]
@@ -221,14 +219,14 @@ public struct ServerRepository: Sendable {
             case .reject(let error): throw error
             case .ignore, .proceed(nil): return
             case .proceed(let target?):
-                try db.execute(
+                try db.run(
                     sql: "UPDATE servers SET status = ?, updated_at = ? WHERE seq = ? AND status = ?",
                     arguments: [target.rawValue, Timestamp.string(now), seq, status.rawValue])
                 guard db.changesCount == 1 else { throw StoreError.conflict("server \(uuid)") }
                 let seconds = max(0, (operation == .start ? durations.startSeconds : durations.stopSeconds) * durations.timeScale)
                 let op: TransitionControl.Operation = operation == .start ? .start : .stop
                 let due = control?.due(op, now: now, configured: seconds) ?? now.timeIntervalSince1970 + seconds
-                try db.execute(
+                try db.run(
                     sql: """
                         INSERT OR REPLACE INTO server_transitions (server_seq, operation, from_status, due_at)
                         VALUES (?, ?, ?, ?)
@@ -241,23 +239,21 @@ public struct ServerRepository: Sendable {
     /// Completes due server transitions; returns the servers moved.
     public func completeDueTransitions(now: Date = Date()) async throws -> [String] {
         try await database.write { db in
-            let due = try Row.fetchAll(
-                db,
-                sql: """
+            let due = try Row.fetchAll(db.cachedStatement(sql: """
                     SELECT t.server_seq, t.from_status, s.uuid, s.status FROM server_transitions t
                     JOIN servers s ON s.seq = t.server_seq WHERE t.due_at <= ? ORDER BY t.due_at
-                    """,
+                    """),
                 arguments: [now.timeIntervalSince1970])
             var moved: [String] = []
             let stamp = Timestamp.string(now)
             for row in due {
                 let seq: Int64 = row["server_seq"]
-                try db.execute(sql: "DELETE FROM server_transitions WHERE server_seq = ?", arguments: [seq])
+                try db.run(sql: "DELETE FROM server_transitions WHERE server_seq = ?", arguments: [seq])
                 guard row["status"] as String == row["from_status"] as String,
                     let status = ServerStatus(rawValue: row["status"]),
                     case .proceed(let target?) = ServerLifecycle.decide(.complete, in: status)
                 else { continue }
-                try db.execute(
+                try db.run(
                     sql: "UPDATE servers SET status = ?, active_since = ?, updated_at = ? WHERE seq = ? AND status = ?",
                     arguments: [target.rawValue, target == .running ? stamp : nil, stamp, seq, status.rawValue])
                 if db.changesCount == 1 { moved.append(row["uuid"]) }
@@ -267,7 +263,7 @@ public struct ServerRepository: Sendable {
     }
 
     public func nextTransitionDue() async throws -> Double? {
-        try await database.read { db in try Double.fetchOne(db, sql: "SELECT MIN(due_at) FROM server_transitions") }
+        try await database.read { db in try Double.fetchOne(db.cachedStatement(sql: "SELECT MIN(due_at) FROM server_transitions")) }
     }
 
     // MARK: Mounts
@@ -281,7 +277,7 @@ public struct ServerRepository: Sendable {
             var libraryUUID: String?
         }
         let before = Set(
-            try Int64.fetchAll(db, sql: "SELECT drive_seq FROM server_drives WHERE server_seq = ? AND drive_seq IS NOT NULL", arguments: [serverSeq]))
+            try Int64.fetchAll(db.cachedStatement(sql: "SELECT drive_seq FROM server_drives WHERE server_seq = ? AND drive_seq IS NOT NULL"), arguments: [serverSeq]))
         var resolved: [Resolved] = []
         var channels = Set<String>()
         var seen = Set<String>()
@@ -291,8 +287,7 @@ public struct ServerRepository: Sendable {
                 throw CloudSigmaError.validation(
                     "drives", "drives[\(index)]: \(mount.device) channel \(mount.devChannel) is used twice")
             }
-            if let row = try Row.fetchOne(
-                db, sql: "SELECT seq, status, media, allow_multimount FROM drives WHERE uuid = ? AND owner = ?",
+            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, status, media, allow_multimount FROM drives WHERE uuid = ? AND owner = ?"),
                 arguments: [mount.driveUUID, owner])
             {
                 let seq: Int64 = row["seq"]
@@ -310,8 +305,7 @@ public struct ServerRepository: Sendable {
                     }
                 }
                 resolved.append(Resolved(mount: mount, driveSeq: seq))
-            } else if let media = try String.fetchOne(
-                db, sql: "SELECT media FROM library_drives WHERE uuid = ?", arguments: [mount.driveUUID])
+            } else if let media = try String.fetchOne(db.cachedStatement(sql: "SELECT media FROM library_drives WHERE uuid = ?"), arguments: [mount.driveUUID])
             {
                 guard media == DriveMedia.cdrom.rawValue else {
                     throw CloudSigmaError.permission(
@@ -322,9 +316,9 @@ public struct ServerRepository: Sendable {
                 throw CloudSigmaError.notExist(mount.driveUUID)
             }
         }
-        try db.execute(sql: "DELETE FROM server_drives WHERE server_seq = ?", arguments: [serverSeq])
+        try db.run(sql: "DELETE FROM server_drives WHERE server_seq = ?", arguments: [serverSeq])
         for (position, item) in resolved.enumerated() {
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT INTO server_drives (server_seq, position, drive_seq, library_uuid, boot_order, dev_channel, device)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
