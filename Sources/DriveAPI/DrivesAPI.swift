@@ -39,6 +39,8 @@ public struct APISettings: Sendable {
     public var requestLogCapacity: Int
     /// Serve `GET /_drivesd/ceiling`: a fixed 1 KiB JSON answer, the benchmark's ceiling.
     public var ceilingRoute: Bool = false
+    /// How many rendered drive answers are kept until the next commit; 0: none.
+    public var responseCacheEntries: Int = 20_000
 
     public init(
         catalogue: StorageCatalogue = StorageCatalogue(), durations: OperationDurations = OperationDurations(),
@@ -76,6 +78,7 @@ public struct DrivesAPI: Sendable {
     public let metrics = MetricsRegistry()
     public let requestLog: RequestLog
     public let faults = FaultRegistry()
+    let responses: ResponseCache
     public let worker: TransitionWorker
     public let authenticator: Authenticator
     public let settings: APISettings
@@ -86,6 +89,7 @@ public struct DrivesAPI: Sendable {
         self.control = try TransitionControl(database: database)
         self.admin = AdminRepository(database: database)
         self.requestLog = RequestLog(capacity: settings.requestLogCapacity)
+        self.responses = ResponseCache(generation: database.generation, capacity: settings.responseCacheEntries)
         self.drives = DriveRepository(
             database: database, durations: settings.durations, catalogue: settings.catalogue, hosts: settings.storageHosts,
             control: control)

@@ -37,20 +37,22 @@ struct DrivesController {
             let owner = try context.requireUser().uuid
             let query = QueryParameters(request.uri)
             let (driveQuery, echoedLimit) = try query.driveQuery()
-            let fields = query.fields
-            let (total, drives) = try await api.drives.list(owner: owner, query: driveQuery)
-            guard let fields else {
-                var writer = JSONWriter(capacity: 64 + drives.count * (detail ? 1200 : 200))
-                writer.listPage(limit: echoedLimit, offset: driveQuery.offset, totalCount: total) { w in
-                    for (i, drive) in drives.enumerated() {
-                        if i > 0 { w.comma() }
-                        detail ? drive.writeDetail(into: &w) : drive.writeShort(into: &w)
+            guard let fields = query.fields else {
+                return try await api.responses.answer(request, owner: owner) {
+                    let (total, drives) = try await api.drives.list(owner: owner, query: driveQuery)
+                    var writer = JSONWriter(capacity: 64 + drives.count * (detail ? 1200 : 200))
+                    writer.listPage(limit: echoedLimit, offset: driveQuery.offset, totalCount: total) { w in
+                        for (i, drive) in drives.enumerated() {
+                            if i > 0 { w.comma() }
+                            detail ? drive.writeDetail(into: &w) : drive.writeShort(into: &w)
+                        }
                     }
+                    return writer.bytes
                 }
-                return .json(bytes: writer.bytes)
             }
             // `fields` picks from the whole definition, also on the short list (pycloudsigma asks
             // `/drives/?fields=name,uuid`).
+            let (total, drives) = try await api.drives.list(owner: owner, query: driveQuery)
             let objects = drives.map { $0.detailJSON.projected(to: fields) }
             return .json(
                 ListPage(limit: echoedLimit, offset: driveQuery.offset, totalCount: total, objects: objects).json)
@@ -62,9 +64,13 @@ struct DrivesController {
     @Sendable func get(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let owner = try context.requireUser().uuid
         let uuid = try context.parameters.require("uuid")
+        guard let fields = QueryParameters(request.uri).fields else {
+            return try await api.responses.answer(request, owner: owner) {
+                try await api.drives.drive(owner: owner, uuid: uuid).detailJSONBytes
+            }
+        }
         let drive = try await api.drives.drive(owner: owner, uuid: uuid)
-        if request.uri.query == nil { return .json(bytes: drive.detailJSONBytes) }
-        return .json(drive.detailJSON.projected(to: QueryParameters(request.uri).fields))
+        return .json(drive.detailJSON.projected(to: fields))
     }
 
     @Sendable func create(_ request: Request, context: DrivesRequestContext) async throws -> Response {

@@ -19,10 +19,16 @@ public struct AppDatabase: Sendable {
     let writer: any DatabaseWriter
     /// Where the database lives; nil in memory.
     public let path: String?
+    /// Shares transactions between concurrent API writes (see `groupWrite`).
+    let committer: GroupCommitter
+    /// Moves on every commit, whoever writes (API, worker, admin).
+    public let generation = CommitGeneration()
 
     init(writer: any DatabaseWriter, path: String?) {
         self.writer = writer
         self.path = path
+        self.committer = GroupCommitter(writer: writer)
+        writer.add(transactionObserver: CommitCounter(generation: generation), extent: .databaseLifetime)
     }
 
     /// Opens (creating when missing) the database file at `path` in WAL mode. Does not migrate.
@@ -125,6 +131,13 @@ public struct AppDatabase: Sendable {
         } catch let error as DatabaseError {
             throw StoreError.database(error)
         }
+    }
+
+    /// An API write: `body` runs in its own savepoint of a transaction it may share with writes
+    /// that arrived meanwhile (group commit); it returns once that transaction committed. A
+    /// failure of `body` undoes its changes only.
+    func groupWrite<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        try await committer.write(body)
     }
 
     func readSync<T>(_ body: (Database) throws -> T) throws -> T {

@@ -107,6 +107,12 @@ public struct DriveQuery: Sendable, Equatable {
 
     public init() {}
 
+    /// No filter: the owner's drives, whatever their name, uuid or tags.
+    var isUnfiltered: Bool {
+        exact.allSatisfy(\.values.isEmpty) && nameContains.allSatisfy(\.isEmpty) && tags.allSatisfy(\.isEmpty)
+            && tagNames.allSatisfy(\.isEmpty)
+    }
+
     /// The SQL conditions (over table alias `alias`, with `owner`, `uuid` and `name` columns) and
     /// their arguments: the owner, then each filter group; groups AND together, values OR.
     func whereClauses(alias: String, owner: String) -> (clauses: [String], args: [any DatabaseValueConvertible]) {

@@ -31,7 +31,7 @@ public struct DriveRepository: Sendable {
     /// due after the create duration.
     public func create(owner: String, specs: [DriveSpec], avoid: [String] = [], now: Date = Date()) async throws -> [Drive] {
         let durations = self.durations, hosts = self.hosts, control = self.control
-        return try await database.write { db in
+        return try await database.groupWrite { db in
             let stamp = Timestamp.string(now)
             var created: [Drive] = []
             created.reserveCapacity(specs.count)
@@ -74,7 +74,9 @@ public struct DriveRepository: Sendable {
     /// The caller's drive `uuid`, or a library drive in drive shape (`owner: null`), or
     /// `404 notexist`.
     public func drive(owner: String, uuid: String) async throws -> Drive {
-        try await database.read { db in
+        // A lookup by primary key: read on the calling thread rather than hop to a reader queue
+        // and back (two thread wake-ups that cost more than the query).
+        try database.readSync { db in
             if let drive = try Self.fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [uuid, owner], cached: true).first {
                 return drive
             }
@@ -96,10 +98,12 @@ public struct DriveRepository: Sendable {
 
     /// One page of the caller's drives and the number of matches.
     public func list(owner: String, query: DriveQuery) async throws -> (total: Int, drives: [Drive]) {
-        try await database.read { db in
+        // A small page walks an index for a few rows: read on the calling thread. Anything that
+        // may scan (filters, big pages, far offsets) goes to a reader queue.
+        let small = query.isUnfiltered && query.order.isEmpty && (query.limit ?? .max) <= 100 && query.offset <= 1000
+        @Sendable func listing(_ db: Database) throws -> (total: Int, drives: [Drive]) {
             let (clauses, args) = query.whereClauses(alias: "d", owner: owner)
             let whereSQL = clauses.joined(separator: " AND ")
-            // Unfiltered: the count the triggers keep (O(1)); filtered: count the matches.
             let unfiltered = clauses.count == 1
             // Unfiltered: the count the triggers keep (O(1)); filtered: count the matches.
             let total =
@@ -118,6 +122,7 @@ public struct DriveRepository: Sendable {
                 cached: unfiltered && query.order.count <= 2)
             return (total, drives)
         }
+        return try small ? database.readSync(listing) : await database.read(listing)
     }
 
     // MARK: Update
@@ -125,7 +130,7 @@ public struct DriveRepository: Sendable {
     /// Applies one update (PUT or the resize action).
     public func update(owner: String, changes: DriveChanges, mode: UpdateMode, now: Date = Date()) async throws -> Drive {
         let durations = self.durations, catalogue = self.catalogue, control = self.control
-        return try await database.write { db in
+        return try await database.groupWrite { db in
             try Self.apply(
                 db, owner: owner, changes: changes, mode: mode, now: now, durations: durations, catalogue: catalogue,
                 control: control)
@@ -135,7 +140,7 @@ public struct DriveRepository: Sendable {
     /// Applies several updates in one transaction (decision 7): all or none.
     public func update(owner: String, bulk: [DriveChanges], now: Date = Date()) async throws -> [Drive] {
         let durations = self.durations, catalogue = self.catalogue, control = self.control
-        return try await database.write { db in
+        return try await database.groupWrite { db in
             try bulk.map {
                 try Self.apply(
                     db, owner: owner, changes: $0, mode: .edit, now: now, durations: durations, catalogue: catalogue,
@@ -246,7 +251,7 @@ public struct DriveRepository: Sendable {
 
     /// Deletes the caller's drives `uuids` (all or nothing).
     public func delete(owner: String, uuids: [String]) async throws {
-        try await database.write { db in
+        try await database.groupWrite { db in
             for uuid in uuids {
                 let drive = try Self.ownedDriveOrRefusal(db, owner: owner, uuid: uuid)
                 if case .reject(let error) = DriveLifecycle.decide(.delete, in: try Self.lifecycleContext(db, drive)) {

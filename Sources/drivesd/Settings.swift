@@ -46,6 +46,8 @@ import Yams
 /// - `admin.request_log_size` (int, `1000`): how many recent requests `/_drivesd/requests` keeps.
 /// - `log.level` (string, `info`): trace, debug, info, notice, warning, error or critical.
 /// - `log.format` (string, `text`): `text`, or `json` for one JSON object per line.
+/// - `cache.response_entries` (int, `20000`): rendered answers of drive GETs kept until the next
+///   commit (each is current or not served); 0 turns the cache off.
 /// - `benchmark.ceiling_route` (bool, `false`): serve `GET /_drivesd/ceiling`, a fixed 1 KiB JSON
 ///   answer the benchmark compares every API figure with.
 /// - `shutdown.timeout_seconds` (double, `20`): how long a SIGTERM waits for in-flight requests
@@ -96,6 +98,7 @@ struct Settings {
             "log.format": "text",
             "shutdown.timeout_seconds": 20.0,
             "benchmark.ceiling_route": false,
+            "cache.response_entries": 20_000,
         ]
         for limits in StorageTypeLimits.defaults {
             values[AbsoluteConfigKey(["storage", limits.name, "min_size"])] = .init(.int(Int(limits.minSize)), isSecret: false)
@@ -287,6 +290,7 @@ struct Settings {
             stopSeconds: number("durations.stop_seconds", 1, max: year),
             adminUsername: string("admin.username", "admin"), adminPassword: string("admin.password", "admin"),
             pbkdf2Iterations: pbkdf2Iterations, requestLogCapacity: int("admin.request_log_size", 1000, min: 1, max: 1_000_000))
+        api.responseCacheEntries = int("cache.response_entries", 20_000, max: 10_000_000)
         if let ceiling = try? reader.requiredBool(forKey: "benchmark.ceiling_route") { api.ceilingRoute = ceiling } else {
             problems.append("benchmark.ceiling_route must be true or false")
         }

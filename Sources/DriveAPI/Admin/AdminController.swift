@@ -74,6 +74,16 @@ struct AdminController {
         out += "# HELP drivesd_worker_completed_transitions_total Transitions the worker completed since start.\n"
         out += "# TYPE drivesd_worker_completed_transitions_total counter\n"
         out += "drivesd_worker_completed_transitions_total \(api.worker.completedCount)\n"
+        let cache = api.responses.statistics
+        out += "# HELP drivesd_response_cache_requests_total Drive GETs by whether a current cached answer served them.\n"
+        out += "# TYPE drivesd_response_cache_requests_total counter\n"
+        out += "drivesd_response_cache_requests_total{result=\"hit\"} \(cache.hits)\n"
+        out += "drivesd_response_cache_requests_total{result=\"miss\"} \(cache.misses)\n"
+        out += "drivesd_response_cache_requests_total{result=\"bypass\"} \(cache.bypasses)\n"
+        out += "# HELP drivesd_response_cache_entries Answers held by the response cache.\n# TYPE drivesd_response_cache_entries gauge\n"
+        out += "drivesd_response_cache_entries \(cache.entries)\n"
+        out += "# HELP drivesd_commits_total Write transactions committed since start.\n# TYPE drivesd_commits_total counter\n"
+        out += "drivesd_commits_total \(api.database.generation.current)\n"
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: out)))

@@ -1,0 +1,146 @@
+import DriveAPI
+import DriveLifecycle
+import DriveModel
+import DriveStore
+import Foundation
+import HTTPTypes
+import Testing
+
+/// The performance paths (response cache, group commit) keep the API's answers exact.
+@Suite("Fast paths")
+struct FastPathTests {
+    /// `drivesd_response_cache_requests_total{result=...}` from the metrics.
+    static func cacheCount(_ env: TestEnv, _ result: String) async throws -> Int {
+        let text = try await env.admin(.get, "metrics").text
+        let prefix = "drivesd_response_cache_requests_total{result=\"\(result)\"} "
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix(prefix) })
+        return try #require(Int(line.dropFirst(prefix.count)))
+    }
+
+    @Test("a cached answer is served until the next commit, whoever commits: API, worker or admin")
+    func cacheFollowsCommits() async throws {
+        try await withDrivesd { env in
+            let uuid = try await env.createDrive(name: "cached")
+            let path = "/api/2.0/drives/\(uuid)/"
+            let first = try await env.get(path)
+            #expect(first.json?["status"] == .string("creating"))
+            let hits = try await Self.cacheCount(env, "hit")
+            let again = try await env.get(path)
+            #expect(again.text == first.text)
+            #expect(try await Self.cacheCount(env, "hit") == hits + 1)
+
+            // The worker's commit makes the cached answer stale.
+            try await env.tick()
+            #expect(try await env.status(uuid) == "unmounted")
+
+            // An API write by another request.
+            _ = try await env.get(path)
+            let put = try await env.request(.put, path, body: #"{"name": "renamed", "size": 1073741824, "media": "disk"}"#)
+            #expect(put.code == 200)
+            #expect(try await env.get(path).json?["name"] == .string("renamed"))
+
+            // Lists too: a new drive shows in the next page at once.
+            let list = try await env.get("/api/2.0/drives/detail/")
+            #expect(list.totalCount == 1)
+            _ = try await env.createDrive(name: "second")
+            #expect(try await env.get("/api/2.0/drives/detail/").totalCount == 2)
+            #expect(try await env.get("/api/2.0/drives/").totalCount == 2)
+
+            // An admin write (availability fault) is a commit like any other.
+            _ = try await env.get(path)
+            let reset = try await env.admin(.post, "reset", body: #"{"account": "\#(env.alice.user.uuid)"}"#)
+            #expect(reset.code == 200 || reset.code == 204)
+            #expect(try await env.get(path).code == 404)
+        }
+    }
+
+    @Test("Cache-Control: no-cache reads the database; answers equal the cached ones; the cache can be off")
+    func bypassAndOff() async throws {
+        try await withDrivesd { env in
+            let uuid = try await env.createDrive(name: "fresh")
+            let path = "/api/2.0/drives/\(uuid)/"
+            let cached = try await env.get(path)
+            let bypasses = try await Self.cacheCount(env, "bypass")
+            let fresh = try await env.request(.get, path, headers: [.cacheControl: "no-cache"])
+            #expect(fresh.text == cached.text)
+            #expect(try await Self.cacheCount(env, "bypass") == bypasses + 1)
+            // Other users never see an answer cached for someone else.
+            #expect(try await env.get(path, as: env.bob).code == 404)
+            // `fields` answers are not cached, and stay right.
+            let projected = try await env.get(path + "?fields=name,status")
+            #expect(projected.json == .object(["name": .string("fresh"), "status": .string("creating")]))
+        }
+        var settings = APISettings(durations: OperationDurations(timeScale: 0))
+        settings.responseCacheEntries = 0
+        try await withDrivesd(settings: settings) { env in
+            let uuid = try await env.createDrive(name: "uncached")
+            let one = try await env.get("/api/2.0/drives/\(uuid)/")
+            #expect(one.json?["name"] == .string("uncached"))
+            #expect(try await env.get("/api/2.0/drives/\(uuid)/").text == one.text)
+            #expect(try await Self.cacheCount(env, "hit") == 0)
+        }
+    }
+
+    @Test("the cache stays within its capacity and keeps answering right beyond it")
+    func cacheCapacity() async throws {
+        var settings = APISettings(durations: OperationDurations(timeScale: 0))
+        settings.responseCacheEntries = 3
+        try await withDrivesd(settings: settings) { env in
+            var uuids: [String] = []
+            for i in 0..<8 { uuids.append(try await env.createDrive(name: "d\(i)")) }
+            for _ in 0..<2 {
+                for (i, uuid) in uuids.enumerated() {
+                    #expect(try await env.get("/api/2.0/drives/\(uuid)/").json?["name"] == .string("d\(i)"))
+                }
+            }
+            let text = try await env.admin(.get, "metrics").text
+            let entries = text.split(separator: "\n").first { $0.hasPrefix("drivesd_response_cache_entries ") }
+            let count = entries.flatMap { Int($0.split(separator: " ").last ?? "") }
+            #expect((count ?? 99) <= 3)
+        }
+    }
+
+    @Test("concurrent creates share transactions: a failing request rolls back alone, the others commit")
+    func groupCommit() async throws {
+        try await withDrivesd { env in
+            let tag = try await env.request(.post, "/api/2.0/tags/", body: #"{"objects": [{"name": "t"}]}"#)
+            let tagUUID = try #require(tag.first?["uuid"]?.stringValue)
+            let commitsBefore = env.api.database.generation.current
+            let results = try await withThrowingTaskGroup(of: (Int, Int, String?).self) { group in
+                for i in 0..<60 {
+                    group.addTask {
+                        // Every fifth request names a tag that does not exist: 404, nothing kept.
+                        let tags = i % 5 == 0 ? #"["00000000-0000-4000-8000-00000000dead"]"# : #"["\#(tagUUID)"]"#
+                        let reply = try await env.request(
+                            .post, "/api/2.0/drives/",
+                            body: #"{"objects": [{"name": "g\#(i)", "size": 1073741824, "media": "disk", "tags": \#(tags)}, {"name": "h\#(i)", "size": 1073741824, "media": "disk"}]}"#)
+                        return (i, reply.code, reply.objects.first?["name"]?.stringValue)
+                    }
+                }
+                var all: [(Int, Int, String?)] = []
+                for try await result in group { all.append(result) }
+                return all
+            }
+            for (i, code, name) in results {
+                if i % 5 == 0 {
+                    #expect(code == 404, "request \(i)")
+                } else {
+                    #expect(code == 201, "request \(i)")
+                    #expect(name == "g\(i)")
+                }
+            }
+            let list = try await env.get("/api/2.0/drives/?limit=0")
+            #expect(list.totalCount == 96)
+            let names = Set(try await env.get("/api/2.0/drives/detail/?limit=0").objects.compactMap { $0["name"]?.stringValue })
+            for i in 0..<60 {
+                #expect(names.contains("g\(i)") == (i % 5 != 0))
+                #expect(names.contains("h\(i)") == (i % 5 != 0), "the failing request's first drive is rolled back too")
+            }
+            let tagged = try await env.get("/api/2.0/tags/\(tagUUID)/drives/?limit=0")
+            #expect(tagged.totalCount == 48)
+            // Fewer commits than requests: they shared transactions.
+            let commits = env.api.database.generation.current - commitsBefore
+            #expect(commits >= 1 && commits < 60, "\(commits) commits for 60 concurrent requests")
+        }
+    }
+}
