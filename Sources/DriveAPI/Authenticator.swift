@@ -6,16 +6,23 @@ import Synchronization
 /// Verifies HTTP Basic credentials.
 ///
 /// The password hash is deliberately slow, so verified credentials are remembered for a while in
-/// a bounded in-memory cache keyed by an HMAC of the credentials under a per-process random key:
-/// neither the password nor a fast unkeyed hash of it is ever kept. Only a client's first request
-/// (and the first after the entry expires) pays the KDF.
+/// a bounded in-memory cache keyed by an HMAC of the `Authorization` header under a per-process
+/// random key: neither the password nor a fast unkeyed hash of it is ever kept. Only a client's
+/// first request (and the first after the entry expires) pays the KDF; the others pay one HMAC
+/// of the header and a lookup, without decoding it.
 public final class Authenticator: Sendable {
     let database: AppDatabase
     public let realm: String
     let ttl: Duration
     let capacity: Int
-    let key = SymmetricKey(size: .bits256)
-    let cache = Mutex<[Data: Entry]>([:])
+    /// HMAC-SHA256 keyed with a per-process random key, its key schedule done once.
+    let mac = HMAC<SHA256>(key: SymmetricKey(size: .bits256))
+    let cache = Mutex<[CacheKey: Entry]>([:])
+
+    /// The 256-bit HMAC of a header.
+    struct CacheKey: Hashable {
+        let a: UInt64, b: UInt64, c: UInt64, d: UInt64
+    }
 
     struct Entry {
         let user: User
@@ -31,13 +38,14 @@ public final class Authenticator: Sendable {
 
     /// The user an `Authorization` header names, or nil when it names none.
     public func authenticate(authorization: String) async throws -> User? {
-        guard let (email, password) = Self.parseBasic(authorization) else { return nil }
-        let cacheKey = Data(HMAC<SHA256>.authenticationCode(for: Data("\(email)\u{0}\(password)".utf8), using: key))
+        let cacheKey = self.cacheKey(authorization)
         let now = ContinuousClock.now
         if let entry = cache.withLock({ $0[cacheKey] }), entry.expires > now {
             return entry.user
         }
-        guard let user = try await database.verifyUser(email: email, password: password) else { return nil }
+        guard let (email, password) = Self.parseBasic(authorization),
+            let user = try await database.verifyUser(email: email, password: password)
+        else { return nil }
         cache.withLock { cache in
             if cache.count >= capacity {
                 cache = cache.filter { $0.value.expires > now }
@@ -46,6 +54,17 @@ public final class Authenticator: Sendable {
             cache[cacheKey] = Entry(user: user, expires: now + ttl)
         }
         return user
+    }
+
+    func cacheKey(_ header: String) -> CacheKey {
+        var mac = self.mac
+        var header = header
+        header.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+        return mac.finalize().withUnsafeBytes { raw in
+            CacheKey(
+                a: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self), b: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                c: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), d: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+        }
     }
 
     /// Forgets every cached credential (after users change).

@@ -103,7 +103,6 @@ struct AuthMiddleware: RouterMiddleware {
         }
         var context = context
         context.user = user
-        context.logger[metadataKey: "user"] = "\(user.uuid)"
         return try await next(request, context)
     }
 }

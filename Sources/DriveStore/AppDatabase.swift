@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// The drivesd database: the only owner of SQLite connections.
 ///
@@ -23,10 +24,13 @@ public struct AppDatabase: Sendable {
     let committer: GroupCommitter
     /// Moves on every commit, whoever writes (API, worker, admin).
     public let generation = CommitGeneration()
+    /// Read-only connections for `readNow`; nil in memory.
+    let localReaders: LocalReaders?
 
-    init(writer: any DatabaseWriter, path: String?) {
+    init(writer: any DatabaseWriter, path: String?, localReaders: LocalReaders? = nil) {
         self.writer = writer
         self.path = path
+        self.localReaders = localReaders
         self.committer = GroupCommitter(writer: writer)
         writer.add(transactionObserver: CommitCounter(generation: generation), extent: .databaseLifetime)
     }
@@ -45,7 +49,8 @@ public struct AppDatabase: Sendable {
             at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         do {
             let pool = try DatabasePool(path: path, configuration: config)
-            return AppDatabase(writer: pool, path: path)
+            let local = try LocalReaders(path: path, count: max(2, ProcessInfo.processInfo.activeProcessorCount))
+            return AppDatabase(writer: pool, path: path, localReaders: local)
         } catch let error as DatabaseError {
             throw StoreError.cannotOpen(path: path, reason: error.message ?? "\(error)")
         }
@@ -108,6 +113,7 @@ public struct AppDatabase: Sendable {
 
     /// Closes the connections (after the last use).
     public func close() throws {
+        try localReaders?.close()
         if let pool = writer as? DatabasePool {
             try pool.close()
         } else if let queue = writer as? DatabaseQueue {
@@ -131,6 +137,18 @@ public struct AppDatabase: Sendable {
         } catch let error as DatabaseError {
             throw StoreError.database(error)
         }
+    }
+
+    /// A short read (an index lookup, a small page) on the calling thread, on a connection of its
+    /// own: no hop to a reader queue and back. When every local connection is busy it reads
+    /// through the pool instead, so it never waits for a connection while holding a thread.
+    func readNow<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        do {
+            if let localReaders, let value = try localReaders.read(body) { return value }
+        } catch let error as DatabaseError {
+            throw StoreError.database(error)
+        }
+        return try await read(body)
     }
 
     /// An API write: `body` runs in its own savepoint of a transaction it may share with writes
@@ -162,5 +180,34 @@ extension Database {
     /// statement cache: compiled once per connection, not once per request.
     func run(sql: String, arguments: StatementArguments = StatementArguments()) throws {
         try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+}
+
+/// A few read-only connections used on the calling thread (see `AppDatabase.readNow`). A caller
+/// takes one if one is free and never waits for one: blocking a thread of the cooperative pool
+/// while other tasks hold connections they need that pool to release is how such designs
+/// deadlock.
+final class LocalReaders: Sendable {
+    private let free: Mutex<[DatabaseQueue]>
+    private let all: [DatabaseQueue]
+
+    init(path: String, count: Int) throws {
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(10)
+        config.label = "drivesd.local-reader"
+        all = try (0..<max(1, count)).map { _ in try DatabaseQueue(path: path, configuration: config) }
+        free = Mutex(all)
+    }
+
+    /// `body`'s value, or nil when no connection is free.
+    func read<T>(_ body: (Database) throws -> T) throws -> T? {
+        guard let queue = free.withLock({ $0.popLast() }) else { return nil }
+        defer { free.withLock { $0.append(queue) } }
+        return try queue.read(body)
+    }
+
+    func close() throws {
+        for queue in all { try queue.close() }
     }
 }

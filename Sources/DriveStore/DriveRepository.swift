@@ -76,7 +76,7 @@ public struct DriveRepository: Sendable {
     public func drive(owner: String, uuid: String) async throws -> Drive {
         // A lookup by primary key: read on the calling thread rather than hop to a reader queue
         // and back (two thread wake-ups that cost more than the query).
-        try database.readSync { db in
+        try await database.readNow { db in
             if let drive = try Self.fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [uuid, owner], cached: true).first {
                 return drive
             }
@@ -122,7 +122,7 @@ public struct DriveRepository: Sendable {
                 cached: unfiltered && query.order.count <= 2)
             return (total, drives)
         }
-        return try small ? database.readSync(listing) : await database.read(listing)
+        return try await small ? database.readNow(listing) : database.read(listing)
     }
 
     // MARK: Update
@@ -270,7 +270,12 @@ public struct DriveRepository: Sendable {
     /// A clone's completion also finishes its job and returns the source to its resting status
     /// once no other clone copies from it.
     public func completeDueTransitions(now: Date = Date(), limit: Int = 500) async throws -> [String] {
-        try await database.write { db in
+        // Look first (a reader, an index probe): an idle worker takes no write lock.
+        let anyDue = try await database.readNow { db in
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM transitions WHERE due_at <= ? LIMIT 1"), arguments: [now.timeIntervalSince1970])
+        }
+        guard anyDue == true else { return [] }
+        return try await database.write { db in
             let due = try Row.fetchAll(db.cachedStatement(sql: """
                     SELECT t.drive_seq, t.operation, t.from_status, t.payload, t.source_seq, t.job_seq, d.uuid, d.status
                     FROM transitions t JOIN drives d ON d.seq = t.drive_seq

@@ -135,14 +135,21 @@ public final class CommitGeneration: Sendable {
     func advance() { value.add(1, ordering: .releasing) }
 }
 
-/// Advances a `CommitGeneration` on every commit of the connection it observes.
+/// Advances a `CommitGeneration` on every commit of the connection it observes that changed a
+/// row. `sqlite3_total_changes` counts every row an INSERT, UPDATE or DELETE touched, triggers and
+/// WITHOUT ROWID tables included (the update hook misses the latter), so a commit that changed
+/// nothing (the worker finding nothing due) leaves cached answers current.
 final class CommitCounter: TransactionObserver, Sendable {
     let generation: CommitGeneration
+    private let seenChanges = Atomic<Int>(-1)
 
     init(generation: CommitGeneration) { self.generation = generation }
 
     func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { false }
     func databaseDidChange(with event: DatabaseEvent) {}
-    func databaseDidCommit(_ db: Database) { generation.advance() }
+    func databaseDidCommit(_ db: Database) {
+        let total = db.totalChangesCount
+        if seenChanges.exchange(total, ordering: .relaxed) != total { generation.advance() }
+    }
     func databaseDidRollback(_ db: Database) {}
 }
