@@ -39,7 +39,7 @@ extension DriveRepository {
             }
             let size = try Self.cloneSize(request.size, sourceSize: source.size, limits: limits)
             var clone = Drive(
-                uuid: UUID().uuidString.lowercased(), owner: owner, name: request.name ?? source.name, size: size,
+                uuid: Identifiers.timeOrdered(), owner: owner, name: request.name ?? source.name, size: size,
                 media: request.media ?? source.media, storageType: type, status: .cloningDestination,
                 allowMultimount: source.allowMultimount, affinities: request.affinities ?? source.affinities,
                 meta: source.meta, iops: type == source.storageType ? source.iops : nil, licenses: source.licenses)
@@ -130,7 +130,7 @@ extension DriveRepository {
         }
         let size = try cloneSize(request.size, sourceSize: library.size, limits: limits)
         var clone = Drive(
-            uuid: UUID().uuidString.lowercased(), owner: owner, name: request.name ?? library.name, size: size,
+            uuid: Identifiers.timeOrdered(), owner: owner, name: request.name ?? library.name, size: size,
             media: request.media ?? library.media, storageType: type, status: .cloningDestination,
             affinities: request.affinities ?? [], meta: library.cloneMeta, licenses: library.licenses)
         let host = try Relations.placeHost(db, owner: owner, avoid: avoid, hosts: hosts)

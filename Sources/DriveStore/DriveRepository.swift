@@ -38,7 +38,7 @@ public struct DriveRepository: Sendable {
             for spec in specs {
                 let licenses = try Self.resolveLicenses(db, spec.licenses)
                 var drive = Drive(
-                    uuid: UUID().uuidString.lowercased(), owner: owner, name: spec.name, size: spec.size,
+                    uuid: Identifiers.timeOrdered(now: now), owner: owner, name: spec.name, size: spec.size,
                     media: spec.media, storageType: spec.storageType, status: .creating,
                     allowMultimount: spec.allowMultimount, affinities: spec.affinities, meta: spec.meta,
                     iops: spec.iops, licenses: licenses)

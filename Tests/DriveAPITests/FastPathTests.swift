@@ -143,4 +143,28 @@ struct FastPathTests {
             #expect(commits >= 1 && commits < 60, "\(commits) commits for 60 concurrent requests")
         }
     }
+
+    @Test("drive uuids are RFC 9562 version 7: the usual form, ordered by creation time")
+    func timeOrderedUUIDs() async throws {
+        try await withDrivesd { env in
+            var uuids: [String] = []
+            for i in 0..<5 {
+                uuids.append(try await env.createDrive(name: "u\(i)"))
+                try await Task.sleep(for: .milliseconds(3))
+            }
+            for uuid in uuids {
+                let parts = uuid.split(separator: "-").map(\.count)
+                #expect(parts == [8, 4, 4, 4, 12], "\(uuid)")
+                #expect(uuid.allSatisfy { "0123456789abcdef-".contains($0) }, "\(uuid)")
+                let chars = Array(uuid)
+                #expect(chars[14] == "7", "version nibble of \(uuid)")
+                #expect("89ab".contains(chars[19]), "variant of \(uuid)")
+            }
+            #expect(uuids == uuids.sorted(), "created later sorts later")
+            #expect(Set(uuids).count == uuids.count)
+            // The timestamp is now (within a minute).
+            let ms = UInt64(uuids[0].replacingOccurrences(of: "-", with: "").prefix(12), radix: 16) ?? 0
+            #expect(abs(Double(ms) / 1000 - Date().timeIntervalSince1970) < 60)
+        }
+    }
 }
