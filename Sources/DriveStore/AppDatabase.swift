@@ -214,7 +214,21 @@ final class LocalReaders: Sendable {
     func read<T>(_ body: (Database) throws -> T) throws -> T? {
         guard let queue = free.withLock({ $0.popLast() }) else { return nil }
         defer { free.withLock { $0.append(queue) } }
-        return try queue.read(body)
+        // One deferred read transaction (a consistent snapshot across the statements of `body`),
+        // begun and ended by cached statements: `DatabaseQueue.read` would also toggle
+        // `query_only` and parse its BEGIN anew, which cost more than a lookup by uuid. The
+        // connection is read-only already.
+        return try queue.inDatabase { db in
+            try db.cachedStatement(sql: "BEGIN DEFERRED TRANSACTION").execute()
+            do {
+                let value = try body(db)
+                try db.cachedStatement(sql: "COMMIT").execute()
+                return value
+            } catch {
+                if db.isInsideTransaction { try? db.cachedStatement(sql: "ROLLBACK").execute() }
+                throw error
+            }
+        }
     }
 
     func close() throws {
