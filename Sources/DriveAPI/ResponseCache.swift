@@ -6,14 +6,14 @@ import Synchronization
 
 /// Rendered answers of `GET` requests on drives, kept until the next commit.
 ///
-/// Every entry carries the database's commit generation read before the data was; an entry is
-/// served only while no commit happened since, so a cached answer is always the answer the
-/// database would give now. A client that wants to skip the cache anyway sends
+/// Every entry carries the commit counts (global and its account's) read before the data was; an
+/// entry is served only while no commit that may have changed that account's data happened
+/// since, so a cached answer is always the answer the database would give now. A client that wants to skip the cache anyway sends
 /// `Cache-Control: no-cache`. Entries are bounded in number and size; `capacity` 0 turns the cache
 /// off (`cache.response_entries`).
 final class ResponseCache: Sendable {
     struct Entry: Sendable {
-        let generation: UInt64
+        let generation: CommitGeneration.Snapshot
         let body: ByteBuffer
     }
 
@@ -40,7 +40,7 @@ final class ResponseCache: Sendable {
         guard capacity > 0 else { return .json(bytes: try await render()) }
         let key = owner + " " + request.uri.description
         let bypass = Self.bypasses(request)
-        let now = generation.current
+        let now = generation.snapshot(owner: owner)
         if bypass {
             bypassed.add(1, ordering: .relaxed)
         } else if let entry = entries.withLock({ $0[key] }), entry.generation == now {
@@ -52,17 +52,17 @@ final class ResponseCache: Sendable {
         let bytes = try await render()
         let body = ByteBuffer(bytes: bytes)
         if bytes.count <= Self.maximumBodyBytes {
-            store(key, Entry(generation: now, body: body))
+            store(key, owner: owner, Entry(generation: now, body: body))
         }
         return Self.response(body)
     }
 
-    private func store(_ key: String, _ entry: Entry) {
+    private func store(_ key: String, owner: String, _ entry: Entry) {
         let current = generation.current
         entries.withLock { entries in
             if entries.count >= capacity, entries[key] == nil {
-                // Drop what a commit made stale; when everything is current, start over.
-                entries = entries.filter { $0.value.generation == current }
+                // Drop what a global commit made stale; when that frees nothing, start over.
+                entries = entries.filter { $0.value.generation.global == current }
                 if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             }
             entries[key] = entry

@@ -31,7 +31,7 @@ public struct AppDatabase: Sendable {
         self.writer = writer
         self.path = path
         self.localReaders = localReaders
-        self.committer = GroupCommitter(writer: writer)
+        self.committer = GroupCommitter(writer: writer, generation: generation)
         writer.add(transactionObserver: CommitCounter(generation: generation), extent: .databaseLifetime)
     }
 
@@ -164,8 +164,9 @@ public struct AppDatabase: Sendable {
     /// An API write: `body` runs in its own savepoint of a transaction it may share with writes
     /// that arrived meanwhile (group commit); it returns once that transaction committed. A
     /// failure of `body` undoes its changes only.
-    func groupWrite<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
-        try await committer.write(body)
+    /// `body` must change account `owner`'s data only: answers cached for other accounts stay.
+    func groupWrite<T: Sendable>(owner: String, _ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        try await committer.write(owner: owner, body)
     }
 
     func readSync<T>(_ body: (Database) throws -> T) throws -> T {

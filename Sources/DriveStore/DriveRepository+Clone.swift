@@ -14,7 +14,7 @@ extension DriveRepository {
         owner: String, sourceUUID: String, request: CloneRequest, avoid: [String] = [], now: Date = Date()
     ) async throws -> Drive {
         let durations = self.durations, catalogue = self.catalogue, hosts = self.hosts, control = self.control
-        return try await database.groupWrite { db in
+        return try await database.groupWrite(owner: owner) { db in
             guard let source = try Self.fetchDrives(db, where: "d.uuid = ? AND d.owner = ?", [sourceUUID, owner]).first,
                 let sourceSeq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM drives WHERE uuid = ?"), arguments: [sourceUUID])
             else {

@@ -31,7 +31,7 @@ public struct DriveRepository: Sendable {
     /// due after the create duration.
     public func create(owner: String, specs: [DriveSpec], avoid: [String] = [], now: Date = Date()) async throws -> [Drive] {
         let durations = self.durations, hosts = self.hosts, control = self.control
-        return try await database.groupWrite { db in
+        return try await database.groupWrite(owner: owner) { db in
             let stamp = Timestamp.string(now)
             var created: [Drive] = []
             created.reserveCapacity(specs.count)
@@ -130,7 +130,7 @@ public struct DriveRepository: Sendable {
     /// Applies one update (PUT or the resize action).
     public func update(owner: String, changes: DriveChanges, mode: UpdateMode, now: Date = Date()) async throws -> Drive {
         let durations = self.durations, catalogue = self.catalogue, control = self.control
-        return try await database.groupWrite { db in
+        return try await database.groupWrite(owner: owner) { db in
             try Self.apply(
                 db, owner: owner, changes: changes, mode: mode, now: now, durations: durations, catalogue: catalogue,
                 control: control)
@@ -140,7 +140,7 @@ public struct DriveRepository: Sendable {
     /// Applies several updates in one transaction (decision 7): all or none.
     public func update(owner: String, bulk: [DriveChanges], now: Date = Date()) async throws -> [Drive] {
         let durations = self.durations, catalogue = self.catalogue, control = self.control
-        return try await database.groupWrite { db in
+        return try await database.groupWrite(owner: owner) { db in
             try bulk.map {
                 try Self.apply(
                     db, owner: owner, changes: $0, mode: .edit, now: now, durations: durations, catalogue: catalogue,
@@ -251,7 +251,7 @@ public struct DriveRepository: Sendable {
 
     /// Deletes the caller's drives `uuids` (all or nothing).
     public func delete(owner: String, uuids: [String]) async throws {
-        try await database.groupWrite { db in
+        try await database.groupWrite(owner: owner) { db in
             for uuid in uuids {
                 let drive = try Self.ownedDriveOrRefusal(db, owner: owner, uuid: uuid)
                 if case .reject(let error) = DriveLifecycle.decide(.delete, in: try Self.lifecycleContext(db, drive)) {
@@ -275,15 +275,19 @@ public struct DriveRepository: Sendable {
             try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM transitions WHERE due_at <= ? LIMIT 1"), arguments: [now.timeIntervalSince1970])
         }
         guard anyDue == true else { return [] }
+        let generation = database.generation
         return try await database.write { db in
             let due = try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT t.drive_seq, t.operation, t.from_status, t.payload, t.source_seq, t.job_seq, d.uuid, d.status
+                    SELECT t.drive_seq, t.operation, t.from_status, t.payload, t.source_seq, t.job_seq, d.uuid, d.status,
+                           d.owner
                     FROM transitions t JOIN drives d ON d.seq = t.drive_seq
                     WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?
                     """),
                 arguments: [now.timeIntervalSince1970, limit])
             let stamp = Timestamp.string(now)
             var moved: [String] = []
+            // A transition changes its drive, the clone's source and job: all the owner's.
+            generation.scopeCommit(to: Set(due.map { $0["owner"] as String }))
             for row in due {
                 let seq: Int64 = row["drive_seq"]
                 let statusRaw: String = row["status"]

@@ -11,6 +11,7 @@ import Synchronization
 /// one commit per create into one commit per batch.
 final class GroupCommitter: Sendable {
     private struct Pending: Sendable {
+        let owner: String
         let work: @Sendable (Database) throws -> any Sendable
         let continuation: CheckedContinuation<any Sendable, any Error>
     }
@@ -22,18 +23,21 @@ final class GroupCommitter: Sendable {
 
     private let state = Mutex(State())
     private let writer: any DatabaseWriter
+    private let generation: CommitGeneration
     let maximumBatch: Int
 
-    init(writer: any DatabaseWriter, maximumBatch: Int = 256) {
+    init(writer: any DatabaseWriter, generation: CommitGeneration, maximumBatch: Int = 256) {
         self.writer = writer
+        self.generation = generation
         self.maximumBatch = max(1, maximumBatch)
     }
 
-    /// Runs `work` in a savepoint of the next shared transaction; returns once that committed.
-    func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// Runs `work`, which changes account `owner`'s data only, in a savepoint of the next shared
+    /// transaction; returns once that committed.
+    func write<T: Sendable>(owner: String, _ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let result = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
             let startDrain = state.withLock { state -> Bool in
-                state.queue.append(Pending(work: { try work($0) }, continuation: continuation))
+                state.queue.append(Pending(owner: owner, work: { try work($0) }, continuation: continuation))
                 if state.draining { return false }
                 state.draining = true
                 return true
@@ -87,6 +91,7 @@ final class GroupCommitter: Sendable {
                         outcomes.append(SendableResult(.failure(Self.storeError(error))))
                     }
                 }
+                generation.scopeCommit(to: Set(batch.map(\.owner)))
                 return outcomes
             }
         } catch {
@@ -120,19 +125,64 @@ private struct SendableResult: @unchecked Sendable {
     init(_ result: Result<any Sendable, any Error>) { self.result = result }
 }
 
-/// Counts committed write transactions. Anything derived from the database (a rendered answer)
-/// is current as long as the count has not moved since it was read: the count moves inside the
-/// commit, before the writer is answered, so a client that saw its write acknowledged never gets
-/// an answer from before it.
+/// Counts committed write transactions, for everything and per account. Anything derived from
+/// the database (a rendered answer) is current as long as neither the global count nor its
+/// account's count moved since it was read: the counts move inside the commit, before the writer
+/// is answered, so a client that saw its write acknowledged never gets an answer from before it.
+///
+/// A transaction that declares the accounts it touched (`scopeCommit(to:)`: the API's drive
+/// writes, the worker's completions) moves those accounts' counts only; any other (admin, servers,
+/// tags, migrations) moves the global count, which invalidates everything.
 public final class CommitGeneration: Sendable {
-    private let value = Atomic<UInt64>(0)
+    private let global = Atomic<UInt64>(0)
+    private let commits = Atomic<UInt64>(0)
+    private let owners = Mutex<[String: UInt64]>([:])
+    private let scope = Mutex<Set<String>?>(nil)
 
     public init() {}
 
-    /// The number of commits so far.
-    public var current: UInt64 { value.load(ordering: .acquiring) }
+    /// The global count.
+    public var current: UInt64 { global.load(ordering: .acquiring) }
 
-    func advance() { value.add(1, ordering: .releasing) }
+    /// Commits that changed at least one row, since start.
+    public var commitCount: UInt64 { commits.load(ordering: .relaxed) }
+
+    /// (global, account) counts: compare a later snapshot to see whether `owner`'s data may
+    /// have changed.
+    public func snapshot(owner: String) -> Snapshot {
+        let g = global.load(ordering: .acquiring)
+        return Snapshot(global: g, owner: owners.withLock { $0[owner] ?? 0 })
+    }
+
+    public struct Snapshot: Equatable, Sendable {
+        public let global: UInt64
+        public let owner: UInt64
+    }
+
+    /// Called inside a write transaction: its commit changes only these accounts' data.
+    func scopeCommit(to accounts: Set<String>) {
+        scope.withLock { current in current = (current ?? []).union(accounts) }
+    }
+
+    func didCommit(changed: Bool) {
+        let scoped = scope.withLock { current -> Set<String>? in
+            defer { current = nil }
+            return current
+        }
+        guard changed else { return }
+        commits.add(1, ordering: .relaxed)
+        if let scoped {
+            owners.withLock { counts in
+                for owner in scoped { counts[owner, default: 0] &+= 1 }
+            }
+        } else {
+            global.add(1, ordering: .releasing)
+        }
+    }
+
+    func didRollback() {
+        scope.withLock { $0 = nil }
+    }
 }
 
 /// Advances a `CommitGeneration` on every commit of the connection it observes that changed a
@@ -149,7 +199,7 @@ final class CommitCounter: TransactionObserver, Sendable {
     func databaseDidChange(with event: DatabaseEvent) {}
     func databaseDidCommit(_ db: Database) {
         let total = db.totalChangesCount
-        if seenChanges.exchange(total, ordering: .relaxed) != total { generation.advance() }
+        generation.didCommit(changed: seenChanges.exchange(total, ordering: .relaxed) != total)
     }
-    func databaseDidRollback(_ db: Database) {}
+    func databaseDidRollback(_ db: Database) { generation.didRollback() }
 }

@@ -105,7 +105,7 @@ struct FastPathTests {
         try await withDrivesd { env in
             let tag = try await env.request(.post, "/api/2.0/tags/", body: #"{"objects": [{"name": "t"}]}"#)
             let tagUUID = try #require(tag.first?["uuid"]?.stringValue)
-            let commitsBefore = env.api.database.generation.current
+            let commitsBefore = env.api.database.generation.commitCount
             let results = try await withThrowingTaskGroup(of: (Int, Int, String?).self) { group in
                 for i in 0..<60 {
                     group.addTask {
@@ -139,7 +139,7 @@ struct FastPathTests {
             let tagged = try await env.get("/api/2.0/tags/\(tagUUID)/drives/?limit=0")
             #expect(tagged.totalCount == 48)
             // Fewer commits than requests: they shared transactions.
-            let commits = env.api.database.generation.current - commitsBefore
+            let commits = env.api.database.generation.commitCount - commitsBefore
             #expect(commits >= 1 && commits < 60, "\(commits) commits for 60 concurrent requests")
         }
     }
@@ -165,6 +165,42 @@ struct FastPathTests {
             // The timestamp is now (within a minute).
             let ms = UInt64(uuids[0].replacingOccurrences(of: "-", with: "").prefix(12), radix: 16) ?? 0
             #expect(abs(Double(ms) / 1000 - Date().timeIntervalSince1970) < 60)
+        }
+    }
+
+    @Test("another account's drive writes and transitions leave an account's cached answers; its own and global writes do not")
+    func cacheScopedToAccounts() async throws {
+        try await withDrivesd { env in
+            let mine = try await env.createDrive(name: "mine")
+            try await env.tick()
+            let path = "/api/2.0/drives/\(mine)/"
+            _ = try await env.get(path)
+            var hits = try await Self.cacheCount(env, "hit")
+
+            // Bob creates, edits and completes transitions: Alice's answer stays cached.
+            let theirs = try await env.createDrive(name: "theirs", as: env.bob)
+            try await env.tick()
+            _ = try await env.request(
+                .put, "/api/2.0/drives/\(theirs)/", body: #"{"name": "t2", "size": 1073741824, "media": "disk"}"#, as: env.bob)
+            #expect(try await env.get(path).json?["status"] == .string("unmounted"))
+            #expect(try await Self.cacheCount(env, "hit") == hits + 1)
+            hits += 1
+
+            // Alice's own write: the next answer is read anew and shows it.
+            _ = try await env.request(.put, path, body: #"{"name": "mine2", "size": 1073741824, "media": "disk"}"#)
+            #expect(try await env.get(path).json?["name"] == .string("mine2"))
+            #expect(try await Self.cacheCount(env, "hit") == hits)
+
+            // A write outside the drives (a server mounting the drive) invalidates everything:
+            // the drive's mounted_on and status change.
+            _ = try await env.get(path)
+            let server = try await env.request(
+                .post, "/api/2.0/servers/",
+                body: #"{"objects": [{"name": "s", "cpu": 1000, "mem": 536870912, "vnc_password": "x", "drives": [{"boot_order": 1, "dev_channel": "0:0", "device": "virtio", "drive": "\#(mine)"}]}]}"#)
+            #expect(server.code == 201, "\(server.text)")
+            let after = try await env.get(path)
+            #expect(after.json?["status"] == .string("mounted"))
+            #expect(after.json?["mounted_on"]?.arrayValue?.count == 1)
         }
     }
 }

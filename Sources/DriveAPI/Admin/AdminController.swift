@@ -83,7 +83,7 @@ struct AdminController {
         out += "# HELP drivesd_response_cache_entries Answers held by the response cache.\n# TYPE drivesd_response_cache_entries gauge\n"
         out += "drivesd_response_cache_entries \(cache.entries)\n"
         out += "# HELP drivesd_commits_total Write transactions committed since start.\n# TYPE drivesd_commits_total counter\n"
-        out += "drivesd_commits_total \(api.database.generation.current)\n"
+        out += "drivesd_commits_total \(api.database.generation.commitCount)\n"
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: out)))
