@@ -47,6 +47,8 @@ struct QueryParameters {
     }
 
     static func decode(_ raw: Substring) -> String {
+        // Most names and values (limit=20, fields=uuid) need no decoding at all.
+        if !raw.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) { return String(raw) }
         let spaced = raw.replacingOccurrences(of: "+", with: " ")
         return spaced.removingPercentEncoding ?? spaced
     }

@@ -76,10 +76,17 @@ extension AppDatabase {
 
     /// Every user, in creation order.
     public func users() throws -> [User] {
-        try readSync { db in
-            try Row.fetchAll(db, sql: "SELECT uuid, email, created_at FROM users ORDER BY created_at, rowid").map {
-                User(uuid: $0["uuid"], email: $0["email"], createdAt: $0["created_at"])
-            }
+        try readSync(Self.fetchUsers)
+    }
+
+    /// Every user, in creation order, read without blocking the calling thread (for handlers).
+    public func listUsers() async throws -> [User] {
+        try await read(Self.fetchUsers)
+    }
+
+    @Sendable static func fetchUsers(_ db: Database) throws -> [User] {
+        try Row.fetchAll(db, sql: "SELECT uuid, email, created_at FROM users ORDER BY created_at, rowid").map {
+            User(uuid: $0["uuid"], email: $0["email"], createdAt: $0["created_at"])
         }
     }
 

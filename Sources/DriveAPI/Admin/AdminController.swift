@@ -103,7 +103,7 @@ struct AdminController {
     }
 
     @Sendable func listAccounts(_ request: Request, context: DrivesRequestContext) async throws -> Response {
-        let users = try api.database.users()
+        let users = try await api.database.listUsers()
         return .json(
             .array(users.map { .object(["uuid": .string($0.uuid), "email": .string($0.email), "created": .string($0.createdAt)]) }))
     }
