@@ -41,6 +41,8 @@ public struct APISettings: Sendable {
     public var ceilingRoute: Bool = false
     /// How many rendered drive answers are kept until the next commit; 0: none.
     public var responseCacheEntries: Int = 20_000
+    /// How many bytes of answers the response cache holds at most.
+    public var responseCacheBytes: Int = 64 * 1024 * 1024
 
     public init(
         catalogue: StorageCatalogue = StorageCatalogue(), durations: OperationDurations = OperationDurations(),
@@ -89,7 +91,9 @@ public struct DrivesAPI: Sendable {
         self.control = try TransitionControl(database: database)
         self.admin = AdminRepository(database: database)
         self.requestLog = RequestLog(capacity: settings.requestLogCapacity)
-        self.responses = ResponseCache(generation: database.generation, capacity: settings.responseCacheEntries)
+        self.responses = ResponseCache(
+            generation: database.generation, capacity: settings.responseCacheEntries,
+            maximumTotalBytes: settings.responseCacheBytes)
         self.drives = DriveRepository(
             database: database, durations: settings.durations, catalogue: settings.catalogue, hosts: settings.storageHosts,
             control: control)

@@ -8,9 +8,9 @@ import Synchronization
 ///
 /// Every entry carries the commit counts (global and its account's) read before the data was; an
 /// entry is served only while no commit that may have changed that account's data happened
-/// since, so a cached answer is always the answer the database would give now. A client that wants to skip the cache anyway sends
-/// `Cache-Control: no-cache`. Entries are bounded in number and size; `capacity` 0 turns the cache
-/// off (`cache.response_entries`).
+/// since, so a cached answer is always the answer the database would give now. A client that
+/// wants to skip the cache anyway sends `Cache-Control: no-cache`. Entries are bounded in number
+/// (`cache.response_entries`; 0 turns the cache off) and in bytes (64 MiB in all, 256 KiB each).
 final class ResponseCache: Sendable {
     struct Entry: Sendable {
         let generation: CommitGeneration.Snapshot
@@ -19,17 +19,26 @@ final class ResponseCache: Sendable {
 
     /// Answers larger than this are not kept (a `limit=0` list of many drives).
     static let maximumBodyBytes = 256 * 1024
+    /// The bodies kept add up to at most `maximumTotalBytes` (64 MiB by default): a client paging
+    /// through a million drives 100 at a time must not grow the daemon by gigabytes.
+    let maximumTotalBytes: Int
 
-    private let entries = Mutex<[String: Entry]>([:])
+    private struct Store {
+        var entries: [String: Entry] = [:]
+        var bytes = 0
+    }
+
+    private let state = Mutex(Store())
     private let hits = Atomic<Int>(0)
     private let misses = Atomic<Int>(0)
     private let bypassed = Atomic<Int>(0)
     private let generation: CommitGeneration
     let capacity: Int
 
-    init(generation: CommitGeneration, capacity: Int) {
+    init(generation: CommitGeneration, capacity: Int, maximumTotalBytes: Int = 64 * 1024 * 1024) {
         self.generation = generation
         self.capacity = max(0, capacity)
+        self.maximumTotalBytes = max(0, maximumTotalBytes)
     }
 
     /// The answer to `request` for user `owner`: from the cache when it is current, otherwise
@@ -43,7 +52,7 @@ final class ResponseCache: Sendable {
         let now = generation.snapshot(owner: owner)
         if bypass {
             bypassed.add(1, ordering: .relaxed)
-        } else if let entry = entries.withLock({ $0[key] }), entry.generation == now {
+        } else if let entry = state.withLock({ $0.entries[key] }), entry.generation == now {
             hits.add(1, ordering: .relaxed)
             return Self.response(entry.body)
         } else {
@@ -59,22 +68,27 @@ final class ResponseCache: Sendable {
 
     private func store(_ key: String, owner: String, _ entry: Entry) {
         let current = generation.current
-        entries.withLock { entries in
-            if entries.count >= capacity, entries[key] == nil {
-                // Drop what a global commit made stale; when that frees nothing, start over.
-                entries = entries.filter { $0.value.generation.global == current }
-                if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+        let size = entry.body.readableBytes
+        state.withLock { store in
+            if let old = store.entries[key] { store.bytes -= old.body.readableBytes }
+            if store.entries.count >= capacity || store.bytes + size > maximumTotalBytes {
+                // Drop what a global commit made stale; when that frees too little, start over.
+                store.entries = store.entries.filter { $0.value.generation.global == current }
+                store.bytes = store.entries.values.reduce(0) { $0 + $1.body.readableBytes }
+                if store.entries.count >= capacity || store.bytes + size > maximumTotalBytes {
+                    store.entries.removeAll(keepingCapacity: true)
+                    store.bytes = 0
+                }
             }
-            entries[key] = entry
+            store.entries[key] = entry
+            store.bytes += size
         }
     }
 
     /// Hits, misses, bypasses so far; answers kept (stale ones included until replaced or dropped).
-    var statistics: (hits: Int, misses: Int, bypasses: Int, entries: Int) {
-        (
-            hits.load(ordering: .relaxed), misses.load(ordering: .relaxed), bypassed.load(ordering: .relaxed),
-            entries.withLock { $0.count }
-        )
+    var statistics: (hits: Int, misses: Int, bypasses: Int, entries: Int, bytes: Int) {
+        let (count, bytes) = state.withLock { ($0.entries.count, $0.bytes) }
+        return (hits.load(ordering: .relaxed), misses.load(ordering: .relaxed), bypassed.load(ordering: .relaxed), count, bytes)
     }
 
     static func response(_ body: ByteBuffer) -> Response {

@@ -98,6 +98,21 @@ struct FastPathTests {
             let count = entries.flatMap { Int($0.split(separator: " ").last ?? "") }
             #expect((count ?? 99) <= 3)
         }
+        // A byte budget of about three answers: never more held, answers still right.
+        settings.responseCacheEntries = 1000
+        settings.responseCacheBytes = 4000
+        try await withDrivesd(settings: settings) { env in
+            var uuids: [String] = []
+            for i in 0..<8 { uuids.append(try await env.createDrive(name: "b\(i)")) }
+            for (i, uuid) in uuids.enumerated() {
+                #expect(try await env.get("/api/2.0/drives/\(uuid)/").json?["name"] == .string("b\(i)"))
+                let text = try await env.admin(.get, "metrics").text
+                let line = text.split(separator: "\n").first { $0.hasPrefix("drivesd_response_cache_bytes ") }
+                let bytes = line.flatMap { Int($0.split(separator: " ").last ?? "") }
+                #expect((bytes ?? .max) <= 4000)
+                #expect((bytes ?? 0) > 0)
+            }
+        }
     }
 
     @Test("concurrent creates share transactions: a failing request rolls back alone, the others commit")

@@ -82,6 +82,8 @@ struct AdminController {
         out += "drivesd_response_cache_requests_total{result=\"bypass\"} \(cache.bypasses)\n"
         out += "# HELP drivesd_response_cache_entries Answers held by the response cache.\n# TYPE drivesd_response_cache_entries gauge\n"
         out += "drivesd_response_cache_entries \(cache.entries)\n"
+        out += "# HELP drivesd_response_cache_bytes Bytes of the answers held by the response cache.\n# TYPE drivesd_response_cache_bytes gauge\n"
+        out += "drivesd_response_cache_bytes \(cache.bytes)\n"
         out += "# HELP drivesd_commits_total Write transactions committed since start.\n# TYPE drivesd_commits_total counter\n"
         out += "drivesd_commits_total \(api.database.generation.commitCount)\n"
         return Response(
