@@ -218,4 +218,39 @@ struct FastPathTests {
             #expect(after.json?["mounted_on"]?.arrayValue?.count == 1)
         }
     }
+
+    @Test(
+        "hundreds of concurrent reads, on the calling thread and through the pool, all finish",
+        .timeLimit(.minutes(1)))
+    func concurrentReadsFinish() async throws {
+        // Reads on the calling thread once blocked cooperative threads waiting for pool readers
+        // that async reads could only hand back on those same threads: under enough concurrency
+        // the daemon stopped answering. This mixes both kinds, far past the number of connections.
+        // (With that design this test hangs: a deadlock leaves no thread to enforce the limit.)
+        try await withDrivesd { env in
+            var uuids: [String] = []
+            for i in 0..<10 { uuids.append(try await env.createDrive(name: "c\(i)")) }
+            try await env.tick()
+            let ids = uuids
+            let codes = try await withThrowingTaskGroup(of: Int.self) { group in
+                for i in 0..<400 {
+                    group.addTask {
+                        let path =
+                            switch i % 4 {
+                            case 0: "/api/2.0/drives/\(ids[i % ids.count])/"
+                            case 1: "/api/2.0/drives/detail/?limit=5"
+                            case 2: "/api/2.0/drives/detail/?name__contains=c&limit=0"  // a pool read
+                            default: "/api/2.0/drives/?limit=0"  // a pool read
+                            }
+                        return try await env.request(.get, path, headers: [.cacheControl: "no-cache"]).code
+                    }
+                }
+                var codes: [Int] = []
+                for try await code in group { codes.append(code) }
+                return codes
+            }
+            #expect(codes.count == 400)
+            #expect(codes.allSatisfy { $0 == 200 })
+        }
+    }
 }
