@@ -30,9 +30,14 @@ extension Response {
 
     /// A JSON response from text already rendered.
     static func json(bytes: [UInt8], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        .json(buffer: ByteBuffer(bytes: bytes), status: status, headers: headers)
+    }
+
+    /// A JSON response whose body is shared, not copied (a cached answer).
+    static func json(buffer: ByteBuffer, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var headers = headers
         headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
     }
 
     /// The CloudSigma error array with the error's status.

@@ -41,11 +41,8 @@ struct DrivesController {
                 return try await api.responses.answer(request, owner: owner) {
                     let (total, drives) = try await api.drives.list(owner: owner, query: driveQuery)
                     var writer = JSONWriter(capacity: 64 + drives.count * (detail ? 1200 : 200))
-                    writer.listPage(limit: echoedLimit, offset: driveQuery.offset, totalCount: total) { w in
-                        for (i, drive) in drives.enumerated() {
-                            if i > 0 { w.comma() }
-                            detail ? drive.writeDetail(into: &w) : drive.writeShort(into: &w)
-                        }
+                    writer.listPage(limit: echoedLimit, offset: driveQuery.offset, totalCount: total) {
+                        $0.drives(drives, detail: detail)
                     }
                     return writer.bytes
                 }
@@ -176,12 +173,7 @@ struct DrivesController {
     /// `{"objects": [drive, ...]}`, each drive in full.
     static func objectsEnvelope(_ drives: [Drive]) -> [UInt8] {
         var writer = JSONWriter(capacity: 32 + drives.count * 1200)
-        writer.objectsEnvelope { w in
-            for (i, drive) in drives.enumerated() {
-                if i > 0 { w.comma() }
-                drive.writeDetail(into: &w)
-            }
-        }
+        writer.objectsEnvelope { $0.drives(drives) }
         return writer.bytes
     }
 

@@ -63,9 +63,5 @@ struct Document: Sendable {
         bytes = value.jsonBytes
     }
 
-    var response: Response {
-        Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
-    }
+    var response: Response { .json(bytes: bytes) }
 }

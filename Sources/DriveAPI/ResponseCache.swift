@@ -54,19 +54,19 @@ final class ResponseCache: Sendable {
             bypassed.add(1, ordering: .relaxed)
         } else if let entry = state.withLock({ $0.entries[key] }), entry.generation == now {
             hits.add(1, ordering: .relaxed)
-            return Self.response(entry.body)
+            return .json(buffer: entry.body)
         } else {
             misses.add(1, ordering: .relaxed)
         }
         let bytes = try await render()
         let body = ByteBuffer(bytes: bytes)
         if bytes.count <= Self.maximumBodyBytes {
-            store(key, owner: owner, Entry(generation: now, body: body))
+            store(key, Entry(generation: now, body: body))
         }
-        return Self.response(body)
+        return .json(buffer: body)
     }
 
-    private func store(_ key: String, owner: String, _ entry: Entry) {
+    private func store(_ key: String, _ entry: Entry) {
         let current = generation.current
         let size = entry.body.readableBytes
         state.withLock { store in
@@ -89,10 +89,6 @@ final class ResponseCache: Sendable {
     var statistics: (hits: Int, misses: Int, bypasses: Int, entries: Int, bytes: Int) {
         let (count, bytes) = state.withLock { ($0.entries.count, $0.bytes) }
         return (hits.load(ordering: .relaxed), misses.load(ordering: .relaxed), bypassed.load(ordering: .relaxed), count, bytes)
-    }
-
-    static func response(_ body: ByteBuffer) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
     }
 
     static let pragma = HTTPField.Name("Pragma")!

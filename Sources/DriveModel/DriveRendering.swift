@@ -68,8 +68,13 @@ public struct JSONWriter {
         raw("]}")
     }
 
-    /// The separator between array elements.
-    public mutating func comma() { raw(", ") }
+    /// `drives`, comma-separated, each in full (`detail`) or in the short list form.
+    public mutating func drives(_ drives: [Drive], detail: Bool = true) {
+        for (i, drive) in drives.enumerated() {
+            if i > 0 { raw(", ") }
+            detail ? drive.writeDetail(into: &self) : drive.writeShort(into: &self)
+        }
+    }
 }
 
 extension Drive {

@@ -22,7 +22,7 @@ public struct AppDatabase: Sendable {
     public let path: String?
     /// Shares transactions between concurrent API writes (see `groupWrite`).
     let committer: GroupCommitter
-    /// Moves on every commit, whoever writes (API, worker, admin).
+    /// Commit counts, global and per account, moved inside every commit that changed a row.
     public let generation = CommitGeneration()
     /// Read-only connections for `readNow`; nil in memory.
     let localReaders: LocalReaders?
@@ -159,6 +159,11 @@ public struct AppDatabase: Sendable {
             throw StoreError.database(error)
         }
         return try await read(body)
+    }
+
+    /// Whether fixed query `sql` finds a row (a `readNow`, through the statement cache).
+    func exists(sql: String, arguments: StatementArguments) async throws -> Bool {
+        try await readNow { db in try Bool.fetchOne(db.cachedStatement(sql: sql), arguments: arguments) ?? false }
     }
 
     /// An API write: `body` runs in its own savepoint of a transaction it may share with writes

@@ -271,10 +271,10 @@ public struct DriveRepository: Sendable {
     /// once no other clone copies from it.
     public func completeDueTransitions(now: Date = Date(), limit: Int = 500) async throws -> [String] {
         // Look first (a reader, an index probe): an idle worker takes no write lock.
-        let anyDue = try await database.readNow { db in
-            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM transitions WHERE due_at <= ? LIMIT 1"), arguments: [now.timeIntervalSince1970])
-        }
-        guard anyDue == true else { return [] }
+        guard
+            try await database.exists(
+                sql: "SELECT 1 FROM transitions WHERE due_at <= ? LIMIT 1", arguments: [now.timeIntervalSince1970])
+        else { return [] }
         let generation = database.generation
         return try await database.write { db in
             let due = try Row.fetchAll(db.cachedStatement(sql: """

@@ -239,12 +239,10 @@ public struct ServerRepository: Sendable {
     /// Completes due server transitions; returns the servers moved.
     public func completeDueTransitions(now: Date = Date()) async throws -> [String] {
         // Look first (a reader, an index probe): an idle worker takes no write lock.
-        let anyDue = try await database.readNow { db in
-            try Bool.fetchOne(
-                db.cachedStatement(sql: "SELECT 1 FROM server_transitions WHERE due_at <= ? LIMIT 1"),
-                arguments: [now.timeIntervalSince1970])
-        }
-        guard anyDue == true else { return [] }
+        guard
+            try await database.exists(
+                sql: "SELECT 1 FROM server_transitions WHERE due_at <= ? LIMIT 1", arguments: [now.timeIntervalSince1970])
+        else { return [] }
         return try await database.write { db in
             let due = try Row.fetchAll(db.cachedStatement(sql: """
                     SELECT t.server_seq, t.from_status, s.uuid, s.status FROM server_transitions t

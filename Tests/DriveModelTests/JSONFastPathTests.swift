@@ -112,14 +112,13 @@ struct JSONFastPathTests {
     func envelopesMatch() {
         let drives = Self.drives
         var page = JSONWriter()
-        page.listPage(limit: 20, offset: 40, totalCount: 12345) { w in
-            for (i, drive) in drives.enumerated() {
-                if i > 0 { w.comma() }
-                drive.writeDetail(into: &w)
-            }
-        }
+        page.listPage(limit: 20, offset: 40, totalCount: 12345) { $0.drives(drives) }
         let expected = ListPage(limit: 20, offset: 40, totalCount: 12345, objects: drives.map(\.detailJSON)).json
         #expect(String(decoding: page.bytes, as: UTF8.self) == expected.jsonString)
+        var short = JSONWriter()
+        short.listPage(limit: 0, offset: 0, totalCount: drives.count) { $0.drives(drives, detail: false) }
+        let expectedShort = ListPage(limit: 0, offset: 0, totalCount: drives.count, objects: drives.map(\.shortJSON)).json
+        #expect(String(decoding: short.bytes, as: UTF8.self) == expectedShort.jsonString)
         var empty = JSONWriter()
         empty.objectsEnvelope { _ in }
         #expect(String(decoding: empty.bytes, as: UTF8.self) == objectsEnvelope([]).jsonString)
