@@ -28,11 +28,14 @@ let package = Package(
         .target(name: "DriveModel", swiftSettings: swiftSettings),
         // The drive status state machine. Pure: no I/O, time passed in.
         .target(name: "DriveLifecycle", dependencies: ["DriveModel"], swiftSettings: swiftSettings),
-        // The only module that touches SQLite.
+        // The seam between the API and storage: the store protocols, their inputs and errors, and
+        // the signals a store gives (commits, scheduled work). No storage engine in here.
+        .target(name: "DriveStorage", dependencies: ["DriveModel", "DriveLifecycle"], swiftSettings: swiftSettings),
+        // The SQLite implementation of the store protocols: the only module that touches SQLite.
         .target(
             name: "DriveStore",
             dependencies: [
-                "DriveModel", "DriveLifecycle",
+                "DriveModel", "DriveLifecycle", "DriveStorage",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -40,21 +43,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Background service completing due transitions.
+        // Background services: the transition worker and the after-commit outbox runner.
         .target(
             name: "DriveWorker",
             dependencies: [
-                "DriveStore",
+                "DriveStorage",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
-        // HTTP front end.
+        // HTTP front end: controllers hold store protocols, never a storage engine.
         .target(
             name: "DriveAPI",
             dependencies: [
-                "DriveModel", "DriveLifecycle", "DriveStore", "DriveWorker",
+                "DriveModel", "DriveLifecycle", "DriveStorage", "DriveWorker",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -63,10 +66,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The composition root: picks the storage implementation, builds the API and its services.
+        .target(
+            name: "DrivesdApp",
+            dependencies: [
+                "DriveAPI", "DriveStorage", "DriveStore", "DriveWorker",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "drivesd",
             dependencies: [
-                "DriveAPI", "DriveStore", "DriveWorker",
+                "DrivesdApp", "DriveAPI", "DriveStorage", "DriveStore", "DriveWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -88,6 +101,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "DriveStoreTests",
+            dependencies: [
+                "DriveStore", "DriveStorage", "DriveLifecycle", "DriveModel", "DriveWorker",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "DrivesdProcessTests",
             dependencies: ["drivesd", "DriveStore", "DriveModel"],
             swiftSettings: swiftSettings
@@ -95,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "DriveAPITests",
             dependencies: [
-                "DriveAPI", "DriveStore", "DriveWorker", "DriveModel",
+                "DriveAPI", "DrivesdApp", "DriveStorage", "DriveStore", "DriveWorker", "DriveModel", "DriveLifecycle",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

@@ -1,5 +1,5 @@
 import Crypto
-import DriveStore
+import DriveStorage
 import Foundation
 import Synchronization
 
@@ -11,7 +11,7 @@ import Synchronization
 /// first request (and the first after the entry expires) pays the KDF; the others pay one HMAC
 /// of the header and a lookup, without decoding it.
 public final class Authenticator: Sendable {
-    let database: AppDatabase
+    let accounts: any AccountRepository
     public let realm: String
     let ttl: Duration
     let capacity: Int
@@ -29,8 +29,8 @@ public final class Authenticator: Sendable {
         let expires: ContinuousClock.Instant
     }
 
-    public init(database: AppDatabase, realm: String = "users", ttl: Duration = .seconds(300), capacity: Int = 10_000) {
-        self.database = database
+    public init(accounts: any AccountRepository, realm: String = "users", ttl: Duration = .seconds(300), capacity: Int = 10_000) {
+        self.accounts = accounts
         self.realm = realm
         self.ttl = ttl
         self.capacity = max(1, capacity)
@@ -44,7 +44,7 @@ public final class Authenticator: Sendable {
             return entry.user
         }
         guard let (email, password) = Self.parseBasic(authorization),
-            let user = try await database.verifyUser(email: email, password: password)
+            let user = try await accounts.verifyUser(email: email, password: password)
         else { return nil }
         cache.withLock { cache in
             if cache.count >= capacity {

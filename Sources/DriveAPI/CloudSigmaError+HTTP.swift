@@ -1,5 +1,5 @@
 import DriveModel
-import DriveStore
+import DriveStorage
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore

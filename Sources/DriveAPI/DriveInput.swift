@@ -1,5 +1,6 @@
+import DriveLifecycle
 import DriveModel
-import DriveStore
+import DriveStorage
 
 /// Turns request JSON into validated drive definitions, with CloudSigma `400 validation` errors
 /// that name the field. Readonly keys that clients send back (`owner`, `status`, `runtime`, ...)
@@ -37,10 +38,8 @@ struct DriveInput {
         let size = try required(o, "size", size)
         let media = try required(o, "media", media)
         let storageType = try storageType(o["storage_type"]) ?? catalogue.defaultType
-        guard let limits = catalogue.limits(storageType) else {
-            throw CloudSigmaError.validation("storage_type", "Storage type \(storageType) is not offered here")
-        }
-        try check(size: size, limits: limits)
+        let limits = try DriveRules.limits(storageType, in: catalogue)
+        try DriveRules.check(size: size, limits: limits)
         return DriveSpec(
             name: name,
             size: size,
@@ -73,10 +72,7 @@ struct DriveInput {
         let media = try required(o, "media", media)
         let storageType = try storageType(o["storage_type"])
         if let type = storageType {
-            guard let limits = catalogue.limits(type) else {
-                throw CloudSigmaError.validation("storage_type", "Storage type \(type) is not offered here")
-            }
-            try check(size: size, limits: limits)
+            try DriveRules.check(size: size, limits: try DriveRules.limits(type, in: catalogue))
         } else if size <= 0 {
             throw CloudSigmaError.validation("size", "size must be positive")
         }
@@ -107,19 +103,6 @@ struct DriveInput {
             affinities: try optional(o, "affinities", affinities),
             size: try optional(o, "size", size),
             storageType: try storageType(o["storage_type"]))
-    }
-
-    /// Checks size against the type's limits (capabilities), for creates and for updates once the
-    /// stored type is known.
-    func check(size: Int64, limits: StorageTypeLimits) throws {
-        if size < limits.minSize {
-            throw CloudSigmaError.validation(
-                "size", "Drive size \(size) is below the minimum of \(limits.minSize) bytes for storage type \(limits.name)")
-        }
-        if size > limits.maxSize {
-            throw CloudSigmaError.validation(
-                "size", "Drive size \(size) is above the maximum of \(limits.maxSize) bytes for storage type \(limits.name)")
-        }
     }
 
     // MARK: Fields

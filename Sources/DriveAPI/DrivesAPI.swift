@@ -1,6 +1,6 @@
 import DriveLifecycle
 import DriveModel
-import DriveStore
+import DriveStorage
 import DriveWorker
 import Foundation
 import HTTPTypes
@@ -27,8 +27,6 @@ public struct APISettings: Sendable {
     public var storageHosts: Int
     /// Whether `drives` changes apply to running servers (decision 6).
     public var hotplug: Bool
-    /// Server start/stop durations (scaled by `durations.timeScale`).
-    public var serverDurations: ServerRepository.ServerDurations
     /// Credentials of the admin API (`/_drivesd/`); an empty password disables it (but for
     /// health and readiness).
     public var adminUsername: String
@@ -58,55 +56,51 @@ public struct APISettings: Sendable {
         self.jobRetention = jobRetention
         self.storageHosts = storageHosts
         self.hotplug = hotplug
-        self.serverDurations = .init(startSeconds: startSeconds, stopSeconds: stopSeconds, timeScale: durations.timeScale)
         self.catalogue = catalogue
         self.durations = durations
+        self.durations.startSeconds = startSeconds
+        self.durations.stopSeconds = stopSeconds
         self.bodyLimit = bodyLimit
         self.realm = realm
         self.credentialCacheTTL = credentialCacheTTL
     }
 }
 
-/// Everything the HTTP front end serves from: the store, the worker and the authenticator.
+/// Everything the HTTP front end serves from: the stores (protocols, whatever implements them),
+/// the background services and the authenticator. Built by a composition root.
 public struct DrivesAPI: Sendable {
-    public let database: AppDatabase
-    public let drives: DriveRepository
-    public let jobs: JobRepository
-    public let servers: ServerRepository
-    public let tags: TagRepository
-    public let library: LibraryRepository
-    public let admin: AdminRepository
-    public let control: TransitionControl
+    public let stores: Stores
     public let metrics = MetricsRegistry()
     public let requestLog: RequestLog
     public let faults = FaultRegistry()
     let responses: ResponseCache
     public let worker: TransitionWorker
+    public let outboxRunner: OutboxRunner
     public let authenticator: Authenticator
     public let settings: APISettings
 
-    public init(database: AppDatabase, settings: APISettings, logger: Logger) throws {
-        self.database = database
+    public var drives: any DriveRepository { stores.drives }
+    public var jobs: any JobRepository { stores.jobs }
+    public var transitions: any TransitionRepository { stores.transitions }
+
+    /// - Parameter effects: the handlers of after-commit effects, by effect name.
+    public init(stores: Stores, settings: APISettings, logger: Logger, effects: [String: OutboxRunner.Handler] = [:]) {
+        self.stores = stores
         self.settings = settings
-        self.control = try TransitionControl(database: database)
-        self.admin = AdminRepository(database: database)
         self.requestLog = RequestLog(capacity: settings.requestLogCapacity)
         self.responses = ResponseCache(
-            generation: database.generation, capacity: settings.responseCacheEntries,
+            generation: stores.changes, capacity: settings.responseCacheEntries,
             maximumTotalBytes: settings.responseCacheBytes)
-        self.drives = DriveRepository(
-            database: database, durations: settings.durations, catalogue: settings.catalogue, hosts: settings.storageHosts,
-            control: control)
-        self.jobs = JobRepository(database: database)
-        self.servers = ServerRepository(
-            database: database, durations: settings.serverDurations, hotplug: settings.hotplug, control: control)
-        self.tags = TagRepository(database: database)
-        self.library = LibraryRepository(database: database)
         var workerLogger = logger
         workerLogger[metadataKey: "subsystem"] = "worker"
         self.worker = TransitionWorker(
-            repository: drives, servers: servers, jobs: jobs, jobRetention: settings.jobRetention, logger: workerLogger)
-        self.authenticator = Authenticator(database: database, realm: settings.realm, ttl: settings.credentialCacheTTL)
+            transitions: stores.transitions, jobs: stores.jobs, doorbell: stores.signals.transitions,
+            jobRetention: settings.jobRetention, logger: workerLogger)
+        var outboxLogger = logger
+        outboxLogger[metadataKey: "subsystem"] = "outbox"
+        self.outboxRunner = OutboxRunner(
+            outbox: stores.outbox, doorbell: stores.signals.outbox, handlers: effects, logger: outboxLogger)
+        self.authenticator = Authenticator(accounts: stores.accounts, realm: settings.realm, ttl: settings.credentialCacheTTL)
     }
 
     /// The router of the whole API.
@@ -125,15 +119,16 @@ public struct DrivesAPI: Sendable {
             router.get("_drivesd/ceiling") { _, _ in ceiling.response }
         }
         let api = router.group("api/2.0")
-            .add(middleware: FaultMiddleware(faults: faults, admin: admin))
+            .add(middleware: FaultMiddleware(faults: faults, admin: stores.admin))
             .add(middleware: AuthMiddleware(authenticator: authenticator))
-        DrivesController(api: self).register(on: api)
-        LicensesController(api: self).register(on: api)
-        CapabilitiesController(api: self).register(on: api)
-        JobsController(api: self).register(on: api)
-        ServersController(api: self).register(on: api)
-        TagsController(api: self).register(on: api)
-        LibDrivesController(api: self).register(on: api)
+        let drives = DrivesController(drives: stores.drives, responses: responses, settings: settings)
+        drives.register(on: api)
+        LicensesController(licenses: stores.licenses).register(on: api)
+        CapabilitiesController(catalogue: settings.catalogue).register(on: api)
+        JobsController(jobs: stores.jobs).register(on: api)
+        ServersController(servers: stores.servers, settings: settings).register(on: api)
+        TagsController(tags: stores.tags, drives: stores.drives, servers: stores.servers, settings: settings).register(on: api)
+        LibDrivesController(library: stores.library, drives: drives).register(on: api)
         return router
     }
 
@@ -162,7 +157,7 @@ public struct DrivesAPI: Sendable {
         Application(
             router: buildRouter(),
             configuration: .init(address: .hostname(host, port: port), serverName: "drivesd"),
-            services: [worker],
+            services: [worker, outboxRunner],
             onServerRunning: onServerRunning,
             logger: logger)
     }

@@ -1,5 +1,5 @@
 import DriveModel
-import DriveStore
+import DriveStorage
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -7,10 +7,12 @@ import HummingbirdCore
 
 /// `/drives/`: the Drives API (reference §3).
 struct DrivesController {
-    let api: DrivesAPI
+    let drives: any DriveRepository
+    let responses: ResponseCache
+    let settings: APISettings
 
-    var input: DriveInput { DriveInput(catalogue: api.settings.catalogue) }
-    var bodyLimit: Int { api.settings.bodyLimit }
+    var input: DriveInput { DriveInput(catalogue: settings.catalogue) }
+    var bodyLimit: Int { settings.bodyLimit }
 
     func register(on group: RouterGroup<DrivesRequestContext>) {
         let schema = Document(StaticDocuments.driveSchema)
@@ -18,11 +20,11 @@ struct DrivesController {
         group.resource("drives/detail", get: list(detail: true))
         group.resource("drives/schema", get: { _, _ in schema.response })
         group.resource("drives/availability_groups", get: { _, context in
-            let groups = try await api.drives.availabilityGroups(owner: try context.requireUser().uuid)
+            let groups = try await drives.availabilityGroups(owner: try context.requireUser().uuid)
             return .json(.array(groups.map { .array($0.map(JSONValue.string)) }))
         })
         group.resource("drives/availability_groups/:uuid", get: { _, context in
-            let group = try await api.drives.availabilityGroup(
+            let group = try await drives.availabilityGroup(
                 owner: try context.requireUser().uuid, uuid: try context.parameters.require("uuid"))
             return .json(.array(group.map(JSONValue.string)))
         })
@@ -38,19 +40,19 @@ struct DrivesController {
             let query = QueryParameters(request.uri)
             let (driveQuery, echoedLimit) = try query.driveQuery()
             guard let fields = query.fields else {
-                return try await api.responses.answer(request, owner: owner) {
-                    let (total, drives) = try await api.drives.list(owner: owner, query: driveQuery)
-                    var writer = JSONWriter(capacity: 64 + drives.count * (detail ? 1200 : 200))
+                return try await responses.answer(request, owner: owner) {
+                    let (total, found) = try await drives.list(owner: owner, query: driveQuery)
+                    var writer = JSONWriter(capacity: 64 + found.count * (detail ? 1200 : 200))
                     writer.listPage(limit: echoedLimit, offset: driveQuery.offset, totalCount: total) {
-                        $0.drives(drives, detail: detail)
+                        $0.drives(found, detail: detail)
                     }
                     return writer.bytes
                 }
             }
             // `fields` picks from the whole definition, also on the short list (pycloudsigma asks
             // `/drives/?fields=name,uuid`).
-            let (total, drives) = try await api.drives.list(owner: owner, query: driveQuery)
-            let objects = drives.map { $0.detailJSON.projected(to: fields) }
+            let (total, found) = try await drives.list(owner: owner, query: driveQuery)
+            let objects = found.map { $0.detailJSON.projected(to: fields) }
             return .json(
                 ListPage(limit: echoedLimit, offset: driveQuery.offset, totalCount: total, objects: objects).json)
         }
@@ -62,11 +64,11 @@ struct DrivesController {
         let owner = try context.requireUser().uuid
         let uuid = try context.parameters.require("uuid")
         guard let fields = QueryParameters(request.uri).fields else {
-            return try await api.responses.answer(request, owner: owner) {
-                try await api.drives.drive(owner: owner, uuid: uuid).detailJSONBytes
+            return try await responses.answer(request, owner: owner) {
+                try await drives.drive(owner: owner, uuid: uuid).detailJSONBytes
             }
         }
-        let drive = try await api.drives.drive(owner: owner, uuid: uuid)
+        let drive = try await drives.drive(owner: owner, uuid: uuid)
         return .json(drive.detailJSON.projected(to: fields))
     }
 
@@ -78,11 +80,10 @@ struct DrivesController {
         let specs = try objects.enumerated().map { index, object in
             try Self.prefixed(index, count: objects.count) { try input.spec(object) }
         }
-        let drives = try await api.drives.create(owner: owner, specs: specs, avoid: Self.avoid(request))
-        api.worker.wake()
+        let created = try await drives.create(owner: owner, specs: specs, avoid: Self.avoid(request))
         var headers = HTTPFields()
-        headers[.location] = drives.first?.resourceURI
-        return .json(bytes: Self.objectsEnvelope(drives), status: .created, headers: headers)
+        headers[.location] = created.first?.resourceURI
+        return .json(bytes: Self.objectsEnvelope(created), status: .created, headers: headers)
     }
 
     @Sendable func update(_ request: Request, context: DrivesRequestContext) async throws -> Response {
@@ -92,17 +93,16 @@ struct DrivesController {
             throw CloudSigmaError.validation(nil, "The request body is empty")
         }
         // An unknown drive is 404 before any complaint about the body.
-        _ = try await api.drives.drive(owner: owner, uuid: uuid)
+        _ = try await drives.drive(owner: owner, uuid: uuid)
         let changes = try input.changes(body, uuid: uuid)
-        let drive = try await api.drives.update(owner: owner, changes: changes, mode: .edit)
-        if drive.status == .resizing { api.worker.wake() }
+        let drive = try await drives.update(owner: owner, changes: changes, mode: .edit)
         return .json(bytes: drive.detailJSONBytes)
     }
 
     @Sendable func delete(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let owner = try context.requireUser().uuid
         let uuid = try context.parameters.require("uuid")
-        try await api.drives.delete(owner: owner, uuids: [uuid])
+        try await drives.delete(owner: owner, uuids: [uuid])
         return .noContent
     }
 
@@ -116,9 +116,8 @@ struct DrivesController {
         let changes = try objects.enumerated().map { index, object in
             try Self.prefixed(index, count: objects.count) { try input.changes(object, uuid: nil) }
         }
-        let drives = try await api.drives.update(owner: owner, bulk: changes)
-        if drives.contains(where: { $0.status == .resizing }) { api.worker.wake() }
-        return .json(bytes: Self.objectsEnvelope(drives))
+        let updated = try await drives.update(owner: owner, bulk: changes)
+        return .json(bytes: Self.objectsEnvelope(updated))
     }
 
     /// `DELETE /drives/` with `{"objects":[{"uuid":..}]}`: all or none (decision 8).
@@ -131,7 +130,7 @@ struct DrivesController {
             }
             return uuid
         }
-        try await api.drives.delete(owner: owner, uuids: uuids)
+        try await drives.delete(owner: owner, uuids: uuids)
         return .noContent
     }
 
@@ -145,13 +144,12 @@ struct DrivesController {
         let action: String? = query["do"]
         switch action {
         case "resize":
-            _ = try await api.drives.drive(owner: owner, uuid: uuid)
+            _ = try await drives.drive(owner: owner, uuid: uuid)
             guard let body = try await request.jsonBody(limit: bodyLimit) else {
                 throw CloudSigmaError.validation(nil, "A resize needs the drive definition with the new size")
             }
             let changes = try input.changes(body, uuid: uuid)
-            let drive = try await api.drives.update(owner: owner, changes: changes, mode: .resizeAction)
-            api.worker.wake()
+            let drive = try await drives.update(owner: owner, changes: changes, mode: .resizeAction)
             return .json(bytes: Self.objectsEnvelope([drive]), status: .accepted)
         case "clone":
             return try await clone(request, owner: owner, uuid: uuid)
@@ -165,8 +163,7 @@ struct DrivesController {
     /// The clone action, for owned and library drives alike: 202 `{"objects":[new drive]}`.
     func clone(_ request: Request, owner: String, uuid: String) async throws -> Response {
         let cloneRequest = try input.cloneRequest(try await request.jsonBody(limit: bodyLimit))
-        let drive = try await api.drives.clone(owner: owner, sourceUUID: uuid, request: cloneRequest, avoid: Self.avoid(request))
-        api.worker.wake()
+        let drive = try await drives.clone(owner: owner, sourceUUID: uuid, request: cloneRequest, avoid: Self.avoid(request))
         return .json(bytes: Self.objectsEnvelope([drive]), status: .accepted)
     }
 

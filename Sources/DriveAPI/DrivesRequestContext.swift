@@ -1,4 +1,4 @@
-import DriveStore
+import DriveStorage
 import Hummingbird
 
 /// The per-request context: the authenticated user and the request id.

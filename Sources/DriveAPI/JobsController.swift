@@ -1,10 +1,11 @@
 import DriveModel
+import DriveStorage
 import Hummingbird
 
 /// `/jobs/`: background jobs, most recently modified first (reference §4). The plain list already
 /// returns full objects; `/jobs/detail/` answers the same.
 struct JobsController {
-    let api: DrivesAPI
+    let jobs: any JobRepository
 
     func register(on group: RouterGroup<DrivesRequestContext>) {
         let schema = Document(StaticDocuments.jobSchema)
@@ -13,7 +14,7 @@ struct JobsController {
         group.resource("jobs/schema", get: { _, _ in schema.response })
         group.resource("jobs/:uuid", get: { request, context in
             let owner = try context.requireUser().uuid
-            let job = try await api.jobs.job(owner: owner, uuid: try context.parameters.require("uuid"))
+            let job = try await jobs.job(owner: owner, uuid: try context.parameters.require("uuid"))
             return .json(job.json.projected(to: QueryParameters(request.uri).fields))
         })
     }
@@ -24,7 +25,7 @@ struct JobsController {
         let query = QueryParameters(request.uri)
         let page = try query.page()
         let states = query.all("state").flatMap(QueryParameters.splitFilter)
-        let (total, jobs) = try await api.jobs.list(owner: owner, states: states, limit: page.limit, offset: page.offset)
+        let (total, jobs) = try await jobs.list(owner: owner, states: states, limit: page.limit, offset: page.offset)
         let fields = query.fields
         return .json(
             ListPage(

@@ -1,10 +1,11 @@
 import DriveModel
+import DriveStorage
 import Foundation
 import Hummingbird
 
 /// `/licenses/`: the catalogue seeded by the first migration (reference §5).
 struct LicensesController {
-    let api: DrivesAPI
+    let licenses: any LicenseRepository
 
     func register(on group: RouterGroup<DrivesRequestContext>) {
         let schema = Document(StaticDocuments.licenseSchema)
@@ -13,7 +14,7 @@ struct LicensesController {
         group.resource("licenses/schema", get: { _, _ in schema.response })
         group.resource("licenses/:id", get: { request, context in
             let raw = try context.parameters.require("id")
-            guard let id = Int64(raw), let license = try await api.drives.license(id: id) else {
+            guard let id = Int64(raw), let license = try await licenses.license(id: id) else {
                 throw CloudSigmaError(.notexist, "Object with id \(raw) does not exist")
             }
             return .json(license.json.projected(to: QueryParameters(request.uri).fields))
@@ -24,7 +25,7 @@ struct LicensesController {
     @Sendable func list(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let query = QueryParameters(request.uri)
         let page = try query.page()
-        let (total, licenses) = try await api.drives.licenses(limit: page.limit, offset: page.offset)
+        let (total, licenses) = try await licenses.licenses(limit: page.limit, offset: page.offset)
         let fields = query.fields
         return .json(
             ListPage(
@@ -37,10 +38,10 @@ struct LicensesController {
 /// `/capabilities/`: the capabilities template with `drives` and `default_storage_type` from the
 /// configured storage catalogue, so that clients see the limits validation enforces.
 struct CapabilitiesController {
-    let api: DrivesAPI
+    let catalogue: StorageCatalogue
 
     func register(on group: RouterGroup<DrivesRequestContext>) {
-        let catalogue = api.settings.catalogue
+        let catalogue = self.catalogue
         var document = (try? JSONParser.parse(StaticDocuments.capabilities))?
             .objectValue ?? [:]
         document["default_storage_type"] = .string(catalogue.defaultType)

@@ -1,5 +1,5 @@
 import DriveModel
-import DriveStore
+import DriveStorage
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -53,7 +53,7 @@ struct ErrorMiddleware: RouterMiddleware {
         {
             return given
         }
-        return UUID().uuidString.lowercased()
+        return Identifiers.make()
     }
 
     func render(_ error: any Error, request: Request, context: Context) -> Response {
@@ -111,7 +111,7 @@ struct AuthMiddleware: RouterMiddleware {
 struct FaultMiddleware: RouterMiddleware {
     typealias Context = DrivesRequestContext
     let faults: FaultRegistry
-    let admin: AdminRepository
+    let admin: any AdminRepository
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let id = request.headers[.xDrivesdFaultID],

@@ -1,4 +1,4 @@
-import DriveStore
+import DriveStorage
 import HTTPTypes
 import Hummingbird
 import NIOCore

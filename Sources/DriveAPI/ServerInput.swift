@@ -1,6 +1,6 @@
 import Foundation
 import DriveModel
-import DriveStore
+import DriveStorage
 
 /// Turns server JSON into validated definitions (reference §6.1).
 struct ServerInput {

@@ -1,15 +1,16 @@
 import DriveLifecycle
 import DriveModel
-import DriveStore
+import DriveStorage
 import HTTPTypes
 import Hummingbird
 
 /// `/servers/`: servers as mount targets (reference §6).
 struct ServersController {
-    let api: DrivesAPI
+    let servers: any ServerRepository
+    let settings: APISettings
 
-    var input: ServerInput { ServerInput(drives: DriveInput(catalogue: api.settings.catalogue)) }
-    var bodyLimit: Int { api.settings.bodyLimit }
+    var input: ServerInput { ServerInput(drives: DriveInput(catalogue: settings.catalogue)) }
+    var bodyLimit: Int { settings.bodyLimit }
 
     func register(on group: RouterGroup<DrivesRequestContext>) {
         group.resource("servers", get: list(detail: false), post: create)
@@ -23,7 +24,7 @@ struct ServersController {
             let owner = try context.requireUser().uuid
             let query = QueryParameters(request.uri)
             let (listQuery, echoedLimit) = try query.driveQuery()
-            let (total, servers) = try await api.servers.list(owner: owner, query: listQuery)
+            let (total, servers) = try await servers.list(owner: owner, query: listQuery)
             let fields = query.fields
             return .json(
                 ListPage(
@@ -34,7 +35,7 @@ struct ServersController {
     }
 
     @Sendable func get(_ request: Request, context: DrivesRequestContext) async throws -> Response {
-        let server = try await api.servers.server(owner: try context.requireUser().uuid, uuid: try context.parameters.require("uuid"))
+        let server = try await servers.server(owner: try context.requireUser().uuid, uuid: try context.parameters.require("uuid"))
         return .json(server.detailJSON.projected(to: QueryParameters(request.uri).fields))
     }
 
@@ -45,7 +46,7 @@ struct ServersController {
         let specs = try objects.enumerated().map { index, object in
             try DrivesController.prefixed(index, count: objects.count) { try input.spec(object) }
         }
-        let servers = try await api.servers.create(owner: owner, specs: specs)
+        let servers = try await servers.create(owner: owner, specs: specs)
         var headers = HTTPFields()
         headers[.location] = servers.first?.resourceURI
         return .json(objectsEnvelope(servers.map(\.detailJSON)), status: .created, headers: headers)
@@ -57,8 +58,8 @@ struct ServersController {
         guard let body = try await request.jsonBody(limit: bodyLimit) else {
             throw CloudSigmaError.validation(nil, "The request body is empty")
         }
-        _ = try await api.servers.server(owner: owner, uuid: uuid)
-        let server = try await api.servers.update(owner: owner, uuid: uuid, spec: try input.spec(body))
+        _ = try await servers.server(owner: owner, uuid: uuid)
+        let server = try await servers.update(owner: owner, uuid: uuid, spec: try input.spec(body))
         return .json(server.detailJSON)
     }
 
@@ -69,7 +70,7 @@ struct ServersController {
         guard let recurse = raw.map({ $0 == "none" ? nil : ServerDeleteRecurse(rawValue: $0) }) ?? ServerDeleteRecurse.none else {
             throw CloudSigmaError.validation("recurse", "recurse must be one of: all_drives, disks, cdroms")
         }
-        try await api.servers.delete(owner: owner, uuid: try context.parameters.require("uuid"), recurse: recurse)
+        try await servers.delete(owner: owner, uuid: try context.parameters.require("uuid"), recurse: recurse)
         return .noContent
     }
 
@@ -78,7 +79,7 @@ struct ServersController {
         let owner = try context.requireUser().uuid
         let uuid = try context.parameters.require("uuid")
         let action: String? = QueryParameters(request.uri)["do"]
-        let operation: ServerLifecycle.Operation
+        let operation: ServerAction
         switch action {
         case "start": operation = .start
         case "stop", "shutdown": operation = .stop
@@ -86,8 +87,7 @@ struct ServersController {
         case let other?: throw CloudSigmaError.validation("do", "Unknown action \"\(other)\" for servers")
         }
         _ = try await request.jsonBody(limit: bodyLimit)
-        try await api.servers.act(owner: owner, uuid: uuid, operation: operation)
-        api.worker.wake()
+        try await servers.act(owner: owner, uuid: uuid, operation: operation)
         return .json(
             .object(["action": .string(action ?? ""), "result": .string("success"), "uuid": .string(uuid)]), status: .accepted)
     }

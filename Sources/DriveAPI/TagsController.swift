@@ -1,13 +1,16 @@
 import DriveModel
-import DriveStore
+import DriveStorage
 import HTTPTypes
 import Hummingbird
 
 /// `/tags/` (reference §7.3): a tag's `resources` and a resource's `tags` are one relation.
 struct TagsController {
-    let api: DrivesAPI
+    let tags: any TagRepository
+    let drives: any DriveRepository
+    let servers: any ServerRepository
+    let settings: APISettings
 
-    var input: DriveInput { DriveInput(catalogue: api.settings.catalogue) }
+    var input: DriveInput { DriveInput(catalogue: settings.catalogue) }
 
     func register(on group: RouterGroup<DrivesRequestContext>) {
         let schema = Document(StaticDocuments.tagSchema)
@@ -50,7 +53,7 @@ struct TagsController {
         let owner = try context.requireUser().uuid
         let query = QueryParameters(request.uri)
         let page = try query.page()
-        let (total, tags) = try await api.tags.list(
+        let (total, tags) = try await tags.list(
             owner: owner, names: query.all("name").map(QueryParameters.splitFilter), limit: page.limit, offset: page.offset)
         let fields = query.fields
         return .json(
@@ -58,13 +61,13 @@ struct TagsController {
     }
 
     @Sendable func get(_ request: Request, context: DrivesRequestContext) async throws -> Response {
-        let tag = try await api.tags.tag(owner: try context.requireUser().uuid, uuid: try context.parameters.require("uuid"))
+        let tag = try await tags.tag(owner: try context.requireUser().uuid, uuid: try context.parameters.require("uuid"))
         return .json(tag.json.projected(to: QueryParameters(request.uri).fields))
     }
 
     @Sendable func create(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let owner = try context.requireUser().uuid
-        let body = try await request.jsonBody(limit: api.settings.bodyLimit)
+        let body = try await request.jsonBody(limit: settings.bodyLimit)
         var objects = try DriveInput.objects(of: body)
         guard !objects.isEmpty else { throw CloudSigmaError.validation("objects", "No tag to create") }
         // libcloud's ex_create_tag sends `resources` beside `objects`: it applies to each tag
@@ -76,7 +79,7 @@ struct TagsController {
                 return .object(o)
             }
         }
-        let tags = try await api.tags.create(owner: owner, specs: try objects.map { try spec($0) })
+        let tags = try await tags.create(owner: owner, specs: try objects.map { try spec($0) })
         var headers = HTTPFields()
         headers[.location] = tags.first.map { APIPath.uri("tags", $0.uuid) }
         return .json(objectsEnvelope(tags.map(\.json)), status: .created, headers: headers)
@@ -85,15 +88,15 @@ struct TagsController {
     @Sendable func update(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let owner = try context.requireUser().uuid
         let uuid = try context.parameters.require("uuid")
-        guard let body = try await request.jsonBody(limit: api.settings.bodyLimit) else {
+        guard let body = try await request.jsonBody(limit: settings.bodyLimit) else {
             throw CloudSigmaError.validation(nil, "The request body is empty")
         }
-        _ = try await api.tags.tag(owner: owner, uuid: uuid)
-        return .json(try await api.tags.update(owner: owner, uuid: uuid, spec: try spec(body)).json)
+        _ = try await tags.tag(owner: owner, uuid: uuid)
+        return .json(try await tags.update(owner: owner, uuid: uuid, spec: try spec(body)).json)
     }
 
     @Sendable func delete(_ request: Request, context: DrivesRequestContext) async throws -> Response {
-        try await api.tags.delete(owner: try context.requireUser().uuid, uuid: try context.parameters.require("uuid"))
+        try await tags.delete(owner: try context.requireUser().uuid, uuid: try context.parameters.require("uuid"))
         return .noContent
     }
 
@@ -101,7 +104,7 @@ struct TagsController {
     func resources(type: String, detail: Bool) -> Handler {
         { request, context in
             let owner = try context.requireUser().uuid
-            let uuids = try await api.tags.resourceUUIDs(owner: owner, uuid: try context.parameters.require("uuid"), type: type)
+            let uuids = try await tags.resourceUUIDs(owner: owner, uuid: try context.parameters.require("uuid"), type: type)
             let query = QueryParameters(request.uri)
             var (listQuery, echoedLimit) = try query.driveQuery()
             listQuery.exact.append((.uuid, uuids))
@@ -111,11 +114,11 @@ struct TagsController {
             if uuids.isEmpty {
                 (total, objects) = (0, [])
             } else if type == "drives" {
-                let (n, drives) = try await api.drives.list(owner: owner, query: listQuery)
-                (total, objects) = (n, drives.map { (detail || fields != nil ? $0.detailJSON : $0.shortJSON).projected(to: fields) })
+                let (n, found) = try await drives.list(owner: owner, query: listQuery)
+                (total, objects) = (n, found.map { (detail || fields != nil ? $0.detailJSON : $0.shortJSON).projected(to: fields) })
             } else {
-                let (n, servers) = try await api.servers.list(owner: owner, query: listQuery)
-                (total, objects) = (n, servers.map { (detail || fields != nil ? $0.detailJSON : $0.shortJSON).projected(to: fields) })
+                let (n, listed) = try await servers.list(owner: owner, query: listQuery)
+                (total, objects) = (n, listed.map { (detail || fields != nil ? $0.detailJSON : $0.shortJSON).projected(to: fields) })
             }
             return .json(ListPage(limit: echoedLimit, offset: listQuery.offset, totalCount: total, objects: objects).json)
         }

@@ -2,8 +2,11 @@ import DriveModel
 
 /// The drive status state machine (reference §3.10, decisions 1 and 4).
 ///
-/// Pure: no I/O and no clock. Every (status, operation) pair answers a ``Decision``; the store
-/// applies a `.proceed` as a compare-and-swap update guarded by the status the machine saw.
+/// Pure: no I/O and no clock. Every (status, operation, context) answers an ``Outcome``: a
+/// ``DrivePlan`` with everything the operation does (the status change, the transition to
+/// schedule, the drive it creates, the job it starts, what a completion finishes), nothing to do,
+/// or a refusal with the real API's message. The store carries plans out as compare-and-swap
+/// updates guarded by the status the machine saw, and decides nothing itself.
 public enum DriveLifecycle {
     /// What the machine needs to know about a drive.
     public struct Context: Sendable, Equatable {
@@ -14,19 +17,30 @@ public enum DriveLifecycle {
         public var onRunningServer: Bool
         /// Clones still copying from this drive (when it is `cloning_src`).
         public var activeClonesFromHere: Int
+        /// Whether the drive's storage type is ephemeral (``DriveRules/isEphemeral(_:)``).
+        public var ephemeral: Bool
+        /// With ``Operation/complete``: the operation whose transition finished.
+        public var completing: TransitionOperation?
 
-        public init(status: DriveStatus, mountCount: Int = 0, onRunningServer: Bool = false, activeClonesFromHere: Int = 0) {
+        public init(
+            status: DriveStatus, mountCount: Int = 0, onRunningServer: Bool = false, activeClonesFromHere: Int = 0,
+            ephemeral: Bool = false, completing: TransitionOperation? = nil
+        ) {
             self.status = status
             self.mountCount = mountCount
             self.onRunningServer = onRunningServer
             self.activeClonesFromHere = activeClonesFromHere
+            self.ephemeral = ephemeral
+            self.completing = completing
         }
 
         /// The idle status the drive belongs in when nothing is in progress.
         public var restingStatus: DriveStatus { mountCount > 0 ? .mounted : .unmounted }
+
+        var isIdle: Bool { status == .unmounted || status == .mounted }
     }
 
-    /// Everything that can happen to a drive.
+    /// Everything that can happen to an existing drive.
     public enum Operation: String, Sendable, CaseIterable {
         /// PUT changing only `name`, `meta`, `tags`, `allow_multimount`.
         case editBasic = "edit"
@@ -50,7 +64,110 @@ public enum DriveLifecycle {
         case markAvailable = "mark_available"
     }
 
-    /// The machine's answer.
+    /// A new drive: `creating` until its transition completes.
+    public static let create = DrivePlan(status: .creating, schedule: .create)
+
+    /// A library drive cloned into an account: the library drive has no status; only the new
+    /// drive and its job exist.
+    public static let libraryClone = DrivePlan(
+        spawn: .init(status: .cloningDestination, schedule: .clone, job: .driveClone))
+
+    /// What `operation` does to a drive in `context`.
+    public static func plan(_ operation: Operation, in context: Context) -> Outcome<DrivePlan> {
+        let status = context.status
+        switch operation {
+        case .editBasic:
+            return .carryOut(DrivePlan())
+
+        case .editStructural, .resizeByEdit:
+            guard context.isIdle else {
+                return .refuse(refusal(operation == .resizeByEdit ? "resize" : "edit", status, expected: [.unmounted, .mounted]))
+            }
+            if context.onRunningServer { return .ignore }
+            return .carryOut(
+                operation == .resizeByEdit ? DrivePlan(status: .resizing, schedule: .resize) : DrivePlan(applyStructural: true))
+
+        case .resize:
+            guard context.isIdle else { return .refuse(refusal("resize", status, expected: [.unmounted, .mounted])) }
+            if context.onRunningServer { return .refuse(runningServerRefusal("resize")) }
+            return .carryOut(DrivePlan(status: .resizing, applyStructural: true, schedule: .resize))
+
+        case .clone:
+            if context.ephemeral { return .refuse(DriveRules.ephemeralCloneRefusal) }
+            switch status {
+            case .unmounted, .mounted, .cloningSource:
+                return .carryOut(
+                    DrivePlan(status: .cloningSource, spawn: .init(status: .cloningDestination, schedule: .clone, job: .driveClone)))
+            default:
+                return .refuse(refusal("clone", status, expected: [.unmounted, .mounted]))
+            }
+
+        case .delete:
+            guard context.isIdle else { return .refuse(refusal("delete", status, expected: [.unmounted, .mounted])) }
+            if context.onRunningServer { return .refuse(runningServerRefusal("delete")) }
+            return .carryOut(DrivePlan(remove: true))
+
+        case .snapshot:
+            guard context.isIdle else { return .refuse(refusal("snapshot", status, expected: [.unmounted, .mounted])) }
+            return .carryOut(DrivePlan())
+
+        case .attach:
+            guard context.isIdle else { return .refuse(refusal("attach", status, expected: [.unmounted])) }
+            return .carryOut(DrivePlan(status: .mounted))
+
+        case .detach:
+            // `mountCount` counts the mounts left. A drive in a transient status keeps it; its
+            // completion picks the resting status then.
+            return .carryOut(DrivePlan(status: status == .mounted ? context.restingStatus : nil))
+
+        case .complete:
+            let completion = DrivePlan.Completion(
+                applyPayload: context.completing == .resize, finishJob: context.completing == .clone,
+                completeSource: context.completing == .clone)
+            switch status {
+            case .creating, .uploading, .copying, .staging, .resizing, .cloningDestination:
+                return .carryOut(DrivePlan(status: context.restingStatus, completion: completion))
+            case .cloningSource:
+                return .carryOut(
+                    DrivePlan(status: context.activeClonesFromHere > 0 ? nil : context.restingStatus, completion: completion))
+            case .unmounted, .mounted, .unavailable:
+                return .refuse(refusal("complete", status, expected: [.creating, .resizing, .cloningSource, .cloningDestination]))
+            }
+
+        case .markUnavailable:
+            guard context.isIdle else { return .refuse(refusal("make unavailable", status, expected: [.unmounted, .mounted])) }
+            return .carryOut(DrivePlan(status: .unavailable))
+
+        case .markAvailable:
+            guard status == .unavailable else { return .refuse(refusal("make available", status, expected: [.unavailable])) }
+            return .carryOut(DrivePlan(status: context.restingStatus))
+        }
+    }
+
+    /// A PUT: the basic fields always apply; structural changes and growth apply, are ignored
+    /// on a running server, or refuse the whole request (reference §3.6).
+    public static func planEdit(structural: Bool, grows: Bool, in context: Context) -> Outcome<DrivePlan> {
+        var plan = DrivePlan()
+        if structural {
+            switch self.plan(.editStructural, in: context) {
+            case .carryOut: plan.applyStructural = true
+            case .ignore: break
+            case .refuse(let error): return .refuse(error)
+            }
+        }
+        if grows {
+            switch self.plan(.resizeByEdit, in: context) {
+            case .carryOut(let resize):
+                plan.status = resize.status
+                plan.schedule = resize.schedule
+            case .ignore: break
+            case .refuse(let error): return .refuse(error)
+            }
+        }
+        return .carryOut(plan)
+    }
+
+    /// The machine's answer reduced to the status it leads to.
     public enum Decision: Sendable, Equatable {
         /// Go ahead; `to` is the new status (nil: the status does not change).
         case proceed(to: DriveStatus?)
@@ -60,77 +177,12 @@ public enum DriveLifecycle {
         case reject(CloudSigmaError)
     }
 
-    /// Decides what `operation` does to a drive in `context`.
+    /// What `operation` does to the status of a drive in `context` (the plan's status).
     public static func decide(_ operation: Operation, in context: Context) -> Decision {
-        let status = context.status
-        switch operation {
-        case .editBasic:
-            return .proceed(to: nil)
-
-        case .editStructural, .resizeByEdit:
-            if status == .unmounted || status == .mounted {
-                if context.onRunningServer { return .ignore }
-                return .proceed(to: operation == .resizeByEdit ? .resizing : nil)
-            }
-            return .reject(refusal(operation == .resizeByEdit ? "resize" : "edit", status, expected: [.unmounted, .mounted]))
-
-        case .resize:
-            if status == .unmounted || status == .mounted {
-                if context.onRunningServer {
-                    return .reject(runningServerRefusal("resize"))
-                }
-                return .proceed(to: .resizing)
-            }
-            return .reject(refusal("resize", status, expected: [.unmounted, .mounted]))
-
-        case .clone:
-            switch status {
-            case .unmounted, .mounted, .cloningSource: return .proceed(to: .cloningSource)
-            default: return .reject(refusal("clone", status, expected: [.unmounted, .mounted]))
-            }
-
-        case .delete:
-            if status == .unmounted || status == .mounted {
-                if context.onRunningServer { return .reject(runningServerRefusal("delete")) }
-                return .proceed(to: nil)
-            }
-            return .reject(refusal("delete", status, expected: [.unmounted, .mounted]))
-
-        case .snapshot:
-            if status == .unmounted || status == .mounted { return .proceed(to: nil) }
-            return .reject(refusal("snapshot", status, expected: [.unmounted, .mounted]))
-
-        case .attach:
-            switch status {
-            case .unmounted: return .proceed(to: .mounted)
-            case .mounted: return .proceed(to: .mounted)
-            default: return .reject(refusal("attach", status, expected: [.unmounted]))
-            }
-
-        case .detach:
-            if status == .mounted {
-                return .proceed(to: context.mountCount > 0 ? .mounted : .unmounted)
-            }
-            // A drive in a transient status keeps it; completion picks the resting status then.
-            return .proceed(to: nil)
-
-        case .complete:
-            switch status {
-            case .creating, .uploading, .copying, .staging, .resizing, .cloningDestination:
-                return .proceed(to: context.restingStatus)
-            case .cloningSource:
-                return context.activeClonesFromHere > 0 ? .proceed(to: nil) : .proceed(to: context.restingStatus)
-            case .unmounted, .mounted, .unavailable:
-                return .reject(refusal("complete", status, expected: [.creating, .resizing, .cloningSource, .cloningDestination]))
-            }
-
-        case .markUnavailable:
-            if status == .unmounted || status == .mounted { return .proceed(to: .unavailable) }
-            return .reject(refusal("make unavailable", status, expected: [.unmounted, .mounted]))
-
-        case .markAvailable:
-            if status == .unavailable { return .proceed(to: context.restingStatus) }
-            return .reject(refusal("make available", status, expected: [.unavailable]))
+        switch plan(operation, in: context) {
+        case .carryOut(let plan): .proceed(to: plan.status)
+        case .ignore: .ignore
+        case .refuse(let error): .reject(error)
         }
     }
 

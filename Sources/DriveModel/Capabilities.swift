@@ -48,6 +48,10 @@ public struct StorageCatalogue: Sendable, Equatable {
 
     public func limits(_ name: String) -> StorageTypeLimits? { types.first { $0.name == name } }
 
+    /// Storage types whose drives live and die with a host (decision 10): not snapshotable, never
+    /// cloned.
+    public static func isEphemeral(_ storageType: String) -> Bool { storageType == "local_nvme" }
+
     /// The `storage_type` choices of the drive schema (reference §3.2).
     public static let schemaChoices = ["magnetic", "ssd", "dssd", "zadara", "nvme", "local_nvme"]
 }

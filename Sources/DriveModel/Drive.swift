@@ -48,7 +48,7 @@ public struct Drive: Sendable, Equatable {
 
     var ownerJSON: JSONValue { owner.map { APIPath.reference("user", $0) } ?? .null }
 
-    var isEphemeral: Bool { storageType == "local_nvme" }
+    var isEphemeral: Bool { StorageCatalogue.isEphemeral(storageType) }
 
     /// `runtime`: `is_snapshotable` is null while the drive is being created or filled by a clone,
     /// as the captured create and clone responses show.

@@ -1,13 +1,14 @@
 import Foundation
 
-/// Identifiers of new objects.
-enum Identifiers {
+/// The one generator of identifiers for new objects: drives, jobs, servers, tags, accounts,
+/// fault sets, request ids.
+public enum Identifiers {
     /// A UUID in the usual lowercase 8-4-4-4-12 form, RFC 9562 version 7: 48 bits of Unix time in
     /// milliseconds, then 74 random bits. Clients treat uuids as opaque strings; being ordered by
     /// creation time, drives created together land next to each other in the uuid index, so an
     /// insert touches the index's last page instead of a random one (random version-4 uuids made
     /// three quarters of the pages a bulk create wrote to the WAL).
-    static func timeOrdered(now: Date = Date()) -> String {
+    public static func make(now: Date = Date()) -> String {
         let ms = UInt64(max(0, now.timeIntervalSince1970 * 1000))
         var bytes = [UInt8](repeating: 0, count: 16)
         for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: ms >> (8 * UInt64(5 - i))) }

@@ -1,5 +1,4 @@
 import DriveModel
-import GRDB
 
 /// A license asked for on a drive: `{"amount", "license": <id>}`.
 public struct LicenseRequest: Sendable, Equatable {
@@ -108,36 +107,9 @@ public struct DriveQuery: Sendable, Equatable {
     public init() {}
 
     /// No filter: the owner's drives, whatever their name, uuid or tags.
-    var isUnfiltered: Bool {
+    public var isUnfiltered: Bool {
         exact.allSatisfy(\.values.isEmpty) && nameContains.allSatisfy(\.isEmpty) && tags.allSatisfy(\.isEmpty)
             && tagNames.allSatisfy(\.isEmpty)
-    }
-
-    /// The SQL conditions (over table alias `alias`, with `owner`, `uuid` and `name` columns) and
-    /// their arguments: the owner, then each filter group; groups AND together, values OR.
-    func whereClauses(alias: String, owner: String) -> (clauses: [String], args: [any DatabaseValueConvertible]) {
-        var clauses = ["\(alias).owner = ?"]
-        var args: [any DatabaseValueConvertible] = [owner]
-        for group in exact where !group.values.isEmpty {
-            clauses.append("\(alias).\(group.field.rawValue) IN (\(Relations.placeholders(group.values.count)))")
-            args += group.values as [any DatabaseValueConvertible]
-        }
-        for group in nameContains where !group.isEmpty {
-            clauses.append("(" + group.map { _ in "\(alias).name LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
-            args += group.map { "%" + DriveRepository.escapeLike($0) + "%" } as [any DatabaseValueConvertible]
-        }
-        for (column, groups) in [("t.uuid", tags), ("t.name", tagNames)] {
-            for group in groups where !group.isEmpty {
-                clauses.append(
-                    """
-                    \(alias).uuid IN (SELECT tr.res_uuid FROM tag_resources tr JOIN tags t ON t.seq = tr.tag_seq
-                               WHERE t.owner = ? AND \(column) IN (\(Relations.placeholders(group.count))))
-                    """)
-                args.append(owner)
-                args += group as [any DatabaseValueConvertible]
-            }
-        }
-        return (clauses, args)
     }
 
     public static func == (a: DriveQuery, b: DriveQuery) -> Bool {
@@ -167,3 +139,54 @@ public struct CloneRequest: Sendable, Equatable {
         self.storageType = storageType
     }
 }
+
+/// A validated mount point of a server PUT or create: the model's mount point.
+public typealias MountRequest = ServerDrive
+
+/// A validated server definition. On update, nil keeps the stored value.
+public struct ServerSpec: Sendable, Equatable {
+    public var name: String
+    public var cpu: Int64
+    public var mem: Int64
+    public var vncPassword: String
+    public var meta: [String: String]?
+    public var extra: [String: JSONValue]
+    public var drives: [MountRequest]?
+    public var tags: [String]?
+
+    public init(
+        name: String, cpu: Int64, mem: Int64, vncPassword: String, meta: [String: String]? = nil,
+        extra: [String: JSONValue] = [:], drives: [MountRequest]? = nil, tags: [String]? = nil
+    ) {
+        self.name = name
+        self.cpu = cpu
+        self.mem = mem
+        self.vncPassword = vncPassword
+        self.meta = meta
+        self.extra = extra
+        self.drives = drives
+        self.tags = tags
+    }
+}
+
+/// Which attached drives a server delete takes with it (`?recurse=`).
+public enum ServerDeleteRecurse: String, Sendable {
+    case none
+    case allDrives = "all_drives"
+    case disks
+    case cdroms
+}
+
+/// A validated tag definition; `resources` nil keeps the stored ones on update.
+public struct TagSpec: Sendable, Equatable {
+    public var name: String
+    public var meta: [String: String]?
+    public var resources: [String]?
+
+    public init(name: String, meta: [String: String]? = nil, resources: [String]? = nil) {
+        self.name = name
+        self.meta = meta
+        self.resources = resources
+    }
+}
+

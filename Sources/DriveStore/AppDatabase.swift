@@ -1,3 +1,4 @@
+import DriveStorage
 import Foundation
 import GRDB
 import Logging
@@ -24,6 +25,10 @@ public struct AppDatabase: Sendable {
     let committer: GroupCommitter
     /// Commit counts, global and per account, moved inside every commit that changed a row.
     public let generation = CommitGeneration()
+    /// Rung after commits that scheduled transitions or recorded effects.
+    public let signals = StoreSignals()
+    /// Holds those rings until the transaction commits.
+    let afterCommit: AfterCommit
     /// Read-only connections for `readNow`; nil in memory.
     let localReaders: LocalReaders?
 
@@ -31,8 +36,10 @@ public struct AppDatabase: Sendable {
         self.writer = writer
         self.path = path
         self.localReaders = localReaders
+        self.afterCommit = AfterCommit(signals: signals)
         self.committer = GroupCommitter(writer: writer, generation: generation)
-        writer.add(transactionObserver: CommitCounter(generation: generation), extent: .databaseLifetime)
+        writer.add(
+            transactionObserver: CommitCounter(generation: generation, afterCommit: afterCommit), extent: .databaseLifetime)
     }
 
     /// Opens (creating when missing) the database file at `path` in WAL mode. Does not migrate.

@@ -1,3 +1,4 @@
+import DriveStorage
 import GRDB
 import Synchronization
 
@@ -16,12 +17,7 @@ final class GroupCommitter: Sendable {
         let continuation: CheckedContinuation<any Sendable, any Error>
     }
 
-    private struct State: Sendable {
-        var queue: [Pending] = []
-        var draining = false
-    }
-
-    private let state = Mutex(State())
+    private let state: Mutex<GroupCommitQueue<Pending>>
     private let writer: any DatabaseWriter
     private let generation: CommitGeneration
     let maximumBatch: Int
@@ -30,19 +26,17 @@ final class GroupCommitter: Sendable {
         self.writer = writer
         self.generation = generation
         self.maximumBatch = max(1, maximumBatch)
+        self.state = Mutex(GroupCommitQueue(maximumBatch: maximumBatch))
     }
 
     /// Runs `work`, which changes account `owner`'s data only, in a savepoint of the next shared
     /// transaction; returns once that committed.
     func write<T: Sendable>(owner: String, _ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let result = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
-            let startDrain = state.withLock { state -> Bool in
-                state.queue.append(Pending(owner: owner, work: { try work($0) }, continuation: continuation))
-                if state.draining { return false }
-                state.draining = true
-                return true
+            let action = state.withLock {
+                $0.enqueue(Pending(owner: owner, work: { try work($0) }, continuation: continuation))
             }
-            if startDrain {
+            if action == .startDraining {
                 Task { await self.drain() }
             }
         }
@@ -52,16 +46,7 @@ final class GroupCommitter: Sendable {
     /// Runs batches until the queue is empty.
     private func drain() async {
         while true {
-            let batch = state.withLock { state -> [Pending] in
-                let n = min(state.queue.count, maximumBatch)
-                guard n > 0 else {
-                    state.draining = false
-                    return []
-                }
-                let taken = Array(state.queue.prefix(n))
-                state.queue.removeFirst(n)
-                return taken
-            }
+            let batch = state.withLock { $0.nextBatch() }
             if batch.isEmpty { return }
             await run(batch)
         }
@@ -118,71 +103,50 @@ final class GroupCommitter: Sendable {
     }
 }
 
+/// The decisions of group commit, without I/O: a write that finds nobody draining starts a
+/// drain; one that arrives during a drain joins the queue; a drain takes up to `maximumBatch`
+/// writes per transaction, in arrival order, and ends when the queue is empty.
+struct GroupCommitQueue<Item> {
+    enum EnqueueAction: Equatable {
+        /// Nobody drains: the caller starts a drain.
+        case startDraining
+        /// A drain is running and will take this write in a later batch.
+        case queued
+    }
+
+    let maximumBatch: Int
+    private(set) var queue: [Item] = []
+    private(set) var draining = false
+
+    init(maximumBatch: Int) {
+        self.maximumBatch = max(1, maximumBatch)
+    }
+
+    mutating func enqueue(_ item: Item) -> EnqueueAction {
+        queue.append(item)
+        if draining { return .queued }
+        draining = true
+        return .startDraining
+    }
+
+    /// The next batch to run in one transaction; empty when the queue is, which ends the drain.
+    mutating func nextBatch() -> [Item] {
+        let n = min(queue.count, maximumBatch)
+        guard n > 0 else {
+            draining = false
+            return []
+        }
+        let taken = Array(queue.prefix(n))
+        queue.removeFirst(n)
+        return taken
+    }
+}
+
 /// A `Result` that crosses the writer queue (its values and errors are `Sendable` by contract of
 /// the works submitted).
 private struct SendableResult: @unchecked Sendable {
     let result: Result<any Sendable, any Error>
     init(_ result: Result<any Sendable, any Error>) { self.result = result }
-}
-
-/// Counts committed write transactions, for everything and per account. Anything derived from
-/// the database (a rendered answer) is current as long as neither the global count nor its
-/// account's count moved since it was read: the counts move inside the commit, before the writer
-/// is answered, so a client that saw its write acknowledged never gets an answer from before it.
-///
-/// A transaction that declares the accounts it touched (`scopeCommit(to:)`: the API's drive
-/// writes, the worker's completions) moves those accounts' counts only; any other (admin, servers,
-/// tags, migrations) moves the global count, which invalidates everything.
-public final class CommitGeneration: Sendable {
-    private let global = Atomic<UInt64>(0)
-    private let commits = Atomic<UInt64>(0)
-    private let owners = Mutex<[String: UInt64]>([:])
-    private let scope = Mutex<Set<String>?>(nil)
-
-    public init() {}
-
-    /// The global count.
-    public var current: UInt64 { global.load(ordering: .acquiring) }
-
-    /// Commits that changed at least one row, since start.
-    public var commitCount: UInt64 { commits.load(ordering: .relaxed) }
-
-    /// (global, account) counts: compare a later snapshot to see whether `owner`'s data may
-    /// have changed.
-    public func snapshot(owner: String) -> Snapshot {
-        let g = global.load(ordering: .acquiring)
-        return Snapshot(global: g, owner: owners.withLock { $0[owner] ?? 0 })
-    }
-
-    public struct Snapshot: Equatable, Sendable {
-        public let global: UInt64
-        public let owner: UInt64
-    }
-
-    /// Called inside a write transaction: its commit changes only these accounts' data.
-    func scopeCommit(to accounts: Set<String>) {
-        scope.withLock { current in current = (current ?? []).union(accounts) }
-    }
-
-    func didCommit(changed: Bool) {
-        let scoped = scope.withLock { current -> Set<String>? in
-            defer { current = nil }
-            return current
-        }
-        guard changed else { return }
-        commits.add(1, ordering: .relaxed)
-        if let scoped {
-            owners.withLock { counts in
-                for owner in scoped { counts[owner, default: 0] &+= 1 }
-            }
-        } else {
-            global.add(1, ordering: .releasing)
-        }
-    }
-
-    func didRollback() {
-        scope.withLock { $0 = nil }
-    }
 }
 
 /// Advances a `CommitGeneration` on every commit of the connection it observes that changed a
@@ -191,15 +155,23 @@ public final class CommitGeneration: Sendable {
 /// nothing (the worker finding nothing due) leaves cached answers current.
 final class CommitCounter: TransactionObserver, Sendable {
     let generation: CommitGeneration
+    let afterCommit: AfterCommit
     private let seenChanges = Atomic<Int>(-1)
 
-    init(generation: CommitGeneration) { self.generation = generation }
+    init(generation: CommitGeneration, afterCommit: AfterCommit) {
+        self.generation = generation
+        self.afterCommit = afterCommit
+    }
 
     func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { false }
     func databaseDidChange(with event: DatabaseEvent) {}
     func databaseDidCommit(_ db: Database) {
         let total = db.totalChangesCount
         generation.didCommit(changed: seenChanges.exchange(total, ordering: .relaxed) != total)
+        afterCommit.didCommit()
     }
-    func databaseDidRollback(_ db: Database) { generation.didRollback() }
+    func databaseDidRollback(_ db: Database) {
+        generation.didRollback()
+        afterCommit.didRollback()
+    }
 }

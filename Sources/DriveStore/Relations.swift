@@ -39,8 +39,6 @@ enum Relations {
         return out
     }
 
-    // MARK: Mounts
-
     /// Tag uuids of resource `uuid`, in tag creation order.
     static func tags(_ db: Database, of uuid: String) throws -> [String] {
         try String.fetchAll(
@@ -75,21 +73,6 @@ enum Relations {
                     """),
             arguments: [driveSeq])
         return (row?[0] ?? 0, (row?[1] as Int? ?? 0) != 0)
-    }
-
-    /// Re-derives the status of an idle drive after its mounts changed (mounted ⇄ unmounted);
-    /// a drive in a transient status keeps it and settles when the transition completes.
-    static func settleMountStatus(_ db: Database, driveSeq: Int64, stamp: String) throws {
-        guard let raw = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM drives WHERE seq = ?"), arguments: [driveSeq]),
-            let status = DriveStatus(rawValue: raw), status == .mounted || status == .unmounted
-        else { return }
-        let mounts = try mountSummary(db, driveSeq: driveSeq)
-        let target: DriveStatus = mounts.count > 0 ? .mounted : .unmounted
-        if target != status {
-            try db.run(
-                sql: "UPDATE drives SET status = ?, updated_at = ? WHERE seq = ? AND status = ?",
-                arguments: [target.rawValue, stamp, driveSeq, raw])
-        }
     }
 
     static func placeholders(_ n: Int) -> String {

@@ -1,14 +1,9 @@
 import Crypto
 import CryptoExtras
 import Foundation
+import DriveModel
+import DriveStorage
 import GRDB
-
-/// An account of the API.
-public struct User: Sendable, Equatable {
-    public var uuid: String
-    public var email: String
-    public var createdAt: String
-}
 
 /// Salted, slow password hashing: PBKDF2-HMAC-SHA256.
 public enum PasswordHasher {
@@ -37,20 +32,6 @@ public enum PasswordHasher {
     }
 }
 
-public enum UserError: Error, Equatable, CustomStringConvertible {
-    case emailTaken(String)
-    case invalidEmail(String)
-    case emptyPassword
-
-    public var description: String {
-        switch self {
-        case .emailTaken(let e): "a user with email \(e) already exists"
-        case .invalidEmail(let e): "not an email address: \(e)"
-        case .emptyPassword: "the password must not be empty"
-        }
-    }
-}
-
 extension AppDatabase {
     /// Creates a user with a salted PBKDF2 hash of `password`.
     @discardableResult
@@ -62,7 +43,7 @@ extension AppDatabase {
         guard !password.isEmpty else { throw UserError.emptyPassword }
         let salt = PasswordHasher.newSalt()
         let hash = try PasswordHasher.hash(password, salt: salt, iterations: iterations)
-        let user = User(uuid: UUID().uuidString.lowercased(), email: email, createdAt: Timestamp.now())
+        let user = User(uuid: Identifiers.make(), email: email, createdAt: Timestamp.now())
         return try writeSync { db in
             if try Row.fetchOne(db, sql: "SELECT 1 FROM users WHERE email = ?", arguments: [email]) != nil {
                 throw UserError.emailTaken(email)
@@ -122,23 +103,4 @@ extension AppDatabase {
     }
 }
 
-/// Timestamps as the API writes them: ISO-8601 with microseconds and `+00:00` (decision 12).
-public enum Timestamp {
-    public static func string(_ date: Date) -> String {
-        let t = date.timeIntervalSince1970
-        let seconds = t.rounded(.down)
-        let micros = Int(((t - seconds) * 1_000_000).rounded(.down))
-        var tm = tm()
-        var time = time_t(seconds)
-        gmtime_r(&time, &tm)
-        let y = Int(tm.tm_year) + 1900, mo = Int(tm.tm_mon) + 1, d = Int(tm.tm_mday)
-        let h = Int(tm.tm_hour), mi = Int(tm.tm_min), s = Int(tm.tm_sec)
-        func pad(_ v: Int, _ n: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, n - s.count)) + s
-        }
-        return "\(pad(y, 4))-\(pad(mo, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(micros, 6))+00:00"
-    }
-
-    public static func now() -> String { string(Date()) }
-}
+extension AppDatabase: AccountRepository {}

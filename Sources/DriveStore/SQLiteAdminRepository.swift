@@ -1,16 +1,21 @@
 import DriveLifecycle
 import DriveModel
+import DriveStorage
 import Foundation
 import GRDB
 
 /// What the admin API (`/_drivesd/`) does to the store: resets, statistics, fault statuses,
 /// backups.
-public struct AdminRepository: Sendable {
+public struct SQLiteAdminRepository: AdminRepository {
     let database: AppDatabase
+    let env: WriteEnvironment
 
-    public init(database: AppDatabase) {
+    init(database: AppDatabase, env: WriteEnvironment) {
         self.database = database
+        self.env = env
     }
+
+    public func isMigrated() throws -> Bool { try database.isMigrated() }
 
     /// Deletes every drive, server, tag and job of one account (by uuid or email), or of every
     /// account when `account` is nil. Accounts themselves stay. Returns the number of drives removed.
@@ -40,18 +45,7 @@ public struct AdminRepository: Sendable {
         }
     }
 
-    /// Figures for `/_drivesd/metrics`.
-    public struct Stats: Sendable {
-        public var drivesByStatus: [String: Int]
-        public var serversByStatus: [String: Int]
-        public var jobsByState: [String: Int]
-        public var pendingTransitions: Int
-        public var heldTransitions: Int
-        public var users: Int
-        public var databaseBytes: Int64
-    }
-
-    public func stats() async throws -> Stats {
+    public func stats() async throws -> StoreStats {
         let path = database.path
         return try await database.read { db in
             func grouped(_ sql: String) throws -> [String: Int] {
@@ -65,15 +59,17 @@ public struct AdminRepository: Sendable {
             if let path, let wal = try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int64 {
                 bytes += wal
             }
-            let pending = (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM transitions") ?? 0)
-                + (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM server_transitions") ?? 0)
-            let held = (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM transitions WHERE due_at >= ?", arguments: [TransitionControl.heldDue / 10]) ?? 0)
-                + (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM server_transitions WHERE due_at >= ?", arguments: [TransitionControl.heldDue / 10]) ?? 0)
-            return Stats(
+            let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM pending_transitions") ?? 0
+            let held =
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM pending_transitions WHERE due_at >= ?", arguments: [TransitionMode.heldDue / 10])
+                ?? 0
+            return StoreStats(
                 drivesByStatus: try grouped("SELECT status, COUNT(*) FROM drives GROUP BY status"),
                 serversByStatus: try grouped("SELECT status, COUNT(*) FROM servers GROUP BY status"),
                 jobsByState: try grouped("SELECT state, COUNT(*) FROM jobs GROUP BY state"),
                 pendingTransitions: pending, heldTransitions: held,
+                pendingEffects: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0,
                 users: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users") ?? 0,
                 databaseBytes: bytes)
         }
@@ -81,23 +77,15 @@ public struct AdminRepository: Sendable {
 
     /// The fault path of the state machine: the drive's storage host goes away (`unavailable`)
     /// or comes back (to `mounted`/`unmounted`). Works on any owner's drive.
-    public func setAvailability(driveUUID: String, available: Bool, now: Date = Date()) async throws -> DriveStatus {
-        try await database.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT seq, status FROM drives WHERE uuid = ?", arguments: [driveUUID]),
-                let status = DriveStatus(rawValue: row["status"])
+    public func setAvailability(driveUUID: String, available: Bool, now: Date) async throws -> DriveStatus {
+        let env = self.env, afterCommit = database.afterCommit
+        return try await database.write { db in
+            let interpreter = PlanInterpreter(db, env: env, now: now, afterCommit: afterCommit)
+            guard
+                let seq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM drives WHERE uuid = ?"), arguments: [driveUUID]),
+                let row = try interpreter.driveRow(seq: seq)
             else { throw CloudSigmaError.notExist(driveUUID) }
-            let seq: Int64 = row["seq"]
-            let context = try DriveRepository.lifecycleContext(db, seq: seq, status: status)
-            switch DriveLifecycle.decide(available ? .markAvailable : .markUnavailable, in: context) {
-            case .reject(let error): throw error
-            case .ignore, .proceed(nil): return status
-            case .proceed(let target?):
-                try db.execute(
-                    sql: "UPDATE drives SET status = ?, updated_at = ? WHERE seq = ? AND status = ?",
-                    arguments: [target.rawValue, Timestamp.string(now), seq, status.rawValue])
-                guard db.changesCount == 1 else { throw StoreError.conflict("drive \(driveUUID)") }
-                return target
-            }
+            return try interpreter.apply(available ? .markAvailable : .markUnavailable, to: row) ?? row.status
         }
     }
 }

@@ -1,9 +1,10 @@
 import DriveModel
+import DriveStorage
 import Foundation
 import GRDB
 
 /// Jobs: read by the API, finished by the worker, purged after the retention period.
-public struct JobRepository: Sendable {
+public struct SQLiteJobRepository: JobRepository {
     let database: AppDatabase
 
     public init(database: AppDatabase) {
@@ -11,7 +12,7 @@ public struct JobRepository: Sendable {
     }
 
     /// The caller's jobs, most recently modified first, optionally filtered by state.
-    public func list(owner: String, states: [String], limit: Int?, offset: Int, now: Date = Date()) async throws -> (
+    public func list(owner: String, states: [String], limit: Int?, offset: Int, now: Date) async throws -> (
         total: Int, jobs: [Job]
     ) {
         try await database.read { db in
@@ -32,7 +33,7 @@ public struct JobRepository: Sendable {
     }
 
     /// The caller's job `uuid`, or `404 notexist`.
-    public func job(owner: String, uuid: String, now: Date = Date()) async throws -> Job {
+    public func job(owner: String, uuid: String, now: Date) async throws -> Job {
         try await database.read { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE uuid = ? AND owner = ?"), arguments: [uuid, owner])
             else { throw CloudSigmaError.notExist(uuid) }

@@ -1,17 +1,15 @@
 import DriveModel
+import DriveStorage
 import Foundation
 import GRDB
 
 /// The library catalogue (`/libdrives/`), seeded by a migration and read-only.
-public struct LibraryRepository: Sendable {
+public struct SQLiteLibraryRepository: LibraryRepository {
     let database: AppDatabase
 
     public init(database: AppDatabase) {
         self.database = database
     }
-
-    /// The filters of the library schema (reference §7.2): exact matches, commas meaning OR.
-    public static let exactFilters = ["arch", "distribution", "image_type", "name", "os", "uuid", "version"]
 
     /// Library drives matching `exact` (column → OR values), `nameContains` and `category`
     /// filters, ordered by name.
@@ -21,13 +19,13 @@ public struct LibraryRepository: Sendable {
         try await database.read { db in
             var clauses = ["1 = 1"]
             var args: [any DatabaseValueConvertible] = []
-            for (column, values) in exact where Self.exactFilters.contains(column) && !values.isEmpty {
+            for (column, values) in exact where LibraryFilters.exact.contains(column) && !values.isEmpty {
                 clauses.append("\(column) IN (\(Relations.placeholders(values.count)))")
                 args += values as [any DatabaseValueConvertible]
             }
             for group in nameContains where !group.isEmpty {
                 clauses.append("(" + group.map { _ in "name LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
-                args += group.map { "%" + DriveRepository.escapeLike($0) + "%" } as [any DatabaseValueConvertible]
+                args += group.map { "%" + SQLiteDriveRepository.escapeLike($0) + "%" } as [any DatabaseValueConvertible]
             }
             for group in categories where !group.isEmpty {
                 clauses.append(
@@ -48,15 +46,23 @@ public struct LibraryRepository: Sendable {
     /// One library drive, or `404 notexist`.
     public func drive(owner: String, uuid: String) async throws -> LibraryDrive {
         try await database.read { db in
-            guard let drive = try Self.fetch(db, owner: owner, where: "uuid = ?", [uuid]).first else {
-                throw CloudSigmaError.notExist(uuid)
-            }
+            guard let drive = try Self.fetch(db, owner: owner, uuid: uuid) else { throw CloudSigmaError.notExist(uuid) }
             return drive
         }
     }
 
+    /// Library drive `uuid` as `owner` sees it, or nil.
+    static func fetch(_ db: Database, owner: String, uuid: String) throws -> LibraryDrive? {
+        try fetch(db, owner: owner, where: "uuid = ?", [uuid]).first
+    }
+
+    /// Whether `uuid` names a library drive.
+    static func exists(_ db: Database, uuid: String) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM library_drives WHERE uuid = ?"), arguments: [uuid]) == true
+    }
+
     /// Library drives with their licenses and the caller's servers they are attached to.
-    static func fetch(
+    private static func fetch(
         _ db: Database, owner: String, where whereSQL: String, _ args: [any DatabaseValueConvertible], tail: String = ""
     ) throws -> [LibraryDrive] {
         let rows = try Row.fetchAll(
@@ -68,7 +74,7 @@ public struct LibraryRepository: Sendable {
                 else { return nil }
                 var amount: Int64 = 1
                 if case .int(let n)? = item["amount"] { amount = n }
-                return DriveLicense(amount: amount, license: DriveRepository.license(licenseRow))
+                return DriveLicense(amount: amount, license: SQLiteLicenseRepository.license(licenseRow))
             }
             var drive = LibraryDrive(
                 uuid: row["uuid"], name: row["name"], size: row["size"],

@@ -1,75 +1,28 @@
 import DriveLifecycle
 import DriveModel
+import DriveStorage
 import Foundation
 import GRDB
 
-/// A validated mount point of a server PUT or create: the model's mount point.
-public typealias MountRequest = ServerDrive
-
-/// A validated server definition. On update, nil keeps the stored value.
-public struct ServerSpec: Sendable, Equatable {
-    public var name: String
-    public var cpu: Int64
-    public var mem: Int64
-    public var vncPassword: String
-    public var meta: [String: String]?
-    public var extra: [String: JSONValue]
-    public var drives: [MountRequest]?
-    public var tags: [String]?
-
-    public init(
-        name: String, cpu: Int64, mem: Int64, vncPassword: String, meta: [String: String]? = nil,
-        extra: [String: JSONValue] = [:], drives: [MountRequest]? = nil, tags: [String]? = nil
-    ) {
-        self.name = name
-        self.cpu = cpu
-        self.mem = mem
-        self.vncPassword = vncPassword
-        self.meta = meta
-        self.extra = extra
-        self.drives = drives
-        self.tags = tags
-    }
-}
-
-/// Which attached drives a server delete takes with it (`?recurse=`).
-public enum ServerDeleteRecurse: String, Sendable {
-    case none
-    case allDrives = "all_drives"
-    case disks
-    case cdroms
-}
-
-/// Servers as mount targets: their `drives` lists are the mounts that make drives `mounted`.
-public struct ServerRepository: Sendable {
+/// Servers in SQLite: their `drives` lists are the mounts that make drives `mounted`.
+public struct SQLiteServerRepository: ServerRepository {
     let database: AppDatabase
-    let durations: ServerDurations
+    let env: WriteEnvironment
     /// Whether `drives` changes apply to running servers (decision 6).
     let hotplug: Bool
 
-    public struct ServerDurations: Sendable, Equatable {
-        public var startSeconds: Double
-        public var stopSeconds: Double
-        public var timeScale: Double
-
-        public init(startSeconds: Double = 1, stopSeconds: Double = 1, timeScale: Double = 1) {
-            self.startSeconds = startSeconds
-            self.stopSeconds = stopSeconds
-            self.timeScale = timeScale
-        }
+    init(database: AppDatabase, env: WriteEnvironment, hotplug: Bool) {
+        self.database = database
+        self.env = env
+        self.hotplug = hotplug
     }
 
-    /// Per-operation overrides (admin API).
-    let control: TransitionControl?
-
-    public init(
-        database: AppDatabase, durations: ServerDurations = ServerDurations(), hotplug: Bool = true,
-        control: TransitionControl? = nil
-    ) {
-        self.control = control
-        self.database = database
-        self.durations = durations
-        self.hotplug = hotplug
+    /// Runs `body` with a plan interpreter in one write transaction.
+    func write<T: Sendable>(now: Date, _ body: @Sendable @escaping (PlanInterpreter) throws -> T) async throws -> T {
+        let env = self.env, afterCommit = database.afterCommit
+        return try await database.write { db in
+            try body(PlanInterpreter(db, env: env, now: now, afterCommit: afterCommit))
+        }
     }
 
     // MARK: Read
@@ -101,62 +54,62 @@ public struct ServerRepository: Sendable {
 
     // MARK: Write
 
-    /// Creates servers (all or nothing), stopped, with their drives mounted.
-    public func create(owner: String, specs: [ServerSpec], now: Date = Date()) async throws -> [Server] {
-        try await database.write { db in
-            let stamp = Timestamp.string(now)
+    public func create(owner: String, specs: [ServerSpec], now: Date) async throws -> [Server] {
+        try await write(now: now) { interpreter in
+            let db = interpreter.db
             var uuids: [String] = []
             for spec in specs {
-                let uuid = UUID().uuidString.lowercased()
+                let uuid = Identifiers.make(now: now)
                 try db.run(
                     sql: """
                         INSERT INTO servers (uuid, owner, name, cpu, mem, vnc_password, status, meta, extra, created_at, updated_at)
-                        VALUES (?, ?, ?, ?, ?, ?, 'stopped', ?, ?, ?, ?)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
-                        uuid, owner, spec.name, spec.cpu, spec.mem, spec.vncPassword, Codec.encode(spec.meta ?? [:]),
-                        JSONValue.object(spec.extra).jsonString, stamp, stamp,
+                        uuid, owner, spec.name, spec.cpu, spec.mem, spec.vncPassword,
+                        (ServerLifecycle.create.status ?? .stopped).rawValue, Codec.encode(spec.meta ?? [:]),
+                        JSONValue.object(spec.extra).jsonString, interpreter.stamp, interpreter.stamp,
                     ])
                 let seq = db.lastInsertedRowID
-                try Self.setMounts(db, owner: owner, serverSeq: seq, mounts: spec.drives ?? [], stamp: stamp)
+                try Self.setMounts(interpreter, owner: owner, serverSeq: seq, mounts: spec.drives ?? [])
                 if let tags = spec.tags {
                     try Relations.setTags(db, owner: owner, resType: "servers", resUUID: uuid, tagUUIDs: tags)
                 }
                 uuids.append(uuid)
             }
-            return try uuids.map { uuid in
-                try Self.fetch(db, where: "s.uuid = ?", [uuid]).first!
-            }
+            return try uuids.map { uuid in try Self.fetch(db, where: "s.uuid = ?", [uuid]).first! }
         }
     }
 
-    /// PUT: a running server changes only `name`, `meta` and `tags` (and `drives` when hot-plug is
-    /// on); the rest is silently ignored (reference §6.1).
-    public func update(owner: String, uuid: String, spec: ServerSpec, now: Date = Date()) async throws -> Server {
+    /// The owner's server `uuid`: (seq, status), or 404.
+    static func owned(_ db: Database, owner: String, uuid: String) throws -> (seq: Int64, status: ServerStatus) {
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT seq, status FROM servers WHERE uuid = ? AND owner = ?"), arguments: [uuid, owner]),
+            let status = ServerStatus(rawValue: row[1])
+        else { throw CloudSigmaError.notExist(uuid) }
+        return (row[0], status)
+    }
+
+    public func update(owner: String, uuid: String, spec: ServerSpec, now: Date) async throws -> Server {
         let hotplug = self.hotplug
-        return try await database.write { db in
-            guard let current = try Self.fetch(db, where: "s.uuid = ? AND s.owner = ?", [uuid, owner]).first,
-                let seq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM servers WHERE uuid = ?"), arguments: [uuid])
-            else { throw CloudSigmaError.notExist(uuid) }
-            let stamp = Timestamp.string(now)
-            let structural = ServerLifecycle.decide(.editStructural, in: current.status)
-            var sets = ["name = ?", "updated_at = ?"]
-            var args: [any DatabaseValueConvertible] = [spec.name, stamp]
-            if let meta = spec.meta {
-                sets.append("meta = ?")
-                args.append(Codec.encode(meta))
+        return try await write(now: now) { interpreter in
+            let db = interpreter.db
+            let (seq, status) = try Self.owned(db, owner: owner, uuid: uuid)
+            let plan = try ServerLifecycle.plan(.editStructural, in: status).plan()
+            var sets: [(column: String, value: (any DatabaseValueConvertible)?)] = [("name", spec.name)]
+            if let meta = spec.meta { sets.append(("meta", Codec.encode(meta))) }
+            if plan?.applyStructural == true {
+                let extra = try Codec.decodeObject(
+                    String.fetchOne(db.cachedStatement(sql: "SELECT extra FROM servers WHERE seq = ?"), arguments: [seq]) ?? "{}")
+                sets += [
+                    ("cpu", spec.cpu), ("mem", spec.mem), ("vnc_password", spec.vncPassword),
+                    ("extra", JSONValue.object(extra.merging(spec.extra) { $1 }).jsonString),
+                ]
             }
-            if case .proceed = structural {
-                sets += ["cpu = ?", "mem = ?", "vnc_password = ?", "extra = ?"]
-                args += [spec.cpu, spec.mem, spec.vncPassword, JSONValue.object(current.extra.merging(spec.extra) { $1 }).jsonString]
-            }
-            args += [seq, current.status.rawValue] as [any DatabaseValueConvertible]
-            try db.execute(
-                sql: "UPDATE servers SET \(sets.joined(separator: ", ")) WHERE seq = ? AND status = ?",
-                arguments: StatementArguments(args))
-            guard db.changesCount == 1 else { throw StoreError.conflict("server \(uuid)") }
-            if let mounts = spec.drives, structural == .proceed(to: nil) || hotplug {
-                try Self.setMounts(db, owner: owner, serverSeq: seq, mounts: mounts, stamp: stamp)
+            try interpreter.carryOut(plan ?? ServerPlan(), onServer: seq, uuid: uuid, status: status, sets: sets)
+            if let mounts = spec.drives, plan?.applyStructural == true || hotplug {
+                try Self.setMounts(interpreter, owner: owner, serverSeq: seq, mounts: mounts)
             }
             if let tags = spec.tags {
                 try Relations.setTags(db, owner: owner, resType: "servers", resUUID: uuid, tagUUIDs: tags)
@@ -165,23 +118,21 @@ public struct ServerRepository: Sendable {
         }
     }
 
-    /// Deletes a stopped server; its drives become `unmounted` (or are deleted with `recurse`).
-    public func delete(owner: String, uuid: String, recurse: ServerDeleteRecurse, now: Date = Date()) async throws {
-        try await database.write { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, status FROM servers WHERE uuid = ? AND owner = ?"), arguments: [uuid, owner]),
-                let status = ServerStatus(rawValue: row["status"])
-            else { throw CloudSigmaError.notExist(uuid) }
-            if case .reject(let error) = ServerLifecycle.decide(.delete, in: status) { throw error }
-            let seq: Int64 = row["seq"]
-            let attached = try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT DISTINCT d.seq, d.uuid, d.media FROM server_drives sd JOIN drives d ON d.seq = sd.drive_seq
-                    WHERE sd.server_seq = ?
-                    """),
+    public func delete(owner: String, uuid: String, recurse: ServerDeleteRecurse, now: Date) async throws {
+        try await write(now: now) { interpreter in
+            let db = interpreter.db
+            let (seq, status) = try Self.owned(db, owner: owner, uuid: uuid)
+            guard let plan = try ServerLifecycle.plan(.delete, in: status).plan() else { return }
+            let attached = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT DISTINCT d.seq, d.media FROM server_drives sd JOIN drives d ON d.seq = sd.drive_seq
+                        WHERE sd.server_seq = ?
+                        """),
                 arguments: [seq])
-            try db.run(sql: "DELETE FROM servers WHERE seq = ?", arguments: [seq])
-            let stamp = Timestamp.string(now)
+            try interpreter.carryOut(plan, onServer: seq, uuid: uuid, status: status)
             for drive in attached {
-                let media: String = drive["media"]
+                let media: String = drive[1]
                 let remove: Bool =
                     switch recurse {
                     case .none: false
@@ -189,93 +140,34 @@ public struct ServerRepository: Sendable {
                     case .disks: media == DriveMedia.disk.rawValue
                     case .cdroms: media == DriveMedia.cdrom.rawValue
                     }
-                let driveSeq: Int64 = drive["seq"]
-                if remove {
-                    guard let raw = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM drives WHERE seq = ?"), arguments: [driveSeq]),
-                        let driveStatus = DriveStatus(rawValue: raw)
-                    else { continue }
-                    var context = try DriveRepository.lifecycleContext(db, seq: driveSeq, status: driveStatus)
-                    // The server itself is gone: what matters is the drive's other mounts.
-                    if driveStatus == .mounted && context.mountCount == 0 { context.status = .unmounted }
-                    if case .reject(let error) = DriveLifecycle.decide(.delete, in: context) { throw error }
-                    try db.run(sql: "DELETE FROM drives WHERE seq = ?", arguments: [driveSeq])
-                } else {
-                    try Relations.settleMountStatus(db, driveSeq: driveSeq, stamp: stamp)
+                // The server's mounts went with it: the drive is detached first, then deleted
+                // when the recursion takes it.
+                guard var row = try interpreter.driveRow(seq: drive[0]) else { continue }
+                row.status = try interpreter.apply(.detach, to: row) ?? row.status
+                if remove { try interpreter.apply(.delete, to: row) }
+            }
+        }
+    }
+
+    public func act(owner: String, uuid: String, operation: ServerAction, now: Date) async throws {
+        try await write(now: now) { interpreter in
+            let (seq, status) = try Self.owned(interpreter.db, owner: owner, uuid: uuid)
+            let op: ServerLifecycle.Operation =
+                switch operation {
+                case .start: .start
+                case .stop: .stop
                 }
-            }
+            guard let plan = try ServerLifecycle.plan(op, in: status).plan() else { return }
+            try interpreter.carryOut(plan, onServer: seq, uuid: uuid, status: status)
         }
-    }
-
-    /// `?do=start` / `?do=stop`: the status moves to `starting`/`stopping` at once and completes
-    /// through the worker.
-    public func act(owner: String, uuid: String, operation: ServerLifecycle.Operation, now: Date = Date()) async throws {
-        let durations = self.durations, control = self.control
-        try await database.write { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, status FROM servers WHERE uuid = ? AND owner = ?"), arguments: [uuid, owner]),
-                let status = ServerStatus(rawValue: row["status"])
-            else { throw CloudSigmaError.notExist(uuid) }
-            let seq: Int64 = row["seq"]
-            switch ServerLifecycle.decide(operation, in: status) {
-            case .reject(let error): throw error
-            case .ignore, .proceed(nil): return
-            case .proceed(let target?):
-                try db.run(
-                    sql: "UPDATE servers SET status = ?, updated_at = ? WHERE seq = ? AND status = ?",
-                    arguments: [target.rawValue, Timestamp.string(now), seq, status.rawValue])
-                guard db.changesCount == 1 else { throw StoreError.conflict("server \(uuid)") }
-                let seconds = max(0, (operation == .start ? durations.startSeconds : durations.stopSeconds) * durations.timeScale)
-                let op: TransitionControl.Operation = operation == .start ? .start : .stop
-                let due = control?.due(op, now: now, configured: seconds) ?? now.timeIntervalSince1970 + seconds
-                try db.run(
-                    sql: """
-                        INSERT OR REPLACE INTO server_transitions (server_seq, operation, from_status, due_at)
-                        VALUES (?, ?, ?, ?)
-                        """,
-                    arguments: [seq, operation.rawValue, target.rawValue, due])
-            }
-        }
-    }
-
-    /// Completes due server transitions; returns the servers moved.
-    public func completeDueTransitions(now: Date = Date()) async throws -> [String] {
-        // Look first (a reader, an index probe): an idle worker takes no write lock.
-        guard
-            try await database.exists(
-                sql: "SELECT 1 FROM server_transitions WHERE due_at <= ? LIMIT 1", arguments: [now.timeIntervalSince1970])
-        else { return [] }
-        return try await database.write { db in
-            let due = try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT t.server_seq, t.from_status, s.uuid, s.status FROM server_transitions t
-                    JOIN servers s ON s.seq = t.server_seq WHERE t.due_at <= ? ORDER BY t.due_at
-                    """),
-                arguments: [now.timeIntervalSince1970])
-            var moved: [String] = []
-            let stamp = Timestamp.string(now)
-            for row in due {
-                let seq: Int64 = row["server_seq"]
-                try db.run(sql: "DELETE FROM server_transitions WHERE server_seq = ?", arguments: [seq])
-                guard row["status"] as String == row["from_status"] as String,
-                    let status = ServerStatus(rawValue: row["status"]),
-                    case .proceed(let target?) = ServerLifecycle.decide(.complete, in: status)
-                else { continue }
-                try db.run(
-                    sql: "UPDATE servers SET status = ?, active_since = ?, updated_at = ? WHERE seq = ? AND status = ?",
-                    arguments: [target.rawValue, target == .running ? stamp : nil, stamp, seq, status.rawValue])
-                if db.changesCount == 1 { moved.append(row["uuid"]) }
-            }
-            return moved
-        }
-    }
-
-    public func nextTransitionDue() async throws -> Double? {
-        try await database.read { db in try Double.fetchOne(db.cachedStatement(sql: "SELECT MIN(due_at) FROM server_transitions")) }
     }
 
     // MARK: Mounts
 
     /// Replaces the `drives` of server `serverSeq`, checking every rule of reference §6.1 first,
     /// then moving attached drives to `mounted` and detached ones back to `unmounted`.
-    static func setMounts(_ db: Database, owner: String, serverSeq: Int64, mounts: [MountRequest], stamp: String) throws {
+    static func setMounts(_ interpreter: PlanInterpreter, owner: String, serverSeq: Int64, mounts: [MountRequest]) throws {
+        let db = interpreter.db
         struct Resolved {
             var mount: MountRequest
             var driveSeq: Int64?
@@ -301,8 +193,8 @@ public struct ServerRepository: Sendable {
                 }
                 if !before.contains(seq) {
                     let status = DriveStatus(rawValue: row["status"]) ?? .unavailable
-                    let context = try DriveRepository.lifecycleContext(db, seq: seq, status: status)
-                    if case .reject(let error) = DriveLifecycle.decide(.attach, in: context) { throw error }
+                    let context = try interpreter.driveContext(seq: seq, status: status)
+                    if case .refuse(let error) = DriveLifecycle.plan(.attach, in: context) { throw error }
                     let multimount: Bool = row["allow_multimount"]
                     if context.mountCount > 0, row["media"] as String == DriveMedia.disk.rawValue, !multimount {
                         throw CloudSigmaError.permission(
@@ -333,9 +225,16 @@ public struct ServerRepository: Sendable {
                     item.mount.device,
                 ])
         }
+        // Newly attached drives become `mounted`; detached ones go back to rest once no server
+        // lists them (a drive in a transient status keeps it and settles when it completes).
         let after = Set(resolved.compactMap(\.driveSeq))
-        for seq in before.union(after) {
-            try Relations.settleMountStatus(db, driveSeq: seq, stamp: stamp)
+        for seq in after.subtracting(before).sorted() {
+            guard let row = try interpreter.driveRow(seq: seq) else { continue }
+            try interpreter.apply(.attach, to: row)
+        }
+        for seq in before.subtracting(after).sorted() {
+            guard let row = try interpreter.driveRow(seq: seq) else { continue }
+            try interpreter.apply(.detach, to: row)
         }
     }
 

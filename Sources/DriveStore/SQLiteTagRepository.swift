@@ -1,35 +1,23 @@
 import DriveModel
+import DriveStorage
 import Foundation
 import GRDB
 
-/// A validated tag definition; `resources` nil keeps the stored ones on update.
-public struct TagSpec: Sendable, Equatable {
-    public var name: String
-    public var meta: [String: String]?
-    public var resources: [String]?
-
-    public init(name: String, meta: [String: String]? = nil, resources: [String]? = nil) {
-        self.name = name
-        self.meta = meta
-        self.resources = resources
-    }
-}
-
 /// Tags, and the one relation behind a tag's `resources` and a resource's `tags`.
-public struct TagRepository: Sendable {
+public struct SQLiteTagRepository: TagRepository {
     let database: AppDatabase
 
     public init(database: AppDatabase) {
         self.database = database
     }
 
-    public func create(owner: String, specs: [TagSpec], now: Date = Date()) async throws -> [Tag] {
+    public func create(owner: String, specs: [TagSpec], now: Date) async throws -> [Tag] {
         try await database.write { db in
             var seqs: [Int64] = []
             for spec in specs {
                 try db.execute(
                     sql: "INSERT INTO tags (uuid, owner, name, meta, created_at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [UUID().uuidString.lowercased(), owner, spec.name, Codec.encode(spec.meta ?? [:]), Timestamp.string(now)])
+                    arguments: [Identifiers.make(now: now), owner, spec.name, Codec.encode(spec.meta ?? [:]), Timestamp.string(now)])
                 let seq = db.lastInsertedRowID
                 try Self.setResources(db, owner: owner, tagSeq: seq, spec.resources ?? [])
                 seqs.append(seq)

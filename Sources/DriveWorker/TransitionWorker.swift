@@ -1,24 +1,25 @@
-import DriveStore
+import DriveStorage
 import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// The background service that completes due status transitions.
+/// The background service that completes due transitions of every kind of resource.
 ///
 /// Pending transitions are rows with a due time, so the worker keeps no state of its own: after a
 /// restart it finds the same rows and finishes them. It sleeps until the next due time, or until
-/// ``wake()`` says a new transition was scheduled.
+/// the store rings ``StoreSignals/transitions`` after a commit that scheduled one.
 public final class TransitionWorker: Service, Sendable {
-    let repository: DriveRepository
-    let servers: ServerRepository
-    let jobs: JobRepository
+    let transitions: any TransitionRepository
+    let jobs: any JobRepository
+    let doorbell: Doorbell
     /// Finished jobs older than this are purged.
     let jobRetention: Duration
     let logger: Logger
     /// Upper bound on one sleep, so a clock change or a missed wake-up costs at most this long.
     let maximumSleep: Duration
-    let doorbell = Doorbell()
+    /// How many transitions one write transaction completes.
+    let batchSize: Int
     let state = Mutex(State())
 
     struct State {
@@ -29,20 +30,16 @@ public final class TransitionWorker: Service, Sendable {
     }
 
     public init(
-        repository: DriveRepository, servers: ServerRepository, jobs: JobRepository, jobRetention: Duration,
-        logger: Logger, maximumSleep: Duration = .seconds(1)
+        transitions: any TransitionRepository, jobs: any JobRepository, doorbell: Doorbell, jobRetention: Duration,
+        logger: Logger, maximumSleep: Duration = .seconds(1), batchSize: Int = 500
     ) {
-        self.repository = repository
-        self.servers = servers
+        self.transitions = transitions
         self.jobs = jobs
+        self.doorbell = doorbell
         self.jobRetention = jobRetention
         self.logger = logger
         self.maximumSleep = maximumSleep
-    }
-
-    /// Tells the worker a transition was scheduled; it looks again at once.
-    public func wake() {
-        doorbell.ring()
+        self.batchSize = max(1, batchSize)
     }
 
     /// Whether the run loop is active (for readiness).
@@ -51,17 +48,16 @@ public final class TransitionWorker: Service, Sendable {
     /// How many transitions this process has completed.
     public var completedCount: Int { state.withLock { $0.completed } }
 
-    /// Completes every transition due now; returns the drives it moved. Also used by tests to
+    /// Completes every transition due now; returns the resources it moved. Also used by tests to
     /// step the worker deterministically.
     @discardableResult
     public func tick(now: Date = Date()) async throws -> [String] {
         var moved: [String] = []
         while true {
-            let batch = try await repository.completeDueTransitions(now: now, limit: 500)
-            moved += batch
-            if batch.count < 500 { break }
+            let pass = try await transitions.completeDue(now: now, limit: batchSize)
+            moved += pass.moved
+            if pass.processed < batchSize { break }
         }
-        moved += try await servers.completeDueTransitions(now: now)
         if !moved.isEmpty {
             state.withLock { $0.completed += moved.count }
             logger.debug("completed transitions", metadata: ["count": "\(moved.count)"])
@@ -101,9 +97,7 @@ public final class TransitionWorker: Service, Sendable {
             var sleep = maximumSleep
             do {
                 try await tick()
-                let nextDrive = try await repository.nextTransitionDue()
-                let nextServer = try await servers.nextTransitionDue()
-                if let next = [nextDrive, nextServer].compactMap({ $0 }).min() {
+                if let next = try await transitions.nextDue() {
                     let wait = next - Date().timeIntervalSince1970
                     sleep = min(sleep, .milliseconds(Int64(min(max(0, wait), 3600) * 1000) + 1))
                 }
@@ -120,56 +114,5 @@ public final class TransitionWorker: Service, Sendable {
 extension Task where Success == Never, Failure == Never {
     static var isCancelledOrShuttingDown: Bool {
         Task.isCancelled || Task.isShuttingDownGracefully
-    }
-}
-
-/// A wake-up signal: ``wait(upTo:)`` returns when ``ring()`` is called (or was called since the
-/// last wait), when the time is up, or when the task is cancelled.
-final class Doorbell: Sendable {
-    struct State {
-        var rung = false
-        var waiter: CheckedContinuation<Void, Never>?
-    }
-
-    let state = Mutex(State())
-
-    func ring() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return waiter
-            }
-            state.rung = true
-            return nil
-        }
-        waiter?.resume()
-    }
-
-    func wait(upTo duration: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                do {
-                    try await Task.sleep(for: duration)
-                    self.ring()
-                } catch {}
-            }
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    let resumeNow = state.withLock { state -> Bool in
-                        if state.rung || Task.isCancelled {
-                            state.rung = false
-                            return true
-                        }
-                        state.waiter = continuation
-                        return false
-                    }
-                    if resumeNow { continuation.resume() }
-                }
-            } onCancel: {
-                self.ring()
-            }
-            group.cancelAll()
-        }
-        state.withLock { $0.rung = false }
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Configuration
 import DriveAPI
+import DrivesdApp
+import DriveStorage
 import DriveStore
 import Foundation
 import Hummingbird
@@ -75,7 +77,7 @@ struct Serve: AsyncParsableCommand {
                 "created the demo account",
                 metadata: ["email": "\(user.email)", "password": "\(settings.demoPassword)", "uuid": "\(user.uuid)"])
         }
-        let api = try DrivesAPI(database: database, settings: settings.api, logger: logger)
+        let api = try DrivesdApp.buildAPI(.sqlite(database), settings: settings.api, logger: logger)
         logger.info(
             "drivesd serving",
             metadata: [
@@ -83,7 +85,7 @@ struct Serve: AsyncParsableCommand {
                 "time_scale": "\(settings.api.durations.timeScale)",
             ])
         let runningLogger = logger
-        let app = api.buildApplication(host: settings.host, port: settings.port, logger: logger) { channel in
+        let app = DrivesdApp.buildApplication(api, host: settings.host, port: settings.port, logger: logger) { channel in
             let logger = runningLogger
             logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
             // Migrations ran and the socket is bound: tell systemd (Type=notify).

@@ -276,7 +276,7 @@ struct StatusSequenceTests {
             for drive in drives {
                 #expect(drive["status"] == .string("unmounted"), "\(drive["uuid"]?.stringValue ?? "?") left \(drive["status"]?.stringValue ?? "?")")
             }
-            #expect(try await env.api.drives.pendingTransitionCount() == 0)
+            #expect(try await env.api.transitions.pendingCount() == 0)
             #expect(try await env.get("/api/2.0/jobs/?state=started").totalCount == 0)
             let deletes = codes.filter { $0.0 == "delete" && $0.1 == 204 }.count
             #expect(deletes <= 1)

@@ -190,7 +190,7 @@ struct RestartTests {
                 status = try await env.status(id)
             }
             #expect(status == "unmounted")
-            #expect(try await env.api.drives.pendingTransitionCount() == 0)
+            #expect(try await env.api.transitions.pendingCount() == 0)
         }
     }
 

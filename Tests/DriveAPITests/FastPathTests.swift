@@ -120,7 +120,7 @@ struct FastPathTests {
         try await withDrivesd { env in
             let tag = try await env.request(.post, "/api/2.0/tags/", body: #"{"objects": [{"name": "t"}]}"#)
             let tagUUID = try #require(tag.first?["uuid"]?.stringValue)
-            let commitsBefore = env.api.database.generation.commitCount
+            let commitsBefore = env.api.stores.changes.commitCount
             let results = try await withThrowingTaskGroup(of: (Int, Int, String?).self) { group in
                 for i in 0..<60 {
                     group.addTask {
@@ -154,7 +154,7 @@ struct FastPathTests {
             let tagged = try await env.get("/api/2.0/tags/\(tagUUID)/drives/?limit=0")
             #expect(tagged.totalCount == 48)
             // Fewer commits than requests: they shared transactions.
-            let commits = env.api.database.generation.commitCount - commitsBefore
+            let commits = env.api.stores.changes.commitCount - commitsBefore
             #expect(commits >= 1 && commits < 60, "\(commits) commits for 60 concurrent requests")
         }
     }

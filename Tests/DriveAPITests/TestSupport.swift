@@ -1,4 +1,6 @@
 import DriveAPI
+import DriveStorage
+import DrivesdApp
 import DriveLifecycle
 import DriveModel
 import DriveStore
@@ -115,9 +117,9 @@ func withDrivesd(
     let bob = try Account(user: existingOrNew(database, "bob@example.com"), password: "bob-secret")
     var logger = Logger(label: "drivesd-test")
     logger.logLevel = .warning
-    let api = try DrivesAPI(database: database, settings: settings, logger: logger)
+    let api = try DrivesdApp.buildAPI(.sqlite(database), settings: settings, logger: logger)
     let app = Application(
-        router: api.buildRouter(), services: runWorker ? [api.worker] : [], logger: logger)
+        router: api.buildRouter(), services: runWorker ? [api.worker, api.outboxRunner] : [], logger: logger)
     try await app.test(.router) { client in
         try await body(TestEnv(api: api, alice: alice, bob: bob, client: client))
     }

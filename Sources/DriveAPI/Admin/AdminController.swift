@@ -1,5 +1,6 @@
+import DriveLifecycle
 import DriveModel
-import DriveStore
+import DriveStorage
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -37,7 +38,7 @@ struct AdminController {
         var checks: [String: JSONValue] = [:]
         var ok = true
         do {
-            let migrated = try api.database.isMigrated()
+            let migrated = try api.stores.admin.isMigrated()
             checks["database"] = .string("ok")
             checks["migrations"] = .string(migrated ? "ok" : "pending")
             ok = ok && migrated
@@ -53,7 +54,7 @@ struct AdminController {
     }
 
     @Sendable func metrics(_ request: Request, context: DrivesRequestContext) async throws -> Response {
-        let stats = try await api.admin.stats()
+        let stats = try await api.stores.admin.stats()
         var out = api.metrics.render()
         func gauge(_ name: String, _ help: String, _ values: [String: Int], label: String, known: [String]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n"
@@ -68,6 +69,8 @@ struct AdminController {
         out += "drivesd_pending_transitions \(stats.pendingTransitions)\n"
         out += "# HELP drivesd_held_transitions Transitions held by manual transition mode.\n# TYPE drivesd_held_transitions gauge\n"
         out += "drivesd_held_transitions \(stats.heldTransitions)\n"
+        out += "# HELP drivesd_outbox_pending After-commit effects not yet carried out.\n# TYPE drivesd_outbox_pending gauge\n"
+        out += "drivesd_outbox_pending \(stats.pendingEffects)\n"
         out += "# HELP drivesd_users Accounts.\n# TYPE drivesd_users gauge\ndrivesd_users \(stats.users)\n"
         out += "# HELP drivesd_database_bytes Size of the database file and its WAL.\n# TYPE drivesd_database_bytes gauge\n"
         out += "drivesd_database_bytes \(stats.databaseBytes)\n"
@@ -85,7 +88,7 @@ struct AdminController {
         out += "# HELP drivesd_response_cache_bytes Bytes of the answers held by the response cache.\n# TYPE drivesd_response_cache_bytes gauge\n"
         out += "drivesd_response_cache_bytes \(cache.bytes)\n"
         out += "# HELP drivesd_commits_total Write transactions committed since start.\n# TYPE drivesd_commits_total counter\n"
-        out += "drivesd_commits_total \(api.database.generation.commitCount)\n"
+        out += "drivesd_commits_total \(api.stores.changes.commitCount)\n"
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: out)))
@@ -99,13 +102,13 @@ struct AdminController {
             guard case .string(let s) = value else { throw CloudSigmaError.validation("account", "account must be a uuid or an email") }
             account = s
         }
-        let removed = try await api.admin.reset(account: account)
+        let removed = try await api.stores.admin.reset(account: account)
         api.authenticator.invalidate()
         return .json(.object(["reset": .string(account ?? "all"), "drives_removed": .int(Int64(removed))]))
     }
 
     @Sendable func listAccounts(_ request: Request, context: DrivesRequestContext) async throws -> Response {
-        let users = try await api.database.listUsers()
+        let users = try await api.stores.accounts.listUsers()
         return .json(
             .array(users.map { .object(["uuid": .string($0.uuid), "email": .string($0.email), "created": .string($0.createdAt)]) }))
     }
@@ -120,7 +123,7 @@ struct AdminController {
             throw CloudSigmaError.validation("password", "This field is required")
         }
         do {
-            let user = try api.database.addUser(email: email, password: password, iterations: api.settings.pbkdf2Iterations)
+            let user = try api.stores.accounts.addUser(email: email, password: password, iterations: api.settings.pbkdf2Iterations)
             return .json(.object(["uuid": .string(user.uuid), "email": .string(user.email)]), status: .created)
         } catch let error as UserError {
             throw CloudSigmaError.validation(error == .emptyPassword ? "password" : "email", error.description)
@@ -128,15 +131,15 @@ struct AdminController {
     }
 
     var transitionModes: JSONValue {
-        let modes = api.control.all
+        let modes = api.stores.transitions.modes
         return .object(
             Dictionary(
-                uniqueKeysWithValues: TransitionControl.Operation.allCases.map { op in
+                uniqueKeysWithValues: TransitionOperation.allCases.map { op in
                     (op.rawValue, Self.describe(modes[op]))
                 }))
     }
 
-    static func describe(_ mode: TransitionControl.Mode?) -> JSONValue {
+    static func describe(_ mode: TransitionMode?) -> JSONValue {
         switch mode {
         case nil: .object(["mode": .string("configured")])
         case .immediate: .object(["mode": .string("immediate")])
@@ -145,25 +148,25 @@ struct AdminController {
         }
     }
 
-    func operation(_ context: DrivesRequestContext) throws -> TransitionControl.Operation {
+    func operation(_ context: DrivesRequestContext) throws -> TransitionOperation {
         let raw = try context.parameters.require("operation")
-        guard let op = TransitionControl.Operation(rawValue: raw) else {
+        guard let op = TransitionOperation(rawValue: raw) else {
             throw CloudSigmaError(
                 .notexist,
-                "No operation \(raw); operations: \(TransitionControl.Operation.allCases.map(\.rawValue).joined(separator: ", "))")
+                "No operation \(raw); operations: \(TransitionOperation.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return op
     }
 
     @Sendable func getTransition(_ request: Request, context: DrivesRequestContext) async throws -> Response {
-        .json(Self.describe(api.control.mode(try operation(context))))
+        .json(Self.describe(api.stores.transitions.mode(try operation(context))))
     }
 
     /// `{"mode": "immediate" | "manual" | "configured"}` or `{"mode": "time", "seconds": 2.5}`.
     @Sendable func setTransition(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let op = try operation(context)
         let body = try await request.jsonBody(limit: api.settings.bodyLimit)
-        let mode: TransitionControl.Mode?
+        let mode: TransitionMode?
         switch body?["mode"]?.stringValue {
         case "immediate": mode = .immediate
         case "manual": mode = .manual
@@ -182,22 +185,21 @@ struct AdminController {
         default:
             throw CloudSigmaError.validation("mode", "mode must be one of: immediate, time, manual, configured")
         }
-        try await api.control.set(op, mode)
+        try await api.stores.transitions.setMode(op, mode)
         return .json(Self.describe(mode))
     }
 
     /// Releases held (manual) transitions: all, or `{"operation"}` / `{"uuid"}` only.
     @Sendable func advance(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let body = try await request.jsonBody(limit: api.settings.bodyLimit)
-        var op: TransitionControl.Operation?
+        var op: TransitionOperation?
         if let raw = body?["operation"]?.stringValue {
-            guard let parsed = TransitionControl.Operation(rawValue: raw) else {
+            guard let parsed = TransitionOperation(rawValue: raw) else {
                 throw CloudSigmaError.validation("operation", "Unknown operation \(raw)")
             }
             op = parsed
         }
-        let released = try await api.control.advance(operation: op, uuid: body?["uuid"]?.stringValue)
-        api.worker.wake()
+        let released = try await api.stores.transitions.advance(operation: op, uuid: body?["uuid"]?.stringValue, now: Date())
         return .json(.object(["released": .int(Int64(released))]))
     }
 
@@ -224,8 +226,7 @@ struct AdminController {
         guard wanted == "unavailable" || wanted == "available" else {
             throw CloudSigmaError.validation("status", "status must be unavailable or available")
         }
-        let status = try await api.admin.setAvailability(driveUUID: uuid, available: wanted == "available")
-        api.worker.wake()
+        let status = try await api.stores.admin.setAvailability(driveUUID: uuid, available: wanted == "available")
         return .json(.object(["uuid": .string(uuid), "status": .string(status.rawValue)]))
     }
 

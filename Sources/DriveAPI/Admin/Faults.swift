@@ -44,7 +44,7 @@ public final class FaultRegistry: Sendable {
 
     /// Registers faults (texts already validated by `Fault.init`); returns the id.
     func register(_ texts: [String]) -> String {
-        let id = UUID().uuidString.lowercased()
+        let id = Identifiers.make()
         let entries = texts.compactMap { text in Fault(text).map { Entry(text: text, fault: $0) } }
         sets.withLock { $0[id] = entries }
         return id

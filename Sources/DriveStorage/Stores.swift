@@ -1,0 +1,51 @@
+/// Wake-up signals a store gives after its commits: the background services sleep on them
+/// instead of being told by the request handlers.
+public struct StoreSignals: Sendable {
+    /// Rung after a commit that scheduled, released or re-timed a transition.
+    public let transitions: Doorbell
+    /// Rung after a commit that recorded an after-commit effect.
+    public let outbox: Doorbell
+
+    public init(transitions: Doorbell = Doorbell(), outbox: Doorbell = Doorbell()) {
+        self.transitions = transitions
+        self.outbox = outbox
+    }
+}
+
+/// Every store the API and the background services use, as protocols: the seam between them and
+/// a storage implementation (SQLite today). A composition root builds one.
+public struct Stores: Sendable {
+    public var drives: any DriveRepository
+    public var licenses: any LicenseRepository
+    public var jobs: any JobRepository
+    public var servers: any ServerRepository
+    public var tags: any TagRepository
+    public var library: any LibraryRepository
+    public var accounts: any AccountRepository
+    public var admin: any AdminRepository
+    public var transitions: any TransitionRepository
+    public var outbox: any OutboxRepository
+    /// Moves on every commit that may change an answer (the response cache's validity).
+    public var changes: CommitGeneration
+    public var signals: StoreSignals
+
+    public init(
+        drives: any DriveRepository, licenses: any LicenseRepository, jobs: any JobRepository,
+        servers: any ServerRepository, tags: any TagRepository, library: any LibraryRepository,
+        accounts: any AccountRepository, admin: any AdminRepository, transitions: any TransitionRepository,
+        outbox: any OutboxRepository, changes: CommitGeneration, signals: StoreSignals
+    ) {
+        self.drives = drives
+        self.licenses = licenses
+        self.jobs = jobs
+        self.servers = servers
+        self.tags = tags
+        self.library = library
+        self.accounts = accounts
+        self.admin = admin
+        self.transitions = transitions
+        self.outbox = outbox
+        self.changes = changes
+        self.signals = signals
+    }
+}

@@ -1,0 +1,281 @@
+import DriveLifecycle
+import DriveModel
+import DriveStorage
+import Foundation
+import GRDB
+import Synchronization
+
+/// Carries the state machine's plans out inside one write transaction. The only code that changes
+/// a status, schedules a transition or starts a job: every change is a compare-and-swap guarded by
+/// the status the machine saw, so a concurrent change fails the request instead of being lost.
+struct PlanInterpreter {
+    let db: Database
+    let env: WriteEnvironment
+    let now: Date
+    let stamp: String
+    let afterCommit: AfterCommit
+
+    init(_ db: Database, env: WriteEnvironment, now: Date, afterCommit: AfterCommit) {
+        self.db = db
+        self.env = env
+        self.now = now
+        self.stamp = Timestamp.string(now)
+        self.afterCommit = afterCommit
+    }
+
+    /// A drive as the interpreter needs it.
+    struct DriveRow: Sendable {
+        var seq: Int64
+        var uuid: String
+        var status: DriveStatus
+        var size: Int64
+        var storageType: String
+    }
+
+    // MARK: Compare-and-swap
+
+    /// `UPDATE <table> SET status = to, updated_at = now, <sets> WHERE seq = ? AND status = from`;
+    /// a conflict unless exactly that row changed. The SQL text depends only on the columns set,
+    /// so its prepared statement is reused.
+    func compareAndSwap(
+        _ kind: ResourceKind, seq: Int64, uuid: String, from: String, to: String,
+        sets: [(column: String, value: (any DatabaseValueConvertible)?)] = []
+    ) throws {
+        var sql = "UPDATE \(Self.table(kind)) SET status = ?, updated_at = ?"
+        var arguments: [(any DatabaseValueConvertible)?] = [to, stamp]
+        for (column, value) in sets {
+            sql += ", \(column) = ?"
+            arguments.append(value)
+        }
+        sql += " WHERE seq = ? AND status = ?"
+        arguments += [seq, from]
+        try db.run(sql: sql, arguments: StatementArguments(arguments))
+        guard db.changesCount == 1 else { throw StoreError.conflict("\(kind.rawValue) \(uuid)") }
+    }
+
+    /// Deletes a resource, guarded by its status like every other change.
+    func remove(_ kind: ResourceKind, seq: Int64, uuid: String, from status: String) throws {
+        try db.run(sql: "DELETE FROM \(Self.table(kind)) WHERE seq = ? AND status = ?", arguments: [seq, status])
+        guard db.changesCount == 1 else { throw StoreError.conflict("\(kind.rawValue) \(uuid)") }
+    }
+
+    static func table(_ kind: ResourceKind) -> String {
+        switch kind {
+        case .drive: "drives"
+        case .server: "servers"
+        }
+    }
+
+    // MARK: Drives
+
+    /// Carries out `plan` on `drive`, writing `sets` (the request's other columns) in the same
+    /// compare-and-swap. `payload` goes with the transition the plan schedules. Returns the
+    /// drive's status afterwards.
+    @discardableResult
+    func carryOut(
+        _ plan: DrivePlan, on drive: DriveRow, sets: [(column: String, value: (any DatabaseValueConvertible)?)] = [],
+        payload: [String: JSONValue] = [:], transitionSize: Int64? = nil
+    ) throws -> DriveStatus {
+        if plan.remove {
+            try remove(.drive, seq: drive.seq, uuid: drive.uuid, from: drive.status.rawValue)
+            return drive.status
+        }
+        let target = plan.status ?? drive.status
+        try compareAndSwap(.drive, seq: drive.seq, uuid: drive.uuid, from: drive.status.rawValue, to: target.rawValue, sets: sets)
+        if let operation = plan.schedule {
+            try schedule(
+                .drive, seq: drive.seq, operation: operation, from: target.rawValue, size: transitionSize ?? drive.size,
+                payload: payload)
+        }
+        return target
+    }
+
+    /// What the state machine needs to know about drive `seq` in `status`.
+    func driveContext(seq: Int64, status: DriveStatus, storageType: String? = nil, completing: TransitionOperation? = nil) throws
+        -> DriveLifecycle.Context
+    {
+        let mounts = try Relations.mountSummary(db, driveSeq: seq)
+        var context = DriveLifecycle.Context(
+            status: status, mountCount: mounts.count, onRunningServer: mounts.running,
+            ephemeral: storageType.map(DriveRules.isEphemeral) ?? false, completing: completing)
+        if status == .cloningSource {
+            context.activeClonesFromHere =
+                try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT COUNT(*) FROM pending_transitions WHERE source_seq = ?"), arguments: [seq])
+                ?? 0
+        }
+        return context
+    }
+
+    /// The drive `seq`, as the interpreter needs it; nil when it is gone.
+    func driveRow(seq: Int64) throws -> DriveRow? {
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT uuid, status, size, storage_type FROM drives WHERE seq = ?"), arguments: [seq]
+        ).map {
+            DriveRow(
+                seq: seq, uuid: $0[0], status: DriveStatus(rawValue: $0[1]) ?? .unavailable, size: $0[2], storageType: $0[3])
+        }
+    }
+
+    /// Asks the state machine what `operation` does to drive `drive` now and carries it out.
+    /// Returns the status afterwards (nil: the operation was ignored); throws a refusal.
+    @discardableResult
+    func apply(_ operation: DriveLifecycle.Operation, to drive: DriveRow) throws -> DriveStatus? {
+        let context = try driveContext(seq: drive.seq, status: drive.status, storageType: drive.storageType)
+        guard let plan = try DriveLifecycle.plan(operation, in: context).plan() else { return nil }
+        return try carryOut(plan, on: drive)
+    }
+
+    // MARK: Servers
+
+    /// Carries out `plan` on server `seq`.
+    func carryOut(
+        _ plan: ServerPlan, onServer seq: Int64, uuid: String, status: ServerStatus,
+        sets: [(column: String, value: (any DatabaseValueConvertible)?)] = []
+    ) throws {
+        if plan.remove {
+            try remove(.server, seq: seq, uuid: uuid, from: status.rawValue)
+            return
+        }
+        var sets = sets
+        if let active = plan.activeSince { sets.append(("active_since", active ? stamp : nil)) }
+        let target = plan.status ?? status
+        try compareAndSwap(.server, seq: seq, uuid: uuid, from: status.rawValue, to: target.rawValue, sets: sets)
+        if let operation = plan.schedule {
+            try schedule(.server, seq: seq, operation: operation, from: target.rawValue, size: 0)
+        }
+    }
+
+    // MARK: Transitions and jobs
+
+    /// Adds a pending transition of `operation` on resource `seq`, due after the operation's
+    /// duration (or its admin mode); the worker is rung after the commit.
+    func schedule(
+        _ kind: ResourceKind, seq: Int64, operation: TransitionOperation, from status: String, size: Int64,
+        payload: [String: JSONValue] = [:], source: Int64? = nil, job: Int64? = nil
+    ) throws {
+        try db.run(
+            sql: """
+                INSERT INTO pending_transitions (resource_kind, resource_seq, operation, from_status, due_at, payload,
+                                                 source_seq, job_seq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                kind.rawValue, seq, operation.rawValue, status, env.due(operation, size: size, now: now),
+                payload.isEmpty ? "{}" : JSONValue.object(payload).jsonString, source, job,
+            ])
+        afterCommit.ring(.transitions)
+    }
+
+    /// Starts a job of `kind` on `resources` (URIs), running until `due` for its progress;
+    /// returns (seq, uuid).
+    func startJob(_ kind: JobKind, owner: String, resources: [String], due: Double) throws -> (seq: Int64, uuid: String) {
+        let uuid = Identifiers.make(now: now)
+        let start = now.timeIntervalSince1970
+        try db.run(
+            sql: """
+                INSERT INTO jobs (uuid, owner, operation, state, resources, started_at, due_at, created,
+                                  last_modified, last_modified_at)
+                VALUES (?, ?, ?, 'started', ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [uuid, owner, kind.rawValue, Codec.encode(resources), start, due, stamp, stamp, start])
+        return (db.lastInsertedRowID, uuid)
+    }
+
+    /// Marks job `seq` finished.
+    func finishJob(_ seq: Int64) throws {
+        try db.run(
+            sql: """
+                UPDATE jobs SET state = 'success', last_modified = ?, last_modified_at = ?
+                WHERE seq = ? AND state = 'started'
+                """,
+            arguments: [stamp, now.timeIntervalSince1970, seq])
+    }
+
+    /// A pending transition as the worker reads it.
+    struct Pending: Sendable {
+        var id: Int64
+        var kind: ResourceKind
+        var seq: Int64
+        var operation: TransitionOperation
+        var fromStatus: String
+        var payload: String
+        var sourceSeq: Int64?
+        var jobSeq: Int64?
+    }
+
+    /// Completes pending transition `pending` through the state machine; returns whether its
+    /// resource's status moved. A transition whose resource left the status it was scheduled from
+    /// is stale: it is dropped, releasing its job and source all the same.
+    func complete(_ pending: Pending) throws -> Bool {
+        try db.run(sql: "DELETE FROM pending_transitions WHERE id = ?", arguments: [pending.id])
+        switch pending.kind {
+        case .server:
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT uuid, status FROM servers WHERE seq = ?"), arguments: [pending.seq]),
+                row[1] as String == pending.fromStatus, let status = ServerStatus(rawValue: row[1]),
+                case .carryOut(let plan) = ServerLifecycle.plan(.complete, in: status)
+            else { return false }
+            try carryOut(plan, onServer: pending.seq, uuid: row[0], status: status)
+            return plan.status != nil && plan.status != status
+        case .drive:
+            guard let drive = try driveRow(seq: pending.seq) else { return false }
+            let context = try driveContext(seq: drive.seq, status: drive.status, completing: pending.operation)
+            var completion = DrivePlan.Completion(finishJob: true, completeSource: true)
+            var moved = false
+            if drive.status.rawValue == pending.fromStatus, case .carryOut(let plan) = DriveLifecycle.plan(.complete, in: context) {
+                completion = plan.completion ?? DrivePlan.Completion()
+                var sets: [(column: String, value: (any DatabaseValueConvertible)?)] = []
+                if completion.applyPayload, case .int(let size)? = Codec.decodeObject(pending.payload)["size"] {
+                    sets.append(("size", size))
+                }
+                moved = try carryOut(plan, on: drive, sets: sets) != drive.status
+            }
+            if completion.finishJob, let job = pending.jobSeq { try finishJob(job) }
+            if completion.completeSource, let source = pending.sourceSeq, let row = try driveRow(seq: source) {
+                // The source leaves `cloning_src` once no other clone copies from it; in any
+                // other status it has nothing to complete.
+                let context = try driveContext(seq: source, status: row.status, completing: .clone)
+                if case .carryOut(let plan) = DriveLifecycle.plan(.complete, in: context) {
+                    try carryOut(plan, on: row)
+                }
+            }
+            return moved
+        }
+    }
+}
+
+/// Signals to give once the transaction that asked for them commits, never before (a worker woken
+/// early would not see the rows yet) and never after a rollback.
+final class AfterCommit: Sendable {
+    enum Signal: Sendable { case transitions, outbox }
+
+    private let flags = Mutex<(transitions: Bool, outbox: Bool)>((false, false))
+    let signals: StoreSignals
+
+    init(signals: StoreSignals) { self.signals = signals }
+
+    /// Called inside a write transaction.
+    func ring(_ signal: Signal) {
+        flags.withLock {
+            switch signal {
+            case .transitions: $0.transitions = true
+            case .outbox: $0.outbox = true
+            }
+        }
+    }
+
+    func didCommit() {
+        let (transitions, outbox) = flags.withLock { flags in
+            defer { flags = (false, false) }
+            return flags
+        }
+        if transitions { signals.transitions.ring() }
+        if outbox { signals.outbox.ring() }
+    }
+
+    func didRollback() {
+        flags.withLock { $0 = (false, false) }
+    }
+}

@@ -1,0 +1,90 @@
+import DriveLifecycle
+import DriveModel
+import DriveStorage
+import Foundation
+import GRDB
+
+extension SQLiteDriveRepository {
+    /// Clones the caller's drive `sourceUUID`, or a library drive: the plan says what the source
+    /// becomes (`cloning_src`), what the new drive is (`cloning_dst` with its transition) and the
+    /// job that tracks the copy, referenced from both.
+    ///
+    /// A library clone gets the library's metadata in `meta` and its licenses, frozen
+    /// (reference §7.2).
+    public func clone(
+        owner: String, sourceUUID: String, request: CloneRequest, avoid: [String], now: Date
+    ) async throws -> Drive {
+        try await write(owner: owner, now: now) { interpreter in
+            let db = interpreter.db
+            guard let source = try DriveRows.owned(db, owner: owner, uuid: sourceUUID) else {
+                guard let library = try SQLiteLibraryRepository.fetch(db, owner: owner, uuid: sourceUUID) else {
+                    throw CloudSigmaError.notExist(sourceUUID)
+                }
+                return try Self.cloneLibrary(interpreter, owner: owner, library: library, request: request, avoid: avoid)
+            }
+            let drive = source.drive
+            let context = try interpreter.driveContext(seq: source.seq, status: drive.status, storageType: drive.storageType)
+            guard let plan = try DriveLifecycle.plan(.clone, in: context).plan(), let spawn = plan.spawn else {
+                throw CloudSigmaError.permission("Cannot clone drive \(sourceUUID) now")
+            }
+            let type = request.storageType ?? drive.storageType
+            let size = try DriveRules.cloneSize(
+                request.size, sourceSize: drive.size, limits: try DriveRules.limits(type, in: interpreter.env.catalogue))
+            let clone = Drive(
+                uuid: Identifiers.make(now: now), owner: owner, name: request.name ?? drive.name, size: size,
+                media: request.media ?? drive.media, storageType: type, status: spawn.status,
+                allowMultimount: drive.allowMultimount, affinities: request.affinities ?? drive.affinities,
+                meta: drive.meta, iops: type == drive.storageType ? drive.iops : nil, licenses: drive.licenses)
+            let made = try Self.insertSpawned(
+                interpreter, spawn, clone, owner: owner, source: (drive.resourceURI, source.seq),
+                licensesFrozen: source.licensesFrozen, avoid: avoid)
+            try interpreter.carryOut(plan, on: source.row)
+            return made
+        }
+    }
+
+    /// A library drive cloned into the caller's account.
+    static func cloneLibrary(
+        _ interpreter: PlanInterpreter, owner: String, library: LibraryDrive, request: CloneRequest, avoid: [String]
+    ) throws -> Drive {
+        guard let spawn = DriveLifecycle.libraryClone.spawn else { throw StoreError.conflict("library clone plan") }
+        let type = request.storageType ?? interpreter.env.catalogue.defaultType
+        let size = try DriveRules.cloneSize(
+            request.size, sourceSize: library.size, limits: try DriveRules.limits(type, in: interpreter.env.catalogue))
+        let clone = Drive(
+            uuid: Identifiers.make(now: interpreter.now), owner: owner, name: request.name ?? library.name, size: size,
+            media: request.media ?? library.media, storageType: type, status: spawn.status,
+            affinities: request.affinities ?? [], meta: library.cloneMeta, licenses: library.licenses)
+        return try insertSpawned(
+            interpreter, spawn, clone, owner: owner, source: (APIPath.uri("libdrives", library.uuid), nil), licensesFrozen: true,
+            avoid: avoid)
+    }
+
+    /// Creates the drive a plan spawns, with its licenses, its job (referenced from the new drive
+    /// and an owned source) and its transition. Returns the new drive as answered.
+    static func insertSpawned(
+        _ interpreter: PlanInterpreter, _ spawn: DrivePlan.Spawn, _ drive: Drive, owner: String, source: (uri: String, seq: Int64?),
+        licensesFrozen: Bool, avoid: [String]
+    ) throws -> Drive {
+        let db = interpreter.db
+        let host = try Relations.placeHost(db, owner: owner, avoid: avoid, hosts: interpreter.env.hosts)
+        let seq = try insertRow(db, drive, host: host, licensesFrozen: licensesFrozen, stamp: interpreter.stamp)
+        try SQLiteLicenseRepository.insertLicenses(
+            db, seq: seq, drive.licenses.map { LicenseRequest(licenseID: $0.license.id, amount: $0.amount) })
+        var made = drive
+        var jobSeq: Int64?
+        if let kind = spawn.job {
+            let due = interpreter.env.due(spawn.schedule, size: drive.size, now: interpreter.now)
+            let job = try interpreter.startJob(kind, owner: owner, resources: [source.uri, drive.resourceURI], due: due)
+            for referencing in [seq, source.seq].compactMap({ $0 }) {
+                try db.run(sql: "INSERT INTO drive_jobs (drive_seq, job_seq) VALUES (?, ?)", arguments: [referencing, job.seq])
+            }
+            jobSeq = job.seq
+            made.jobs = [job.uuid]
+        }
+        try interpreter.schedule(
+            .drive, seq: seq, operation: spawn.schedule, from: spawn.status.rawValue, size: drive.size, source: source.seq,
+            job: jobSeq)
+        return made
+    }
+}

@@ -1,0 +1,104 @@
+import DriveLifecycle
+import DriveModel
+import DriveStorage
+import Foundation
+import GRDB
+
+/// The one pipeline of pending transitions in SQLite (`pending_transitions`): drives and servers
+/// alike, completed through the plan interpreter, and the admin modes that time them.
+public struct SQLiteTransitionRepository: TransitionRepository {
+    let database: AppDatabase
+    let env: WriteEnvironment
+
+    init(database: AppDatabase, env: WriteEnvironment) {
+        self.database = database
+        self.env = env
+    }
+
+    public func completeDue(now: Date, limit: Int) async throws -> CompletedTransitions {
+        // Look first (a reader, an index probe): an idle worker takes no write lock.
+        guard
+            try await database.exists(
+                sql: "SELECT 1 FROM pending_transitions WHERE due_at <= ? LIMIT 1", arguments: [now.timeIntervalSince1970])
+        else { return CompletedTransitions() }
+        let env = self.env, afterCommit = database.afterCommit, generation = database.generation
+        return try await database.write { db in
+            let rows = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT t.id, t.resource_kind, t.resource_seq, t.operation, t.from_status, t.payload, t.source_seq,
+                               t.job_seq, COALESCE(d.uuid, s.uuid), COALESCE(d.owner, s.owner)
+                        FROM pending_transitions t
+                        LEFT JOIN drives d ON t.resource_kind = 'drive' AND d.seq = t.resource_seq
+                        LEFT JOIN servers s ON t.resource_kind = 'server' AND s.seq = t.resource_seq
+                        WHERE t.due_at <= ? ORDER BY t.due_at, t.id LIMIT ?
+                        """),
+                arguments: [now.timeIntervalSince1970, limit])
+            // A completion changes its resource, a clone's source and job: all its owner's.
+            generation.scopeCommit(to: Set(rows.compactMap { $0[9] as String? }))
+            let interpreter = PlanInterpreter(db, env: env, now: now, afterCommit: afterCommit)
+            var moved: [String] = []
+            for row in rows {
+                guard let kind = ResourceKind(rawValue: row[1]), let operation = TransitionOperation(rawValue: row[3]) else {
+                    try db.run(sql: "DELETE FROM pending_transitions WHERE id = ?", arguments: [row[0] as Int64])
+                    continue
+                }
+                let pending = PlanInterpreter.Pending(
+                    id: row[0], kind: kind, seq: row[2], operation: operation, fromStatus: row[4], payload: row[5],
+                    sourceSeq: row[6], jobSeq: row[7])
+                if try interpreter.complete(pending), let uuid = row[8] as String? { moved.append(uuid) }
+            }
+            return CompletedTransitions(processed: rows.count, moved: moved)
+        }
+    }
+
+    public func nextDue() async throws -> Double? {
+        try await database.read { db in
+            try Double.fetchOne(db.cachedStatement(sql: "SELECT MIN(due_at) FROM pending_transitions"))
+        }
+    }
+
+    public func pendingCount() async throws -> Int {
+        try await database.read { db in
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM pending_transitions")) ?? 0
+        }
+    }
+
+    public func mode(_ operation: TransitionOperation) -> TransitionMode? { env.modes[operation] }
+
+    public var modes: [TransitionOperation: TransitionMode] { env.modes.all }
+
+    public func setMode(_ operation: TransitionOperation, _ mode: TransitionMode?) async throws {
+        try await database.write { db in try TransitionModes.store(db, operation, mode) }
+        env.modes.remember(operation, mode)
+    }
+
+    public func advance(operation: TransitionOperation?, uuid: String?, now: Date) async throws -> Int {
+        let afterCommit = database.afterCommit
+        return try await database.write { db in
+            var filter = "due_at >= ?"
+            var args: [any DatabaseValueConvertible] = [TransitionMode.heldDue / 10]
+            if let operation {
+                filter += " AND operation = ?"
+                args.append(operation.rawValue)
+            }
+            if let uuid {
+                filter += """
+                     AND ((resource_kind = 'drive' AND resource_seq = (SELECT seq FROM drives WHERE uuid = ?))
+                       OR (resource_kind = 'server' AND resource_seq = (SELECT seq FROM servers WHERE uuid = ?)))
+                    """
+                args += [uuid, uuid]
+            }
+            // The jobs of released clones run out now too.
+            try db.execute(
+                sql: "UPDATE jobs SET due_at = ? WHERE seq IN (SELECT job_seq FROM pending_transitions WHERE \(filter))",
+                arguments: StatementArguments([now.timeIntervalSince1970] + args))
+            try db.execute(
+                sql: "UPDATE pending_transitions SET due_at = ? WHERE \(filter)",
+                arguments: StatementArguments([now.timeIntervalSince1970] + args))
+            let released = db.changesCount
+            if released > 0 { afterCommit.ring(.transitions) }
+            return released
+        }
+    }
+}
