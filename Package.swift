@@ -111,7 +111,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DrivesdProcessTests",
-            dependencies: ["drivesd", "DriveStore", "DriveModel"],
+            dependencies: ["drivesd", "DriveStore", "DriveStorage", "DriveLifecycle", "DriveModel"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -128,10 +128,16 @@ public struct AppDatabase: Sendable {
         try readSync { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
     }
 
-    /// Closes the connections (after the last use).
+    /// Closes the connections (after the last use). The WAL is checkpointed into the database file
+    /// and truncated first, so that a cleanly stopped daemon leaves one self-contained file (a
+    /// copy of it alone is a complete database); SQLite does that on its own only when the last
+    /// connection it closes can write, which the read-only local readers do not guarantee.
     public func close() throws {
         try localReaders?.close()
         if let pool = writer as? DatabasePool {
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            }
             try pool.close()
         } else if let queue = writer as? DatabaseQueue {
             try queue.close()

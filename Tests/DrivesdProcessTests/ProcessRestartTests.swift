@@ -1,4 +1,6 @@
+import DriveLifecycle
 import DriveModel
+import DriveStorage
 import DriveStore
 import Foundation
 import Testing
@@ -71,6 +73,21 @@ struct ProcessRestartTests {
         #expect(names == (0..<20).map { "p\($0)" })
         for uuid in uuids { #expect(try await daemon.wait(uuid, for: "unmounted") == "unmounted") }
         #expect(daemon.stop() == 0)
+
+        // A clean stop leaves one self-contained file: the WAL is checkpointed and truncated, so
+        // the database file alone (a copy, a backup tool's view) holds every drive.
+        let wal = (try? FileManager.default.attributesOfItem(atPath: daemon.databasePath + "-wal")[.size] as? Int) ?? 0
+        #expect(wal == 0)
+        let alone = FileManager.default.temporaryDirectory.appendingPathComponent("drivesd-alone-\(UUID().uuidString).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: alone) }
+        try FileManager.default.copyItem(atPath: daemon.databasePath, toPath: alone)
+        let copy = try AppDatabase.open(path: alone)
+        #expect(try copy.integrityCheck() == "ok")
+        let owner = try #require(try copy.users().first?.uuid)
+        let (total, drives) = try await copy.stores(durations: OperationDurations()).drives.list(owner: owner, query: DriveQuery())
+        #expect(total == 20)
+        #expect(drives.allSatisfy { $0.status == .unmounted })
+        try copy.close()
     }
 
     @Test("the command line: migrate, user add (duplicate refused), user list")
