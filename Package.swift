@@ -64,6 +64,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            resources: [
+                .embedInCode("Documents/schemas/drive-schema.json"),
+                .embedInCode("Documents/schemas/license-schema.json"),
+                .embedInCode("Documents/schemas/capabilities.json"),
+                .embedInCode("Documents/schemas/job-schema.json"),
+                .embedInCode("Documents/schemas/libdrive-schema.json"),
+                .embedInCode("Documents/schemas/tag-schema.json"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The composition root: picks the storage implementation, builds the API and its services.

@@ -34,35 +34,3 @@ struct LicensesController {
             ).json)
     }
 }
-
-/// `/capabilities/`: the capabilities template with `drives` and `default_storage_type` from the
-/// configured storage catalogue, so that clients see the limits validation enforces.
-struct CapabilitiesController {
-    let catalogue: StorageCatalogue
-
-    func register(on group: RouterGroup<DrivesRequestContext>) {
-        let catalogue = self.catalogue
-        var document = (try? JSONParser.parse(StaticDocuments.capabilities))?
-            .objectValue ?? [:]
-        document["default_storage_type"] = .string(catalogue.defaultType)
-        document["drives"] = .object(Dictionary(uniqueKeysWithValues: catalogue.types.map { ($0.name, $0.json) }))
-        let rendered = Document(JSONValue.object(document))
-        group.resource("capabilities", get: { _, _ in rendered.response })
-    }
-}
-
-/// A JSON document rendered once and served as is.
-struct Document: Sendable {
-    let bytes: [UInt8]
-
-    init(_ text: String) {
-        let value = (try? JSONParser.parse(text)) ?? .object([:])
-        self.init(value)
-    }
-
-    init(_ value: JSONValue) {
-        bytes = value.jsonBytes
-    }
-
-    var response: Response { .json(bytes: bytes) }
-}
