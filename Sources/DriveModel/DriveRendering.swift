@@ -1,7 +1,7 @@
-/// Drives written straight to JSON bytes: the same text as `detailJSON.jsonBytes` /
-/// `shortJSON.jsonBytes` (keys sorted, `", "` and `": "` separators), without building a
-/// dictionary per object and sorting its keys on every answer. A test holds the two renderings
-/// byte for byte to each other.
+/// Drives written straight to JSON bytes, in the canonical form of `JSONValue.jsonBytes` (keys
+/// sorted, `", "` and `": "` separators), without building a dictionary per object and sorting its
+/// keys on every answer. The one renderer of drives: `detailJSON` and `shortJSON` read its text
+/// back, and a test holds the text to that canonical form.
 public struct JSONWriter {
     public var bytes: [UInt8]
 
@@ -78,7 +78,7 @@ public struct JSONWriter {
 }
 
 extension Drive {
-    /// Appends `detailJSON`'s text.
+    /// Appends the full definition (reference §3.3).
     public func writeDetail(into w: inout JSONWriter) {
         w.raw("{\"affinities\": [")
         for (i, a) in affinities.enumerated() {
@@ -125,7 +125,7 @@ extension Drive {
         w.raw(", \"is_ephemeral\": ")
         w.bool(ephemeral)
         w.raw(", \"is_snapshotable\": ")
-        if status == .creating || status == .cloningDestination { w.raw("null") } else { w.bool(!ephemeral) }
+        if let snapshotable = isSnapshotable { w.bool(snapshotable) } else { w.raw("null") }
         w.raw(", \"snapshots_allocated_size\": 0, \"storage_type\": ")
         w.string(storageType)
         w.raw("}, \"size\": ")
@@ -143,7 +143,7 @@ extension Drive {
         w.raw("}")
     }
 
-    /// Appends `shortJSON`'s text.
+    /// Appends the short list form.
     public func writeShort(into w: inout JSONWriter) {
         w.raw("{\"owner\": ")
         if let owner { w.reference("user", owner) } else { w.raw("null") }
@@ -156,7 +156,7 @@ extension Drive {
         w.raw("}")
     }
 
-    /// `detailJSON`'s text.
+    /// The full definition's text.
     public var detailJSONBytes: [UInt8] {
         var w = JSONWriter()
         writeDetail(into: &w)
