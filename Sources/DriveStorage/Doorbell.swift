@@ -77,6 +77,9 @@ public final class Doorbell: Sendable {
 
     public init() {}
 
+    /// Whether a ring is pending (the next wait returns at once).
+    public var isRung: Bool { locked.withLock { $0.machine.state == .rung } }
+
     public func ring() {
         let waiter = locked.withLock { locked -> CheckedContinuation<Void, Never>? in
             guard locked.machine.ring() == .resumeWaiter else { return nil }
