@@ -167,23 +167,11 @@ public enum DriveLifecycle {
         return .carryOut(plan)
     }
 
-    /// The machine's answer reduced to the status it leads to.
-    public enum Decision: Sendable, Equatable {
-        /// Go ahead; `to` is the new status (nil: the status does not change).
-        case proceed(to: DriveStatus?)
-        /// Accept the request but leave the drive as it is (reference §3.6: silently ignored).
-        case ignore
-        /// Refuse: `403 permission` with the message of decision 1.
-        case reject(CloudSigmaError)
-    }
+    public typealias Decision = StatusDecision<DriveStatus>
 
     /// What `operation` does to the status of a drive in `context` (the plan's status).
     public static func decide(_ operation: Operation, in context: Context) -> Decision {
-        switch plan(operation, in: context) {
-        case .carryOut(let plan): .proceed(to: plan.status)
-        case .ignore: .ignore
-        case .refuse(let error): .reject(error)
-        }
+        plan(operation, in: context).decision(\.status)
     }
 
     /// `Cannot resize drive in state "mounted". Drive should be in state "unmounted"` (decision 1).

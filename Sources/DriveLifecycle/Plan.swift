@@ -18,6 +18,27 @@ public enum Outcome<Plan: Sendable & Equatable>: Sendable, Equatable {
     }
 }
 
+/// An outcome reduced to the status it leads to.
+public enum StatusDecision<Status: Sendable & Equatable>: Sendable, Equatable {
+    /// Go ahead; `to` is the new status (nil: the status does not change).
+    case proceed(to: Status?)
+    /// Accept the request but leave the resource as it is (reference §3.6: silently ignored).
+    case ignore
+    /// Refuse: `403 permission` with the real API's message.
+    case reject(CloudSigmaError)
+}
+
+extension Outcome {
+    /// The outcome reduced to the status its plan leads to (`status` reads it from the plan).
+    public func decision<Status>(_ status: (Plan) -> Status?) -> StatusDecision<Status> {
+        switch self {
+        case .carryOut(let plan): .proceed(to: status(plan))
+        case .ignore: .ignore
+        case .refuse(let error): .reject(error)
+        }
+    }
+}
+
 /// The jobs an operation can start.
 public enum JobKind: String, Sendable, CaseIterable {
     case driveClone = "drive_clone"

@@ -35,19 +35,11 @@ public enum ServerLifecycle {
         }
     }
 
-    public enum Decision: Sendable, Equatable {
-        case proceed(to: ServerStatus?)
-        case ignore
-        case reject(CloudSigmaError)
-    }
+    public typealias Decision = StatusDecision<ServerStatus>
 
     /// The plan reduced to the status it leads to.
     public static func decide(_ operation: Operation, in status: ServerStatus) -> Decision {
-        switch plan(operation, in: status) {
-        case .carryOut(let plan): .proceed(to: plan.status)
-        case .ignore: .ignore
-        case .refuse(let error): .reject(error)
-        }
+        plan(operation, in: status).decision(\.status)
     }
 
     /// The real API's wording, which calls `running` "started" internally (reference §2.3).

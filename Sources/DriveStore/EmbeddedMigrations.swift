@@ -261,11 +261,12 @@ END;
 -- drivesd schema, version 6: one pipeline of pending transitions for every kind of resource, and
 -- the after-commit outbox.
 
--- Pending transitions of drives and servers (and the kinds to come) in one table. A resource may
--- have several where the state machine allows it; each row completes through the state machine
--- at due_at (unix seconds), also after a restart.
+-- Pending transitions of drives and servers (and the kinds to come) in one table: at most one per
+-- (resource, operation), so a resource may have several where the state machine allows it. Each
+-- row completes through the state machine at due_at (unix seconds), also after a restart. Keyed
+-- by the resource, so a resource's rows are found (and deleted with it) through the primary key,
+-- and a row costs two b-trees, as the per-resource tables it replaces did.
 CREATE TABLE pending_transitions (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     resource_kind TEXT NOT NULL CHECK (resource_kind IN ('drive', 'server')),
     resource_seq  INTEGER NOT NULL,
     operation     TEXT NOT NULL CHECK (operation IN ('create', 'resize', 'clone', 'start', 'stop')),
@@ -276,20 +277,20 @@ CREATE TABLE pending_transitions (
     payload       TEXT NOT NULL DEFAULT '{}',
     -- A clone's source drive and its job.
     source_seq    INTEGER REFERENCES drives(seq) ON DELETE SET NULL,
-    job_seq       INTEGER REFERENCES jobs(seq) ON DELETE SET NULL
-);
+    job_seq       INTEGER REFERENCES jobs(seq) ON DELETE SET NULL,
+    PRIMARY KEY (resource_kind, resource_seq, operation)
+) WITHOUT ROWID;
 CREATE INDEX pending_transitions_due ON pending_transitions(due_at);
-CREATE INDEX pending_transitions_resource ON pending_transitions(resource_kind, resource_seq);
 CREATE INDEX pending_transitions_source ON pending_transitions(source_seq) WHERE source_seq IS NOT NULL;
 CREATE INDEX pending_transitions_job ON pending_transitions(job_seq) WHERE job_seq IS NOT NULL;
 
 -- What the previous release left pending (held ones included) carries over as it was.
 INSERT INTO pending_transitions (resource_kind, resource_seq, operation, from_status, due_at, payload, source_seq, job_seq)
     SELECT 'drive', drive_seq, operation, from_status, due_at, payload, source_seq, job_seq
-    FROM transitions ORDER BY due_at, drive_seq;
+    FROM transitions;
 INSERT INTO pending_transitions (resource_kind, resource_seq, operation, from_status, due_at)
     SELECT 'server', server_seq, operation, from_status, due_at
-    FROM server_transitions ORDER BY due_at, server_seq;
+    FROM server_transitions;
 DROP TABLE transitions;
 DROP TABLE server_transitions;
 

@@ -148,16 +148,17 @@ struct PlanInterpreter {
 
     // MARK: Transitions and jobs
 
-    /// Adds a pending transition of `operation` on resource `seq`, due after the operation's
-    /// duration (or its admin mode); the worker is rung after the commit.
+    /// Adds a pending transition of `operation` on resource `seq` (replacing one of the same
+    /// operation), due after the operation's duration (or its admin mode); the worker is rung
+    /// after the commit.
     func schedule(
         _ kind: ResourceKind, seq: Int64, operation: TransitionOperation, from status: String, size: Int64,
         payload: [String: JSONValue] = [:], source: Int64? = nil, job: Int64? = nil
     ) throws {
         try db.run(
             sql: """
-                INSERT INTO pending_transitions (resource_kind, resource_seq, operation, from_status, due_at, payload,
-                                                 source_seq, job_seq)
+                INSERT OR REPLACE INTO pending_transitions (resource_kind, resource_seq, operation, from_status, due_at,
+                                                            payload, source_seq, job_seq)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
@@ -194,7 +195,6 @@ struct PlanInterpreter {
 
     /// A pending transition as the worker reads it.
     struct Pending: Sendable {
-        var id: Int64
         var kind: ResourceKind
         var seq: Int64
         var operation: TransitionOperation
@@ -204,11 +204,18 @@ struct PlanInterpreter {
         var jobSeq: Int64?
     }
 
+    /// Deletes one pending transition by its key.
+    static func forget(_ db: Database, kind: String, seq: Int64, operation: String) throws {
+        try db.run(
+            sql: "DELETE FROM pending_transitions WHERE resource_kind = ? AND resource_seq = ? AND operation = ?",
+            arguments: [kind, seq, operation])
+    }
+
     /// Completes pending transition `pending` through the state machine; returns whether its
     /// resource's status moved. A transition whose resource left the status it was scheduled from
     /// is stale: it is dropped, releasing its job and source all the same.
     func complete(_ pending: Pending) throws -> Bool {
-        try db.run(sql: "DELETE FROM pending_transitions WHERE id = ?", arguments: [pending.id])
+        try Self.forget(db, kind: pending.kind.rawValue, seq: pending.seq, operation: pending.operation.rawValue)
         switch pending.kind {
         case .server:
             guard
@@ -242,6 +249,28 @@ struct PlanInterpreter {
                 }
             }
             return moved
+        }
+    }
+}
+
+extension AppDatabase {
+    /// One write transaction with a plan interpreter.
+    func interpret<T: Sendable>(
+        _ env: WriteEnvironment, now: Date, _ body: @Sendable @escaping (PlanInterpreter) throws -> T
+    ) async throws -> T {
+        let afterCommit = self.afterCommit
+        return try await write { db in try body(PlanInterpreter(db, env: env, now: now, afterCommit: afterCommit)) }
+    }
+
+    /// The same, in a savepoint of the next group commit: `body` changes account `owner`'s data
+    /// only (see `groupWrite`).
+    func interpret<T: Sendable>(
+        _ env: WriteEnvironment, now: Date, groupedFor owner: String,
+        _ body: @Sendable @escaping (PlanInterpreter) throws -> T
+    ) async throws -> T {
+        let afterCommit = self.afterCommit
+        return try await groupWrite(owner: owner) { db in
+            try body(PlanInterpreter(db, env: env, now: now, afterCommit: afterCommit))
         }
     }
 }

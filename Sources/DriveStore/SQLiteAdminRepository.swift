@@ -78,9 +78,8 @@ public struct SQLiteAdminRepository: AdminRepository {
     /// The fault path of the state machine: the drive's storage host goes away (`unavailable`)
     /// or comes back (to `mounted`/`unmounted`). Works on any owner's drive.
     public func setAvailability(driveUUID: String, available: Bool, now: Date) async throws -> DriveStatus {
-        let env = self.env, afterCommit = database.afterCommit
-        return try await database.write { db in
-            let interpreter = PlanInterpreter(db, env: env, now: now, afterCommit: afterCommit)
+        try await database.interpret(env, now: now) { interpreter in
+            let db = interpreter.db
             guard
                 let seq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM drives WHERE uuid = ?"), arguments: [driveUUID]),
                 let row = try interpreter.driveRow(seq: seq)

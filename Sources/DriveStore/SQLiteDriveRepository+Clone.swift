@@ -14,7 +14,7 @@ extension SQLiteDriveRepository {
     public func clone(
         owner: String, sourceUUID: String, request: CloneRequest, avoid: [String], now: Date
     ) async throws -> Drive {
-        try await write(owner: owner, now: now) { interpreter in
+        try await database.interpret(env, now: now, groupedFor: owner) { interpreter in
             let db = interpreter.db
             guard let source = try DriveRows.owned(db, owner: owner, uuid: sourceUUID) else {
                 guard let library = try SQLiteLibraryRepository.fetch(db, owner: owner, uuid: sourceUUID) else {

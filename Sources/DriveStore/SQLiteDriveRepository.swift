@@ -15,20 +15,10 @@ public struct SQLiteDriveRepository: DriveRepository {
         self.env = env
     }
 
-    /// Runs `body` with a plan interpreter, in a savepoint of the next group commit.
-    func write<T: Sendable>(
-        owner: String, now: Date, _ body: @Sendable @escaping (PlanInterpreter) throws -> T
-    ) async throws -> T {
-        let env = self.env, afterCommit = database.afterCommit
-        return try await database.groupWrite(owner: owner) { db in
-            try body(PlanInterpreter(db, env: env, now: now, afterCommit: afterCommit))
-        }
-    }
-
     // MARK: Create
 
     public func create(owner: String, specs: [DriveSpec], avoid: [String], now: Date) async throws -> [Drive] {
-        try await write(owner: owner, now: now) { interpreter in
+        try await database.interpret(env, now: now, groupedFor: owner) { interpreter in
             try specs.map { try Self.insert(interpreter, owner: owner, spec: $0, avoid: avoid) }
         }
     }
@@ -126,13 +116,13 @@ public struct SQLiteDriveRepository: DriveRepository {
     // MARK: Update
 
     public func update(owner: String, changes: DriveChanges, mode: UpdateMode, now: Date) async throws -> Drive {
-        try await write(owner: owner, now: now) { interpreter in
+        try await database.interpret(env, now: now, groupedFor: owner) { interpreter in
             try Self.apply(interpreter, owner: owner, changes: changes, mode: mode)
         }
     }
 
     public func update(owner: String, bulk: [DriveChanges], now: Date) async throws -> [Drive] {
-        try await write(owner: owner, now: now) { interpreter in
+        try await database.interpret(env, now: now, groupedFor: owner) { interpreter in
             try bulk.map { try Self.apply(interpreter, owner: owner, changes: $0, mode: .edit) }
         }
     }
@@ -203,7 +193,7 @@ public struct SQLiteDriveRepository: DriveRepository {
     // MARK: Delete
 
     public func delete(owner: String, uuids: [String]) async throws {
-        try await write(owner: owner, now: Date()) { interpreter in
+        try await database.interpret(env, now: Date(), groupedFor: owner) { interpreter in
             for uuid in uuids {
                 let stored = try Self.ownedOrRefusal(interpreter.db, owner: owner, uuid: uuid)
                 try interpreter.apply(.delete, to: stored.row)

@@ -17,14 +17,6 @@ public struct SQLiteServerRepository: ServerRepository {
         self.hotplug = hotplug
     }
 
-    /// Runs `body` with a plan interpreter in one write transaction.
-    func write<T: Sendable>(now: Date, _ body: @Sendable @escaping (PlanInterpreter) throws -> T) async throws -> T {
-        let env = self.env, afterCommit = database.afterCommit
-        return try await database.write { db in
-            try body(PlanInterpreter(db, env: env, now: now, afterCommit: afterCommit))
-        }
-    }
-
     // MARK: Read
 
     public func server(owner: String, uuid: String) async throws -> Server {
@@ -55,7 +47,7 @@ public struct SQLiteServerRepository: ServerRepository {
     // MARK: Write
 
     public func create(owner: String, specs: [ServerSpec], now: Date) async throws -> [Server] {
-        try await write(now: now) { interpreter in
+        try await database.interpret(env, now: now) { interpreter in
             let db = interpreter.db
             var uuids: [String] = []
             for spec in specs {
@@ -93,7 +85,7 @@ public struct SQLiteServerRepository: ServerRepository {
 
     public func update(owner: String, uuid: String, spec: ServerSpec, now: Date) async throws -> Server {
         let hotplug = self.hotplug
-        return try await write(now: now) { interpreter in
+        return try await database.interpret(env, now: now) { interpreter in
             let db = interpreter.db
             let (seq, status) = try Self.owned(db, owner: owner, uuid: uuid)
             let plan = try ServerLifecycle.plan(.editStructural, in: status).plan()
@@ -119,7 +111,7 @@ public struct SQLiteServerRepository: ServerRepository {
     }
 
     public func delete(owner: String, uuid: String, recurse: ServerDeleteRecurse, now: Date) async throws {
-        try await write(now: now) { interpreter in
+        try await database.interpret(env, now: now) { interpreter in
             let db = interpreter.db
             let (seq, status) = try Self.owned(db, owner: owner, uuid: uuid)
             guard let plan = try ServerLifecycle.plan(.delete, in: status).plan() else { return }
@@ -150,7 +142,7 @@ public struct SQLiteServerRepository: ServerRepository {
     }
 
     public func act(owner: String, uuid: String, operation: ServerAction, now: Date) async throws {
-        try await write(now: now) { interpreter in
+        try await database.interpret(env, now: now) { interpreter in
             let (seq, status) = try Self.owned(interpreter.db, owner: owner, uuid: uuid)
             let op: ServerLifecycle.Operation =
                 switch operation {

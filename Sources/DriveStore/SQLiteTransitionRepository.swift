@@ -21,32 +21,32 @@ public struct SQLiteTransitionRepository: TransitionRepository {
             try await database.exists(
                 sql: "SELECT 1 FROM pending_transitions WHERE due_at <= ? LIMIT 1", arguments: [now.timeIntervalSince1970])
         else { return CompletedTransitions() }
-        let env = self.env, afterCommit = database.afterCommit, generation = database.generation
-        return try await database.write { db in
+        let generation = database.generation
+        return try await database.interpret(env, now: now) { interpreter in
+            let db = interpreter.db
             let rows = try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
-                        SELECT t.id, t.resource_kind, t.resource_seq, t.operation, t.from_status, t.payload, t.source_seq,
+                        SELECT t.resource_kind, t.resource_seq, t.operation, t.from_status, t.payload, t.source_seq,
                                t.job_seq, COALESCE(d.uuid, s.uuid), COALESCE(d.owner, s.owner)
                         FROM pending_transitions t
                         LEFT JOIN drives d ON t.resource_kind = 'drive' AND d.seq = t.resource_seq
                         LEFT JOIN servers s ON t.resource_kind = 'server' AND s.seq = t.resource_seq
-                        WHERE t.due_at <= ? ORDER BY t.due_at, t.id LIMIT ?
+                        WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?
                         """),
                 arguments: [now.timeIntervalSince1970, limit])
             // A completion changes its resource, a clone's source and job: all its owner's.
-            generation.scopeCommit(to: Set(rows.compactMap { $0[9] as String? }))
-            let interpreter = PlanInterpreter(db, env: env, now: now, afterCommit: afterCommit)
+            generation.scopeCommit(to: Set(rows.compactMap { $0[8] as String? }))
             var moved: [String] = []
             for row in rows {
-                guard let kind = ResourceKind(rawValue: row[1]), let operation = TransitionOperation(rawValue: row[3]) else {
-                    try db.run(sql: "DELETE FROM pending_transitions WHERE id = ?", arguments: [row[0] as Int64])
+                guard let kind = ResourceKind(rawValue: row[0]), let operation = TransitionOperation(rawValue: row[2]) else {
+                    try PlanInterpreter.forget(db, kind: row[0], seq: row[1], operation: row[2])
                     continue
                 }
                 let pending = PlanInterpreter.Pending(
-                    id: row[0], kind: kind, seq: row[2], operation: operation, fromStatus: row[4], payload: row[5],
-                    sourceSeq: row[6], jobSeq: row[7])
-                if try interpreter.complete(pending), let uuid = row[8] as String? { moved.append(uuid) }
+                    kind: kind, seq: row[1], operation: operation, fromStatus: row[3], payload: row[4], sourceSeq: row[5],
+                    jobSeq: row[6])
+                if try interpreter.complete(pending), let uuid = row[7] as String? { moved.append(uuid) }
             }
             return CompletedTransitions(processed: rows.count, moved: moved)
         }
