@@ -147,7 +147,12 @@ public enum DriveLifecycle {
     /// A PUT: the basic fields always apply; structural changes and growth apply, are ignored
     /// on a running server, or refuse the whole request (reference §3.6).
     public static func planEdit(structural: Bool, grows: Bool, in context: Context) -> Outcome<DrivePlan> {
-        var plan = DrivePlan()
+        var plan: DrivePlan
+        switch self.plan(.editBasic, in: context) {
+        case .carryOut(let basic): plan = basic
+        case .ignore: return .ignore
+        case .refuse(let error): return .refuse(error)
+        }
         if structural {
             switch self.plan(.editStructural, in: context) {
             case .carryOut: plan.applyStructural = true

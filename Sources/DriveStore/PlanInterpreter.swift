@@ -41,15 +41,19 @@ struct PlanInterpreter {
         _ kind: ResourceKind, seq: Int64, uuid: String, from: String, to: String,
         sets: [(column: String, value: (any DatabaseValueConvertible)?)] = []
     ) throws {
-        var sql = "UPDATE \(Self.table(kind)) SET status = ?, updated_at = ?"
-        var arguments: [(any DatabaseValueConvertible)?] = [to, stamp]
-        for (column, value) in sets {
-            sql += ", \(column) = ?"
-            arguments.append(value)
+        if sets.isEmpty {
+            try db.run(sql: Self.plainSwap(kind), arguments: [to, stamp, seq, from])
+        } else {
+            var sql = "UPDATE \(Self.table(kind)) SET status = ?, updated_at = ?"
+            var arguments: [(any DatabaseValueConvertible)?] = [to, stamp]
+            for (column, value) in sets {
+                sql += ", \(column) = ?"
+                arguments.append(value)
+            }
+            sql += " WHERE seq = ? AND status = ?"
+            arguments += [seq, from]
+            try db.run(sql: sql, arguments: StatementArguments(arguments))
         }
-        sql += " WHERE seq = ? AND status = ?"
-        arguments += [seq, from]
-        try db.run(sql: sql, arguments: StatementArguments(arguments))
         guard db.changesCount == 1 else { throw StoreError.conflict("\(kind.rawValue) \(uuid)") }
     }
 
@@ -57,6 +61,14 @@ struct PlanInterpreter {
     func remove(_ kind: ResourceKind, seq: Int64, uuid: String, from status: String) throws {
         try db.run(sql: "DELETE FROM \(Self.table(kind)) WHERE seq = ? AND status = ?", arguments: [seq, status])
         guard db.changesCount == 1 else { throw StoreError.conflict("\(kind.rawValue) \(uuid)") }
+    }
+
+    /// The compare-and-swap of the status alone, the worker's common case.
+    static func plainSwap(_ kind: ResourceKind) -> String {
+        switch kind {
+        case .drive: "UPDATE drives SET status = ?, updated_at = ? WHERE seq = ? AND status = ?"
+        case .server: "UPDATE servers SET status = ?, updated_at = ? WHERE seq = ? AND status = ?"
+        }
     }
 
     static func table(_ kind: ResourceKind) -> String {
@@ -193,8 +205,10 @@ struct PlanInterpreter {
             arguments: [stamp, now.timeIntervalSince1970, seq])
     }
 
-    /// A pending transition as the worker reads it.
+    /// A pending transition as the worker reads it, with its resource's row as the same query read
+    /// it (nil: the worker reads it itself).
     struct Pending: Sendable {
+        var drive: DriveRow?
         var kind: ResourceKind
         var seq: Int64
         var operation: TransitionOperation
@@ -227,7 +241,7 @@ struct PlanInterpreter {
             try carryOut(plan, onServer: pending.seq, uuid: row[0], status: status)
             return plan.status != nil && plan.status != status
         case .drive:
-            guard let drive = try driveRow(seq: pending.seq) else { return false }
+            guard let drive = try pending.drive ?? driveRow(seq: pending.seq) else { return false }
             let context = try driveContext(seq: drive.seq, status: drive.status, completing: pending.operation)
             var completion = DrivePlan.Completion(finishJob: true, completeSource: true)
             var moved = false

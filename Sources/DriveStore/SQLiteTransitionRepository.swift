@@ -28,7 +28,8 @@ public struct SQLiteTransitionRepository: TransitionRepository {
                 db.cachedStatement(
                     sql: """
                         SELECT t.resource_kind, t.resource_seq, t.operation, t.from_status, t.payload, t.source_seq,
-                               t.job_seq, COALESCE(d.uuid, s.uuid), COALESCE(d.owner, s.owner)
+                               t.job_seq, COALESCE(d.uuid, s.uuid), COALESCE(d.owner, s.owner), d.status, d.size,
+                               d.storage_type
                         FROM pending_transitions t
                         LEFT JOIN drives d ON t.resource_kind = 'drive' AND d.seq = t.resource_seq
                         LEFT JOIN servers s ON t.resource_kind = 'server' AND s.seq = t.resource_seq
@@ -38,15 +39,25 @@ public struct SQLiteTransitionRepository: TransitionRepository {
             // A completion changes its resource, a clone's source and job: all its owner's.
             generation.scopeCommit(to: Set(rows.compactMap { $0[8] as String? }))
             var moved: [String] = []
+            // Drives an earlier completion of this pass changed (clone sources): read again.
+            var changed = Set<Int64>()
             for row in rows {
                 guard let kind = ResourceKind(rawValue: row[0]), let operation = TransitionOperation(rawValue: row[2]) else {
                     try PlanInterpreter.forget(db, kind: row[0], seq: row[1], operation: row[2])
                     continue
                 }
+                let seq: Int64 = row[1]
+                var drive: PlanInterpreter.DriveRow?
+                if kind == .drive, !changed.contains(seq), let uuid = row[7] as String?, let status = row[9] as String? {
+                    drive = PlanInterpreter.DriveRow(
+                        seq: seq, uuid: uuid, status: DriveStatus(rawValue: status) ?? .unavailable, size: row[10],
+                        storageType: row[11])
+                }
                 let pending = PlanInterpreter.Pending(
-                    kind: kind, seq: row[1], operation: operation, fromStatus: row[3], payload: row[4], sourceSeq: row[5],
-                    jobSeq: row[6])
+                    drive: drive, kind: kind, seq: seq, operation: operation, fromStatus: row[3], payload: row[4],
+                    sourceSeq: row[5], jobSeq: row[6])
                 if try interpreter.complete(pending), let uuid = row[7] as String? { moved.append(uuid) }
+                if let source = pending.sourceSeq { changed.insert(source) }
             }
             return CompletedTransitions(processed: rows.count, moved: moved)
         }
