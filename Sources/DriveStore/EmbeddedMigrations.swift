@@ -278,7 +278,8 @@ CREATE TABLE pending_transitions (
     -- A clone's source drive and its job.
     source_seq    INTEGER REFERENCES drives(seq) ON DELETE SET NULL,
     job_seq       INTEGER REFERENCES jobs(seq) ON DELETE SET NULL,
-    PRIMARY KEY (resource_kind, resource_seq, operation)
+    -- The resource's seq first: most key comparisons end on that integer.
+    PRIMARY KEY (resource_seq, resource_kind, operation)
 ) WITHOUT ROWID;
 CREATE INDEX pending_transitions_due ON pending_transitions(due_at);
 CREATE INDEX pending_transitions_source ON pending_transitions(source_seq) WHERE source_seq IS NOT NULL;

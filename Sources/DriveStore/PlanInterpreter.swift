@@ -102,11 +102,13 @@ struct PlanInterpreter {
         return target
     }
 
-    /// What the state machine needs to know about drive `seq` in `status`.
-    func driveContext(seq: Int64, status: DriveStatus, storageType: String? = nil, completing: TransitionOperation? = nil) throws
-        -> DriveLifecycle.Context
-    {
-        let mounts = try Relations.mountSummary(db, driveSeq: seq)
+    /// What the state machine needs to know about drive `seq` in `status`. `mounted: false` says
+    /// the caller already knows no server lists the drive (the mount query is skipped).
+    func driveContext(
+        seq: Int64, status: DriveStatus, storageType: String? = nil, completing: TransitionOperation? = nil,
+        mounted: Bool = true
+    ) throws -> DriveLifecycle.Context {
+        let mounts = mounted ? try Relations.mountSummary(db, driveSeq: seq) : (count: 0, running: false)
         var context = DriveLifecycle.Context(
             status: status, mountCount: mounts.count, onRunningServer: mounts.running,
             ephemeral: storageType.map(DriveRules.isEphemeral) ?? false, completing: completing)
@@ -209,6 +211,8 @@ struct PlanInterpreter {
     /// it (nil: the worker reads it itself).
     struct Pending: Sendable {
         var drive: DriveRow?
+        /// Whether a server lists the drive (nil: unknown).
+        var mounted: Bool?
         var kind: ResourceKind
         var seq: Int64
         var operation: TransitionOperation
@@ -242,7 +246,8 @@ struct PlanInterpreter {
             return plan.status != nil && plan.status != status
         case .drive:
             guard let drive = try pending.drive ?? driveRow(seq: pending.seq) else { return false }
-            let context = try driveContext(seq: drive.seq, status: drive.status, completing: pending.operation)
+            let context = try driveContext(
+                seq: drive.seq, status: drive.status, completing: pending.operation, mounted: pending.mounted ?? true)
             var completion = DrivePlan.Completion(finishJob: true, completeSource: true)
             var moved = false
             if drive.status.rawValue == pending.fromStatus, case .carryOut(let plan) = DriveLifecycle.plan(.complete, in: context) {

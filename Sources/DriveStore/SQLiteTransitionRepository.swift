@@ -29,7 +29,7 @@ public struct SQLiteTransitionRepository: TransitionRepository {
                     sql: """
                         SELECT t.resource_kind, t.resource_seq, t.operation, t.from_status, t.payload, t.source_seq,
                                t.job_seq, COALESCE(d.uuid, s.uuid), COALESCE(d.owner, s.owner), d.status, d.size,
-                               d.storage_type
+                               d.storage_type, EXISTS(SELECT 1 FROM server_drives x WHERE x.drive_seq = d.seq)
                         FROM pending_transitions t
                         LEFT JOIN drives d ON t.resource_kind = 'drive' AND d.seq = t.resource_seq
                         LEFT JOIN servers s ON t.resource_kind = 'server' AND s.seq = t.resource_seq
@@ -54,7 +54,7 @@ public struct SQLiteTransitionRepository: TransitionRepository {
                         storageType: row[11])
                 }
                 let pending = PlanInterpreter.Pending(
-                    drive: drive, kind: kind, seq: seq, operation: operation, fromStatus: row[3], payload: row[4],
+                    drive: drive, mounted: drive == nil ? nil : row[12] as Bool, kind: kind, seq: seq, operation: operation, fromStatus: row[3], payload: row[4],
                     sourceSeq: row[5], jobSeq: row[6])
                 if try interpreter.complete(pending), let uuid = row[7] as String? { moved.append(uuid) }
                 if let source = pending.sourceSeq { changed.insert(source) }
