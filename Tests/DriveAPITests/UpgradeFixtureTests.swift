@@ -5,30 +5,48 @@ import Foundation
 import HTTPTypes
 import Testing
 
-/// A database written by the previous release (`Fixtures/upgrade/previous-release.db`, made by
-/// `scripts/make-upgrade-fixture`; see `Fixtures/upgrade/README.md`) opens with this code,
-/// migrates in place, keeps everything that release served (`expected.json`), and its pending
-/// work completes.
+/// A database written by an earlier release (`Fixtures/upgrade/<release>/previous-release.db`,
+/// one directory per release, made by `scripts/make-upgrade-fixture`; see the README beside each)
+/// opens with this code, migrates in place, keeps everything that release served
+/// (`expected.json`), and its pending work completes. Every fixture kept runs through both tests.
 @Suite("Upgrade: a database written by the previous release")
 struct UpgradeFixtureTests {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/upgrade")
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/upgrade")
     static let admin: HTTPFields = [.authorization: "Basic " + Data("admin:admin".utf8).base64EncodedString()]
 
-    static func expected() throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: directory.appendingPathComponent("expected.json")))
+    /// The releases whose databases are kept, oldest first by directory name order.
+    static let releases: [String] = {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.filter {
+            FileManager.default.fileExists(atPath: root.appendingPathComponent("\($0)/previous-release.db").path)
+        }.sorted()
+    }()
+
+    static func expected(_ release: String) throws -> JSONValue {
+        try JSONDecoder().decode(
+            JSONValue.self, from: Data(contentsOf: root.appendingPathComponent("\(release)/expected.json")))
     }
 
-    /// A copy of the fixture: the file in the tree stays as the previous release wrote it.
-    static func copyOfFixture() throws -> String {
+    /// A copy of the fixture: the file in the tree stays as that release wrote it.
+    static func copyOfFixture(_ release: String) throws -> String {
         let copy = TestDatabase.temporaryPath()
-        try FileManager.default.copyItem(atPath: directory.appendingPathComponent("previous-release.db").path, toPath: copy)
+        try FileManager.default.copyItem(
+            atPath: root.appendingPathComponent("\(release)/previous-release.db").path, toPath: copy)
         return copy
     }
 
-    @Test("opens and migrates in place; every drive, server, tag and job of both accounts is kept, and isolated")
-    func keepsEverything() async throws {
-        let expected = try Self.expected()
-        let path = try Self.copyOfFixture()
+    @Test("the fixtures of the previous releases are there")
+    func fixturesKept() {
+        #expect(Self.releases.contains("6b6d16f"))
+        #expect(Self.releases.count >= 2)
+    }
+
+    @Test(
+        "opens and migrates in place; every drive, server, tag and job of both accounts is kept, and isolated",
+        arguments: releases)
+    func keepsEverything(release: String) async throws {
+        let expected = try Self.expected(release)
+        let path = try Self.copyOfFixture(release)
         defer { TestDatabase.remove(path) }
         // The fixture is rich enough for the comparisons below to mean something.
         let aliceDrives = try #require(expected["alice"]?["drives"]?.arrayValue)
@@ -104,16 +122,16 @@ struct UpgradeFixtureTests {
         #expect(try database.integrityCheck() == "ok")
     }
 
-    @Test("pending work completes: timed transitions exactly when due, held ones when released")
-    func pendingWorkCompletes() async throws {
-        let expected = try Self.expected()
+    @Test("pending work completes: timed transitions exactly when due, held ones when released", arguments: releases)
+    func pendingWorkCompletes(release: String) async throws {
+        let expected = try Self.expected(release)
         let roles = try #require(expected["roles"])
         let pending = try #require(expected["pending"]?.arrayValue)
         let timed = pending.filter { $0["held"] == .bool(false) }.sorted { due($0) < due($1) }
         let held = pending.filter { $0["held"] == .bool(true) }
         #expect(timed.count == 2)
         #expect(held.count == 5)  // two creates (alice, bob), a resize, a clone, a start
-        let path = try Self.copyOfFixture()
+        let path = try Self.copyOfFixture(release)
         defer { TestDatabase.remove(path) }
 
         try await withDrivesd(path: path) { env in
