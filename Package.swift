@@ -79,7 +79,6 @@ let package = Package(
             name: "DrivesdApp",
             dependencies: [
                 "DriveAPI", "DriveStorage", "DriveStore", "DriveWorker",
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -96,7 +96,7 @@ struct PlanInterpreter {
         try compareAndSwap(.drive, seq: drive.seq, uuid: drive.uuid, from: drive.status.rawValue, to: target.rawValue, sets: sets)
         if let operation = plan.schedule {
             try schedule(
-                .drive, seq: drive.seq, operation: operation, from: target.rawValue, size: transitionSize ?? drive.size,
+                seq: drive.seq, operation: operation, from: target.rawValue, size: transitionSize ?? drive.size,
                 payload: payload)
         }
         return target
@@ -156,17 +156,17 @@ struct PlanInterpreter {
         let target = plan.status ?? status
         try compareAndSwap(.server, seq: seq, uuid: uuid, from: status.rawValue, to: target.rawValue, sets: sets)
         if let operation = plan.schedule {
-            try schedule(.server, seq: seq, operation: operation, from: target.rawValue, size: 0)
+            try schedule(seq: seq, operation: operation, from: target.rawValue, size: 0)
         }
     }
 
     // MARK: Transitions and jobs
 
-    /// Adds a pending transition of `operation` on resource `seq` (replacing one of the same
-    /// operation), due after the operation's duration (or its admin mode); the worker is rung
-    /// after the commit.
+    /// Adds a pending transition of `operation` on resource `seq` (of the kind the operation
+    /// belongs to; replacing one of the same operation), due after the operation's duration (or
+    /// its admin mode); the worker is rung after the commit.
     func schedule(
-        _ kind: ResourceKind, seq: Int64, operation: TransitionOperation, from status: String, size: Int64,
+        seq: Int64, operation: TransitionOperation, from status: String, size: Int64,
         payload: [String: JSONValue] = [:], source: Int64? = nil, job: Int64? = nil
     ) throws {
         try db.run(
@@ -176,7 +176,7 @@ struct PlanInterpreter {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                kind.rawValue, seq, operation.rawValue, status, env.due(operation, size: size, now: now),
+                operation.resource.rawValue, seq, operation.rawValue, status, env.due(operation, size: size, now: now),
                 payload.isEmpty ? "{}" : JSONValue.object(payload).jsonString, source, job,
             ])
         afterCommit.ring(.transitions)

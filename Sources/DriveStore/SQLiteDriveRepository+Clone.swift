@@ -83,7 +83,7 @@ extension SQLiteDriveRepository {
             made.jobs = [job.uuid]
         }
         try interpreter.schedule(
-            .drive, seq: seq, operation: spawn.schedule, from: spawn.status.rawValue, size: drive.size, source: source.seq,
+            seq: seq, operation: spawn.schedule, from: spawn.status.rawValue, size: drive.size, source: source.seq,
             job: jobSeq)
         return made
     }

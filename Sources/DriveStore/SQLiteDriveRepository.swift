@@ -39,7 +39,7 @@ public struct SQLiteDriveRepository: DriveRepository {
             drive.tags = try Relations.tags(db, of: drive.uuid)
         }
         if let operation = plan.schedule {
-            try interpreter.schedule(.drive, seq: seq, operation: operation, from: drive.status.rawValue, size: drive.size)
+            try interpreter.schedule(seq: seq, operation: operation, from: drive.status.rawValue, size: drive.size)
         }
         return drive
     }

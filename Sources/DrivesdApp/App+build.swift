@@ -2,8 +2,6 @@ import DriveAPI
 import DriveStorage
 import DriveStore
 import DriveWorker
-import Hummingbird
-import NIOCore
 import Logging
 
 /// The composition root: the one place that knows which storage implementation backs the API.
@@ -32,18 +30,11 @@ public enum DrivesdApp {
         [:]
     }
 
-    /// The API over `backend`: its router, and the transition worker and outbox runner beside it.
+    /// The API over `backend`: its router, and the transition worker and outbox runner beside it
+    /// (`DrivesAPI.buildApplication` serves them together).
     public static func buildAPI(_ backend: Backend, settings: APISettings, logger: Logger) throws -> DrivesAPI {
         DrivesAPI(
             stores: try stores(backend, settings: settings), settings: settings, logger: logger,
             effects: effects(backend, logger: logger))
-    }
-
-    /// The HTTP application of `api` on `host:port`, with the API's background services.
-    public static func buildApplication(
-        _ api: DrivesAPI, host: String, port: Int, logger: Logger,
-        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
-        api.buildApplication(host: host, port: port, logger: logger, onServerRunning: onServerRunning)
     }
 }

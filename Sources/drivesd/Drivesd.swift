@@ -85,7 +85,7 @@ struct Serve: AsyncParsableCommand {
                 "time_scale": "\(settings.api.durations.timeScale)",
             ])
         let runningLogger = logger
-        let app = DrivesdApp.buildApplication(api, host: settings.host, port: settings.port, logger: logger) { channel in
+        let app = api.buildApplication(host: settings.host, port: settings.port, logger: logger) { channel in
             let logger = runningLogger
             logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
             // Migrations ran and the socket is bound: tell systemd (Type=notify).
