@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.1"),
     ],
     targets: [
         // JSON shapes of CloudSigma's objects. No I/O.
@@ -43,6 +44,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Drives' bytes: the data directory (extent files), uploads, reads, and the removal of
+        // what nothing references. The database side goes through `ContentRepository`.
+        .target(
+            name: "DriveContent",
+            dependencies: [
+                "DriveModel", "DriveLifecycle", "DriveStorage",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Background services: the transition worker and the after-commit outbox runner.
         .target(
             name: "DriveWorker",
@@ -57,10 +69,11 @@ let package = Package(
         .target(
             name: "DriveAPI",
             dependencies: [
-                "DriveModel", "DriveLifecycle", "DriveStorage", "DriveWorker",
+                "DriveModel", "DriveLifecycle", "DriveStorage", "DriveWorker", "DriveContent",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -78,7 +91,7 @@ let package = Package(
         .target(
             name: "DrivesdApp",
             dependencies: [
-                "DriveAPI", "DriveStorage", "DriveStore", "DriveWorker",
+                "DriveAPI", "DriveStorage", "DriveStore", "DriveWorker", "DriveContent",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -86,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "drivesd",
             dependencies: [
-                "DrivesdApp", "DriveAPI", "DriveStorage", "DriveStore", "DriveWorker",
+                "DrivesdApp", "DriveAPI", "DriveStorage", "DriveStore", "DriveWorker", "DriveContent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -110,7 +123,7 @@ let package = Package(
         .testTarget(
             name: "DriveStoreTests",
             dependencies: [
-                "DriveStore", "DriveStorage", "DriveLifecycle", "DriveModel", "DriveWorker",
+                "DriveStore", "DriveStorage", "DriveLifecycle", "DriveModel", "DriveWorker", "DriveContent",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -118,13 +131,14 @@ let package = Package(
         ),
         .testTarget(
             name: "DrivesdProcessTests",
-            dependencies: ["drivesd", "DriveStore", "DriveStorage", "DriveLifecycle", "DriveModel"],
+            dependencies: ["drivesd", "DriveStore", "DriveStorage", "DriveLifecycle", "DriveModel", "DriveContent"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "DriveAPITests",
             dependencies: [
                 "DriveAPI", "DrivesdApp", "DriveStorage", "DriveStore", "DriveWorker", "DriveModel", "DriveLifecycle",
+                "DriveContent",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

@@ -30,7 +30,9 @@ struct DriveInput {
         }
     }
 
-    func spec(_ value: JSONValue) throws -> DriveSpec {
+    /// - Parameter upload: the drive of an upload (`/initupload/`): any size from one byte to the
+    ///   type's maximum, kept exactly.
+    func spec(_ value: JSONValue, upload: Bool = false) throws -> DriveSpec {
         guard case .object(let o) = value else {
             throw CloudSigmaError.validation(nil, "Expected a drive object, got \(value.typeName)")
         }
@@ -39,7 +41,11 @@ struct DriveInput {
         let media = try required(o, "media", media)
         let storageType = try storageType(o["storage_type"]) ?? catalogue.defaultType
         let limits = try DriveRules.limits(storageType, in: catalogue)
-        try DriveRules.check(size: size, limits: limits)
+        if upload {
+            try DriveRules.checkUpload(size: size, limits: limits)
+        } else {
+            try DriveRules.check(size: size, limits: limits)
+        }
         return DriveSpec(
             name: name,
             size: size,

@@ -1,3 +1,4 @@
+import DriveContent
 import DriveLifecycle
 import DriveModel
 import DriveStorage
@@ -41,6 +42,8 @@ public struct APISettings: Sendable {
     public var responseCacheEntries: Int = 20_000
     /// How many bytes of answers the response cache holds at most.
     public var responseCacheBytes: Int = 64 * 1024 * 1024
+    /// Largest body of one upload chunk (resumable.js or an upload link).
+    public var uploadChunkLimit: Int = 64 * 1024 * 1024
 
     public init(
         catalogue: StorageCatalogue = StorageCatalogue(), durations: OperationDurations = OperationDurations(),
@@ -78,14 +81,20 @@ public struct DrivesAPI: Sendable {
     public let outboxRunner: OutboxRunner
     public let authenticator: Authenticator
     public let settings: APISettings
+    /// Drives' bytes (uploads, downloads, removal of unreferenced content).
+    public let content: ContentService
 
     public var drives: any DriveRepository { stores.drives }
     public var jobs: any JobRepository { stores.jobs }
     public var transitions: any TransitionRepository { stores.transitions }
 
     /// - Parameter effects: the handlers of after-commit effects, by effect name.
-    public init(stores: Stores, settings: APISettings, logger: Logger, effects: [String: OutboxRunner.Handler] = [:]) {
+    public init(
+        stores: Stores, content: ContentService, settings: APISettings, logger: Logger,
+        effects: [String: OutboxRunner.Handler] = [:]
+    ) {
         self.stores = stores
+        self.content = content
         self.settings = settings
         self.requestLog = RequestLog(capacity: settings.requestLogCapacity)
         self.responses = ResponseCache(
@@ -121,7 +130,10 @@ public struct DrivesAPI: Sendable {
         let api = router.group("api/2.0")
             .add(middleware: FaultMiddleware(faults: faults, admin: stores.admin))
             .add(middleware: AuthMiddleware(authenticator: authenticator))
-        let drives = DrivesController(drives: stores.drives, responses: responses, settings: settings)
+        let contents = ContentController(content: content, repository: stores.content, drives: stores.drives, settings: settings)
+        contents.registerLinks(on: router)
+        contents.register(on: api)
+        let drives = DrivesController(drives: stores.drives, responses: responses, settings: settings, content: contents)
         drives.register(on: api)
         LicensesController(licenses: stores.licenses).register(on: api)
         CapabilitiesController(catalogue: settings.catalogue).register(on: api)
@@ -156,6 +168,7 @@ public struct DrivesAPI: Sendable {
     ) -> some ApplicationProtocol {
         Application(
             router: buildRouter(),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])),
             configuration: .init(address: .hostname(host, port: port), serverName: "drivesd"),
             services: [worker, outboxRunner],
             onServerRunning: onServerRunning,

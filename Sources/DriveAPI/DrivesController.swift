@@ -10,6 +10,8 @@ struct DrivesController {
     let drives: any DriveRepository
     let responses: ResponseCache
     let settings: APISettings
+    /// Uploads (`do=upload_chunk`).
+    let content: ContentController?
 
     var input: DriveInput { DriveInput(catalogue: settings.catalogue) }
     var bodyLimit: Int { settings.bodyLimit }
@@ -153,6 +155,8 @@ struct DrivesController {
             return .json(bytes: Self.objectsEnvelope([drive]), status: .accepted)
         case "clone":
             return try await clone(request, owner: owner, uuid: uuid)
+        case "upload_chunk" where content != nil:
+            return try await content!.chunkLink(request, owner: owner, uuid: uuid)
         case nil:
             throw CloudSigmaError.validation("do", "The action is missing: add ?do=<action>")
         case let other?:

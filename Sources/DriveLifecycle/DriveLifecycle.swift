@@ -62,7 +62,15 @@ public enum DriveLifecycle {
         case markUnavailable = "mark_unavailable"
         /// Admin/fault path: the storage host came back.
         case markAvailable = "mark_available"
+        /// The last range of an upload arrived: `uploading` ends, synchronously (decision 18).
+        case finishUpload = "finish_upload"
+        /// Reading the drive's bytes (`GET /drives/{uuid}/download/`): no status change.
+        case download
     }
+
+    /// A drive created to receive an upload (`/initupload/`, `/drives/upload/`): `uploading`
+    /// until the request that writes its last range.
+    public static let upload = DrivePlan(status: .uploading)
 
     /// A new drive: `creating` until its transition completes.
     public static let create = DrivePlan(status: .creating, schedule: .create)
@@ -103,6 +111,8 @@ public enum DriveLifecycle {
             }
 
         case .delete:
+            // An upload may be abandoned (pycloudsigma's clean-up deletes `uploading` drives).
+            if status == .uploading { return .carryOut(DrivePlan(remove: true)) }
             guard context.isIdle else { return .refuse(refusal("delete", status, expected: [.unmounted, .mounted])) }
             if context.onRunningServer { return .refuse(runningServerRefusal("delete")) }
             return .carryOut(DrivePlan(remove: true))
@@ -132,6 +142,19 @@ public enum DriveLifecycle {
                     DrivePlan(status: context.activeClonesFromHere > 0 ? nil : context.restingStatus, completion: completion))
             case .unmounted, .mounted, .unavailable:
                 return .refuse(refusal("complete", status, expected: [.creating, .resizing, .cloningSource, .cloningDestination]))
+            }
+
+        case .finishUpload:
+            guard status == .uploading else { return .refuse(refusal("finish the upload of", status, expected: [.uploading])) }
+            return .carryOut(DrivePlan(status: context.restingStatus))
+
+        case .download:
+            if context.ephemeral { return .refuse(DriveRules.ephemeralDownloadRefusal) }
+            switch status {
+            case .unmounted, .mounted, .cloningSource:
+                return .carryOut(DrivePlan())
+            default:
+                return .refuse(refusal("download", status, expected: [.unmounted, .mounted, .cloningSource]))
             }
 
         case .markUnavailable:

@@ -8,6 +8,26 @@ public enum DriveRules {
     public static func isEphemeral(_ storageType: String) -> Bool { StorageCatalogue.isEphemeral(storageType) }
 
     static let ephemeralCloneRefusal = CloudSigmaError.permission("Ephemeral (local_nvme) drives cannot be cloned")
+    /// `local_nvme`: "Download No" (ephemeral_drives.rst).
+    public static let ephemeralDownloadRefusal = CloudSigmaError.permission("Ephemeral (local_nvme) drives cannot be downloaded")
+    /// `local_nvme`: "Upload No" (ephemeral_drives.rst).
+    public static let ephemeralUploadRefusal = CloudSigmaError.permission("Ephemeral (local_nvme) drives cannot be uploaded")
+
+    /// The size of an upload: at least one byte and within the type's maximum. No minimum: the
+    /// drive keeps the exact size until its upload completes, then grows to the minimum
+    /// (decision 18, U2).
+    public static func checkUpload(size: Int64, limits: StorageTypeLimits) throws {
+        if size < 1 { throw CloudSigmaError.validation("size", "An upload needs at least one byte") }
+        if size > limits.maxSize {
+            throw CloudSigmaError.validation(
+                "size", "Drive size \(size) is above the maximum of \(limits.maxSize) bytes for storage type \(limits.name)")
+        }
+    }
+
+    /// The size a completed upload of `size` bytes ends with: grown to the type's minimum.
+    public static func completedUploadSize(_ size: Int64, limits: StorageTypeLimits?) -> Int64 {
+        max(size, limits?.minSize ?? size)
+    }
 
     /// The limits of `storageType`, or 400 when the catalogue does not offer it.
     public static func limits(_ storageType: String, in catalogue: StorageCatalogue) throws -> StorageTypeLimits {

@@ -8,6 +8,10 @@ public struct CloudSigmaError: Error, Sendable, Equatable, CustomStringConvertib
         case method
         /// Not a CloudSigma type: request body over the configured limit (413).
         case tooLarge
+        /// A range already uploaded, or outside the content (416, `validation`).
+        case rangeNotSatisfiable
+        /// The data directory is full (507, `backend`).
+        case insufficientStorage
 
         public var status: Int {
             switch self {
@@ -19,6 +23,8 @@ public struct CloudSigmaError: Error, Sendable, Equatable, CustomStringConvertib
             case .backend, .database: 500
             case .method: 405
             case .tooLarge: 413
+            case .rangeNotSatisfiable: 416
+            case .insufficientStorage: 507
             }
         }
 
@@ -26,7 +32,8 @@ public struct CloudSigmaError: Error, Sendable, Equatable, CustomStringConvertib
         public var wireName: String {
             switch self {
             case .method: "permission"
-            case .tooLarge: "validation"
+            case .tooLarge, .rangeNotSatisfiable: "validation"
+            case .insufficientStorage: "backend"
             default: rawValue
             }
         }

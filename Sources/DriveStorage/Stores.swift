@@ -25,6 +25,8 @@ public struct Stores: Sendable {
     public var admin: any AdminRepository
     public var transitions: any TransitionRepository
     public var outbox: any OutboxRepository
+    /// What drives hold: the map of their content images.
+    public var content: any ContentRepository
     /// Moves on every commit that may change an answer (the response cache's validity).
     public var changes: CommitGeneration
     public var signals: StoreSignals
@@ -33,8 +35,9 @@ public struct Stores: Sendable {
         drives: any DriveRepository, licenses: any LicenseRepository, jobs: any JobRepository,
         servers: any ServerRepository, tags: any TagRepository, library: any LibraryRepository,
         accounts: any AccountRepository, admin: any AdminRepository, transitions: any TransitionRepository,
-        outbox: any OutboxRepository, changes: CommitGeneration, signals: StoreSignals
+        outbox: any OutboxRepository, content: any ContentRepository, changes: CommitGeneration, signals: StoreSignals
     ) {
+        self.content = content
         self.drives = drives
         self.licenses = licenses
         self.jobs = jobs

@@ -14,7 +14,7 @@ enum DriveRows {
         EXISTS(SELECT 1 FROM drive_jobs x WHERE x.drive_seq = d.seq),
         EXISTS(SELECT 1 FROM server_drives x WHERE x.drive_seq = d.seq),
         EXISTS(SELECT 1 FROM tag_resources x WHERE x.res_uuid = d.uuid),
-        d.licenses_frozen
+        d.licenses_frozen, d.content_image
         """
 
     /// Drives matching `whereSQL` (over alias `d`), related rows included. `cached`: the SQL text
@@ -31,6 +31,8 @@ enum DriveRows {
         var seq: Int64
         var licensesFrozen: Bool
         var drive: Drive
+        /// The content image the drive points at; nil: zeros.
+        var contentImage: Int64? = nil
 
         /// What the plan interpreter needs.
         var row: PlanInterpreter.DriveRow {
@@ -52,7 +54,7 @@ enum DriveRows {
         let statement = cached ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
         let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(args))
         var drives: [Drive] = []
-        var extras: [(seq: Int64, frozen: Bool)] = []
+        var extras: [(seq: Int64, frozen: Bool, image: Int64?)] = []
         var related: [(index: Int, seq: Int64, licenses: Bool, jobs: Bool, mounts: Bool, tags: Bool)] = []
         while let row = try cursor.next() {
             let seq: Int64 = row[0]
@@ -67,7 +69,7 @@ enum DriveRows {
                     status: DriveStatus(rawValue: row[7]) ?? .unavailable,
                     allowMultimount: row[8], affinities: Codec.decodeStrings(row[9]),
                     meta: Codec.decodeStringMap(row[10]), iops: row[11]))
-            extras.append((seq, row[16]))
+            extras.append((seq, row[16], row[17]))
         }
         for item in related {
             if item.licenses {
@@ -102,6 +104,6 @@ enum DriveRows {
                 drives[item.index].tags = try Relations.tags(db, of: drives[item.index].uuid)
             }
         }
-        return zip(extras, drives).map { Stored(seq: $0.seq, licensesFrozen: $0.frozen, drive: $1) }
+        return zip(extras, drives).map { Stored(seq: $0.seq, licensesFrozen: $0.frozen, drive: $1, contentImage: $0.image) }
     }
 }

@@ -61,6 +61,8 @@ struct PlanInterpreter {
     func remove(_ kind: ResourceKind, seq: Int64, uuid: String, from status: String) throws {
         try db.run(sql: "DELETE FROM \(Self.table(kind)) WHERE seq = ? AND status = ?", arguments: [seq, status])
         guard db.changesCount == 1 else { throw StoreError.conflict("\(kind.rawValue) \(uuid)") }
+        // A drive's content image may have lost its last reference (a trigger queued its removal).
+        if kind == .drive { afterCommit.ring(.outbox) }
     }
 
     /// The compare-and-swap of the status alone, the worker's common case.

@@ -41,6 +41,8 @@ public struct SQLiteAdminRepository: AdminRepository {
                 try db.execute(sql: "DELETE FROM tags WHERE owner = ?", arguments: [owner])
                 try db.execute(sql: "DELETE FROM jobs WHERE owner = ?", arguments: [owner])
             }
+            // Content images that lost their last drive were queued for removal by a trigger.
+            database.afterCommit.ring(.outbox)
             return removed
         }
     }

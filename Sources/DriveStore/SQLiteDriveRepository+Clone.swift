@@ -35,9 +35,10 @@ extension SQLiteDriveRepository {
                 media: request.media ?? drive.media, storageType: type, status: spawn.status,
                 allowMultimount: drive.allowMultimount, affinities: request.affinities ?? drive.affinities,
                 meta: drive.meta, iops: type == drive.storageType ? drive.iops : nil, licenses: drive.licenses)
+            // Copy-on-write: the clone points at the source's (immutable) image.
             let made = try Self.insertSpawned(
                 interpreter, spawn, clone, owner: owner, source: (drive.resourceURI, source.seq),
-                licensesFrozen: source.licensesFrozen, avoid: avoid)
+                licensesFrozen: source.licensesFrozen, avoid: avoid, contentImage: source.contentImage)
             try interpreter.carryOut(plan, on: source.row)
             return made
         }
@@ -55,20 +56,24 @@ extension SQLiteDriveRepository {
             uuid: Identifiers.make(now: interpreter.now), owner: owner, name: request.name ?? library.name, size: size,
             media: request.media ?? library.media, storageType: type, status: spawn.status,
             affinities: request.affinities ?? [], meta: library.cloneMeta, licenses: library.licenses)
+        let image = try Int64.fetchOne(
+            interpreter.db.cachedStatement(sql: "SELECT content_image FROM library_drives WHERE uuid = ?"),
+            arguments: [library.uuid])
         return try insertSpawned(
             interpreter, spawn, clone, owner: owner, source: (APIPath.uri("libdrives", library.uuid), nil), licensesFrozen: true,
-            avoid: avoid)
+            avoid: avoid, contentImage: image)
     }
 
     /// Creates the drive a plan spawns, with its licenses, its job (referenced from the new drive
     /// and an owned source) and its transition. Returns the new drive as answered.
     static func insertSpawned(
         _ interpreter: PlanInterpreter, _ spawn: DrivePlan.Spawn, _ drive: Drive, owner: String, source: (uri: String, seq: Int64?),
-        licensesFrozen: Bool, avoid: [String]
+        licensesFrozen: Bool, avoid: [String], contentImage: Int64?
     ) throws -> Drive {
         let db = interpreter.db
         let host = try Relations.placeHost(db, owner: owner, avoid: avoid, hosts: interpreter.env.hosts)
-        let seq = try insertRow(db, drive, host: host, licensesFrozen: licensesFrozen, stamp: interpreter.stamp)
+        let seq = try insertRow(
+            db, drive, host: host, licensesFrozen: licensesFrozen, stamp: interpreter.stamp, contentImage: contentImage)
         try SQLiteLicenseRepository.insertLicenses(
             db, seq: seq, drive.licenses.map { LicenseRequest(licenseID: $0.license.id, amount: $0.amount) })
         var made = drive

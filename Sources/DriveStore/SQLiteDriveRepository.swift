@@ -45,17 +45,21 @@ public struct SQLiteDriveRepository: DriveRepository {
     }
 
     /// Inserts the row of a new drive; returns its seq.
-    static func insertRow(_ db: Database, _ drive: Drive, host: Int, licensesFrozen: Bool, stamp: String) throws -> Int64 {
+    /// `contentImage`: the image the drive holds (a clone's source's); nil reads as zeros. The
+    /// image's reference count follows through a trigger.
+    static func insertRow(
+        _ db: Database, _ drive: Drive, host: Int, licensesFrozen: Bool, stamp: String, contentImage: Int64? = nil
+    ) throws -> Int64 {
         try db.run(
             sql: """
                 INSERT INTO drives (uuid, owner, name, size, media, storage_type, status, allow_multimount,
-                                    affinities, meta, iops, created_at, updated_at, host, licenses_frozen)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    affinities, meta, iops, created_at, updated_at, host, licenses_frozen, content_image)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 drive.uuid, drive.owner, drive.name, drive.size, drive.media.rawValue, drive.storageType,
                 drive.status.rawValue, drive.allowMultimount, Codec.encode(drive.affinities), Codec.encode(drive.meta),
-                drive.iops, stamp, stamp, host, licensesFrozen,
+                drive.iops, stamp, stamp, host, licensesFrozen, contentImage,
             ])
         return db.lastInsertedRowID
     }

@@ -28,6 +28,7 @@ extension AppDatabase {
             admin: SQLiteAdminRepository(database: self, env: env),
             transitions: SQLiteTransitionRepository(database: self, env: env),
             outbox: SQLiteOutboxRepository(database: self),
+            content: SQLiteContentRepository(database: self, env: env),
             changes: generation,
             signals: signals)
     }

@@ -1,4 +1,6 @@
 import DriveAPI
+import DriveContent
+import DriveModel
 import DriveStorage
 import DriveStore
 import DriveWorker
@@ -26,15 +28,39 @@ public enum DrivesdApp {
     }
 
     /// The handlers of after-commit effects, by name. Effects are idempotent (see `OutboxRunner`).
-    public static func effects(_ backend: Backend, logger: Logger) -> [String: OutboxRunner.Handler] {
-        [:]
+    /// - `content.remove` `{"image": id}`: deletes the files of a content image the database
+    ///   removed (its last drive went); retried while a download still reads it.
+    public static func effects(content: ContentService, logger: Logger) -> [String: OutboxRunner.Handler] {
+        [
+            "content.remove": { entry in
+                guard case .int(let image)? = (try? JSONParser.parse(Array(entry.payload.utf8)))?["image"] else {
+                    logger.error("content.remove without an image", metadata: ["payload": "\(entry.payload)"])
+                    return
+                }
+                try content.removeImageFiles(image)
+            }
+        ]
     }
 
-    /// The API over `backend`: its router, and the transition worker and outbox runner beside it
-    /// (`DrivesAPI.buildApplication` serves them together).
-    public static func buildAPI(_ backend: Backend, settings: APISettings, logger: Logger) throws -> DrivesAPI {
-        DrivesAPI(
-            stores: try stores(backend, settings: settings), settings: settings, logger: logger,
-            effects: effects(backend, logger: logger))
+    /// The content service over `backend`'s content map and the data directory `directory`.
+    public static func content(_ stores: Stores, directory: ContentDirectory, settings: APISettings, logger: Logger)
+        -> ContentService
+    {
+        var contentLogger = logger
+        contentLogger[metadataKey: "subsystem"] = "content"
+        return ContentService(directory: directory, repository: stores.content, catalogue: settings.catalogue, logger: contentLogger)
+    }
+
+    /// The API over `backend` and the data directory `dataDirectory`: its router, and the
+    /// transition worker and outbox runner beside it (`DrivesAPI.buildApplication` serves them
+    /// together). Call ``DrivesAPI/content``'s `prepare()` before serving.
+    public static func buildAPI(
+        _ backend: Backend, dataDirectory: ContentDirectory, settings: APISettings, logger: Logger
+    ) throws -> DrivesAPI {
+        let stores = try stores(backend, settings: settings)
+        let content = content(stores, directory: dataDirectory, settings: settings, logger: logger)
+        return DrivesAPI(
+            stores: stores, content: content, settings: settings, logger: logger,
+            effects: effects(content: content, logger: logger))
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Configuration
 import DriveAPI
+import DriveContent
+import DriveLifecycle
 import DrivesdApp
 import DriveStorage
 import DriveStore
@@ -14,7 +16,7 @@ struct Drivesd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drivesd",
         abstract: "A local, durable implementation of the CloudSigma API 2.0 Drives service.",
-        subcommands: [Serve.self, Migrate.self, UserCommand.self, CheckConfig.self, Backup.self, Restore.self],
+        subcommands: [Serve.self, Migrate.self, UserCommand.self, CheckConfig.self, Backup.self, Restore.self, Verify.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -26,9 +28,13 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "A YAML (or .json) configuration file (see config/drivesd.yaml).")
     var config: String?
 
+    @Option(name: .customLong("data-dir"), help: "The data directory of drives' bytes (default drivesd-data beside the database).")
+    var dataDir: String?
+
     func settings(extra: [AbsoluteConfigKey: ConfigValue] = [:]) async throws -> Settings {
         var overrides = extra
         if let database { overrides["database.path"] = .init(.string(database), isSecret: false) }
+        if let dataDir { overrides["storage.data_dir"] = .init(.string(dataDir), isSecret: false) }
         do {
             return try await Settings.load(configFile: config, overrides: overrides)
         } catch let error as SettingsError {
@@ -38,6 +44,10 @@ struct StoreOptions: ParsableArguments {
 
     func openDatabase(_ settings: Settings) throws -> AppDatabase {
         try AppDatabase.open(path: settings.databasePath, synchronous: settings.synchronous)
+    }
+
+    func contentDirectory(_ settings: Settings) -> ContentDirectory {
+        ContentDirectory(root: settings.dataDirectory, syncWrites: settings.synchronous == .full)
     }
 }
 
@@ -77,11 +87,26 @@ struct Serve: AsyncParsableCommand {
                 "created the demo account",
                 metadata: ["email": "\(user.email)", "password": "\(settings.demoPassword)", "uuid": "\(user.uuid)"])
         }
-        let api = try DrivesdApp.buildAPI(.sqlite(database), settings: settings.api, logger: logger)
+        let directory = store.contentDirectory(settings)
+        try directory.prepare()
+        guard let lock = DataDirectoryLock(directory) else {
+            throw ValidationError("the data directory \(directory.root) is in use by another drivesd process")
+        }
+        defer { lock.release() }
+        let api = try DrivesdApp.buildAPI(.sqlite(database), dataDirectory: directory, settings: settings.api, logger: logger)
+        let prepared = try await api.content.prepare()
+        logger.info(
+            "data directory ready",
+            metadata: [
+                "path": "\(directory.root)", "interrupted_uploads_removed": "\(prepared.interruptedUploads)",
+                "unreferenced_images_removed": "\(prepared.removedImages)", "unreferenced_files_removed": "\(prepared.removedFiles)",
+                "library_images_made": "\(prepared.libraryImages)",
+            ])
         logger.info(
             "drivesd serving",
             metadata: [
                 "endpoint": "http://\(settings.host):\(settings.port)/api/2.0/", "database": "\(settings.databasePath)",
+                "data_dir": "\(settings.dataDirectory)",
                 "time_scale": "\(settings.api.durations.timeScale)",
             ])
         let runningLogger = logger
@@ -126,39 +151,81 @@ struct CheckConfig: AsyncParsableCommand {
 
 struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write an online, consistent copy of the database to PATH (SQLite's backup API).")
-    @Argument(help: "Where to write the copy.") var path: String
+        abstract: "Write an online, consistent copy of the database and the drives' content to the directory PATH.")
+    @Argument(help: "A new directory: PATH/drivesd.sqlite and PATH/data/.") var path: String
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         let settings = try await store.settings()
         guard !FileManager.default.fileExists(atPath: path) else {
-            throw ValidationError("\(path) exists; drivesd backup writes a new file")
+            throw ValidationError("\(path) exists; drivesd backup writes a new directory")
         }
         let database = try store.openDatabase(settings)
-        try database.backup(to: path)
-        try database.close()
-        print("backed up \(settings.databasePath) to \(path)")
+        defer { try? database.close() }
+        let report = try await ContentBackup.backup(
+            database: database, dataDirectory: store.contentDirectory(settings), to: path, progress: Progress(label: "content"))
+        print(
+            "backed up \(settings.databasePath) and \(report.extents) content files (\(report.bytes) bytes, \(report.linked) hard-linked) to \(path)")
     }
 }
 
 struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Replace the database with the backup at PATH (stop the daemon first).")
-    @Argument(help: "A file written by drivesd backup.") var path: String
+        abstract: "Replace the database and the drives' content with the backup at PATH (stop the daemon first).")
+    @Argument(help: "A directory written by drivesd backup (or a database file of an older release's backup).") var path: String
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         let settings = try await store.settings()
+        let directory = store.contentDirectory(settings)
+        try directory.prepare()
+        guard let lock = DataDirectoryLock(directory) else {
+            throw ValidationError("the data directory \(directory.root) is in use: stop the daemon before restoring")
+        }
+        defer { lock.release() }
         let database = try store.openDatabase(settings)
         do {
-            try database.restore(from: path)
+            let report = try await ContentBackup.restore(
+                database: database, dataDirectory: directory, from: path, progress: Progress(label: "content"))
             try database.migrate()
+            try database.close()
+            print("restored \(settings.databasePath) and \(report.extents) content files from \(path)")
         } catch let error as StoreError {
+            try? database.close()
             throw ValidationError("restore failed: \(error.description)")
         }
-        try database.close()
-        print("restored \(settings.databasePath) from \(path)")
+    }
+}
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check that every piece of content the database references exists with its checksum; list what nothing references.")
+    @Flag(help: "Remove the files nothing references (stop the daemon first).") var repair = false
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let settings = try await store.settings()
+        let directory = store.contentDirectory(settings)
+        var lock: DataDirectoryLock?
+        if repair {
+            lock = DataDirectoryLock(directory)
+            guard lock != nil else { throw ValidationError("the data directory \(directory.root) is in use: stop the daemon before --repair") }
+        }
+        defer { lock?.release() }
+        let database = try store.openDatabase(settings)
+        defer { try? database.close() }
+        try database.migrate()
+        let stores = try database.stores(durations: OperationDurations())
+        var logger = Logger(label: "drivesd")
+        logger.logLevel = .warning
+        let service = ContentService(directory: directory, repository: stores.content, catalogue: settings.api.catalogue, logger: logger)
+        let report = try await service.verify(repair: repair, progress: Progress(label: "verify"))
+        for problem in report.damaged { print("DAMAGED \(problem)") }
+        for path in report.unreferenced { print("\(repair ? "REMOVED" : "UNREFERENCED") \(path)") }
+        print(
+            "checked \(report.checked) content files (\(report.bytes) bytes): \(report.damaged.count) damaged, \(report.unreferenced.count) unreferenced\(repair ? " (removed)" : "")"
+        )
+        if !report.damaged.isEmpty { throw ExitCode(1) }
     }
 }
 

@@ -1,5 +1,6 @@
 import Configuration
 import DriveAPI
+import DriveContent
 import DriveLifecycle
 import DriveModel
 import DriveStore
@@ -19,6 +20,9 @@ import Yams
 /// - `http.port` (int, `8730`): port to listen on.
 /// - `http.body_limit_bytes` (int, `4194304`): largest request body; larger ones get 413.
 /// - `database.path` (string, `./drivesd.sqlite`): the SQLite database file (WAL mode).
+/// - `storage.data_dir` (string, empty): the data directory holding drives' bytes; empty means
+///   `drivesd-data` beside the database file.
+/// - `http.upload_chunk_limit_bytes` (int, `67108864`): largest body of one upload chunk.
 /// - `database.synchronous` (string, `normal`): `normal` survives a crash of the daemon, `full`
 ///   also a power loss (an fsync per commit).
 /// - `time_scale` (double, `1`): multiplies every simulated duration; 0 completes transitions on
@@ -56,6 +60,8 @@ struct Settings {
     var host: String
     var port: Int
     var databasePath: String
+    /// The data directory (`storage.data_dir`, or `drivesd-data` beside the database).
+    var dataDirectory: String
     var synchronous: AppDatabase.Synchronous
     var api: APISettings
     var demoEmail: String
@@ -74,6 +80,8 @@ struct Settings {
             "http.body_limit_bytes": 4_194_304,
             "database.path": "./drivesd.sqlite",
             "database.synchronous": "normal",
+            "storage.data_dir": "",
+            "http.upload_chunk_limit_bytes": 67_108_864,
             "time_scale": 1.0,
             "durations.create_seconds": 1.0,
             "durations.resize_seconds": 2.0,
@@ -230,6 +238,8 @@ struct Settings {
         host = string("http.host", "127.0.0.1")
         port = int("http.port", 8730, max: 65535)
         databasePath = string("database.path", "./drivesd.sqlite")
+        let dataDir = string("storage.data_dir", "")
+        dataDirectory = dataDir.isEmpty ? ContentDirectory.defaultRoot(forDatabase: databasePath) : dataDir
         synchronous =
             AppDatabase.Synchronous(
                 rawValue: string("database.synchronous", "normal", choices: AppDatabase.Synchronous.allCases.map(\.rawValue))) ?? .normal
@@ -291,6 +301,7 @@ struct Settings {
             adminUsername: string("admin.username", "admin"), adminPassword: string("admin.password", "admin"),
             pbkdf2Iterations: pbkdf2Iterations, requestLogCapacity: int("admin.request_log_size", 1000, min: 1, max: 1_000_000))
         api.responseCacheEntries = int("cache.response_entries", 20_000, max: 10_000_000)
+        api.uploadChunkLimit = int("http.upload_chunk_limit_bytes", 67_108_864, min: 1024, max: 1 << 30)
         if let ceiling = try? reader.requiredBool(forKey: "benchmark.ceiling_route") { api.ceilingRoute = ceiling } else {
             problems.append("benchmark.ceiling_route must be true or false")
         }

@@ -31,6 +31,15 @@ struct AdminController {
         })
         admin.resource("drives/:uuid/availability", put: setAvailability)
         admin.resource("requests", get: requests)
+        admin.resource("storage", get: { _, _ in .json(Self.storageJSON(try await api.stores.content.stats())) })
+    }
+
+    /// `GET /_drivesd/storage`: what the drives hold and what the data directory stores.
+    static func storageJSON(_ stats: ContentStats) -> JSONValue {
+        .object([
+            "logical_bytes": .int(stats.logicalBytes), "stored_bytes": .int(stats.storedBytes),
+            "shared_bytes": .int(stats.sharedBytes), "pieces": .int(stats.pieces), "images": .int(stats.images),
+        ])
     }
 
     /// Database open and migrated, worker running: 200; otherwise 503 with what is missing.
@@ -71,6 +80,15 @@ struct AdminController {
         out += "drivesd_held_transitions \(stats.heldTransitions)\n"
         out += "# HELP drivesd_outbox_pending After-commit effects not yet carried out.\n# TYPE drivesd_outbox_pending gauge\n"
         out += "drivesd_outbox_pending \(stats.pendingEffects)\n"
+        let content = try await api.stores.content.stats()
+        for (name, help, value) in [
+            ("drivesd_content_logical_bytes", "The sum of every drive's size.", content.logicalBytes),
+            ("drivesd_content_stored_bytes", "Bytes stored in the data directory (extent files).", content.storedBytes),
+            ("drivesd_content_shared_bytes", "Stored bytes that more than one drive references (counted once).", content.sharedBytes),
+            ("drivesd_content_pieces", "Extent files in the data directory.", content.pieces),
+        ] {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(value)\n"
+        }
         out += "# HELP drivesd_users Accounts.\n# TYPE drivesd_users gauge\ndrivesd_users \(stats.users)\n"
         out += "# HELP drivesd_database_bytes Size of the database file and its WAL.\n# TYPE drivesd_database_bytes gauge\n"
         out += "drivesd_database_bytes \(stats.databaseBytes)\n"

@@ -1,0 +1,447 @@
+import DriveLifecycle
+import DriveModel
+import DriveStorage
+import Foundation
+import Logging
+import Synchronization
+
+/// Drives' bytes: uploads (whole or by ranges), reads, and the removal of what nothing
+/// references. The database side (which extents an image has, which ranges an upload has) goes
+/// through ``ContentRepository``; the bytes through ``ContentDirectory``.
+public final class ContentService: Sendable {
+    public let directory: ContentDirectory
+    let repository: any ContentRepository
+    let catalogue: StorageCatalogue
+    public let logger: Logger
+    /// Images being read (image id → readers): their files are not removed until released.
+    let leases = Mutex<[Int64: Int]>([:])
+    /// Writes into one upload are serialised (their bookkeeping reads, then writes, the ranges).
+    let uploadLocks = KeyedLock()
+
+    public init(directory: ContentDirectory, repository: any ContentRepository, catalogue: StorageCatalogue, logger: Logger) {
+        self.directory = directory
+        self.repository = repository
+        self.catalogue = catalogue
+        self.logger = logger
+    }
+
+    /// The size an upload of `size` bytes of type `storageType` completes with.
+    func minimumSize(_ storageType: String) -> Int64 {
+        catalogue.limits(storageType)?.minSize ?? 1
+    }
+
+    // MARK: Uploads by range
+
+    /// Writes `bytes` into `range` of the upload `target` (clamped or zero-filled to the range,
+    /// U5) and records it; the write that covers the drive completes it. A range already
+    /// written is not written again.
+    public func write(_ range: Range<Int64>, of target: UploadTarget, bytes: [UInt8], now: Date = Date())
+        async throws -> UploadProgress
+    {
+        await uploadLocks.lock(target.seq)
+        do {
+            let progress = try await writeLocked(range, of: target, bytes: bytes, now: now)
+            await uploadLocks.unlock(target.seq)
+            return progress
+        } catch {
+            await uploadLocks.unlock(target.seq)
+            throw error
+        }
+    }
+
+    func writeLocked(_ range: Range<Int64>, of target: UploadTarget, bytes: [UInt8], now: Date) async throws -> UploadProgress {
+        let current = try await repository.uploadTarget(owner: target.owner, uuid: target.uuid)
+        guard current.seq == target.seq, current.status == .uploading, let image = current.image else {
+            throw DriveLifecycle.refusal("upload to", current.status, expected: [.uploading])
+        }
+        if current.ranges.covers(range) {
+            return UploadProgress(ranges: current.ranges, completed: false, drive: nil)
+        }
+        let extentSize = current.extentSize
+        var extents: [StoredExtent] = []
+        var zeros: [Int64] = []
+        var after = current.ranges
+        after.insert(range)
+        var index = range.lowerBound / extentSize
+        while index * extentSize < range.upperBound {
+            let extentStart = index * extentSize
+            let lower = max(range.lowerBound, extentStart)
+            let upper = min(range.upperBound, extentStart + extentSize)
+            try bytes.withUnsafeBytes { all in
+              try Self.withSlice(all, from: lower - range.lowerBound, to: upper - range.lowerBound) { slice, filled in
+                try directory.write(image: image, index: index, offset: lower - extentStart, bytes: slice)
+                if filled < upper - lower {
+                    // A short body: the rest of the range is zeros (U5).
+                    let zeros = [UInt8](repeating: 0, count: Int(upper - lower - filled))
+                    try zeros.withUnsafeBytes {
+                        try directory.write(image: image, index: index, offset: lower - extentStart + filled, bytes: $0)
+                    }
+                }
+              }
+            }
+            let extentEnd = min(extentStart + extentSize, current.size)
+            if after.covers(extentStart..<extentEnd) {
+                if let sealed = try directory.seal(image: image, index: index, length: extentEnd - extentStart) {
+                    extents.append(StoredExtent(image: image, index: index, length: sealed.length, checksum: sealed.checksum))
+                } else {
+                    zeros.append(index)
+                }
+            } else {
+                extents.append(StoredExtent(image: image, index: index, length: upper - extentStart, checksum: nil))
+            }
+            index += 1
+        }
+        return try await repository.recordUpload(
+            UploadWrite(
+                seq: current.seq, image: image, range: range, extents: extents, zeroExtents: zeros,
+                minimumSize: minimumSize(current.storageType)),
+            now: now)
+    }
+
+    /// Calls `body` with `bytes[from..<to]` clamped to what `bytes` holds, and how many it holds.
+    static func withSlice(
+        _ bytes: UnsafeRawBufferPointer, from: Int64, to: Int64, _ body: (UnsafeRawBufferPointer, Int64) throws -> Void
+    ) throws {
+        let lower = min(Int(from), bytes.count)
+        let upper = min(Int(to), bytes.count)
+        try body(UnsafeRawBufferPointer(rebasing: bytes[lower..<upper]), Int64(upper - lower))
+    }
+
+    // MARK: Single-request uploads
+
+    /// Starts a single-request upload: the drive exists in `uploading` while its bytes stream
+    /// in (see ``StreamingUpload``).
+    public func beginStreamingUpload(owner: String, spec: DriveSpec, now: Date = Date()) async throws -> StreamingUpload {
+        let target = try await repository.beginUpload(
+            owner: owner, spec: spec, single: true, extentSize: ContentDirectory.extentSize, now: now)
+        return StreamingUpload(service: self, target: target)
+    }
+
+    // MARK: Reads
+
+    /// Opens the caller's drive `uuid` for reading: checks the state machine allows it (403 in
+    /// transient statuses and for ephemeral types; 404 for unknown drives), then holds the
+    /// image's files until ``ContentRead/close()``.
+    public func openRead(owner: String, uuid: String) async throws -> ContentRead {
+        for _ in 0..<5 {
+            let target = try await repository.readTarget(owner: owner, uuid: uuid)
+            let context = DriveLifecycle.Context(status: target.status, ephemeral: DriveRules.isEphemeral(target.storageType))
+            _ = try DriveLifecycle.plan(.download, in: context).plan()
+            guard let image = target.image else { return ContentRead(service: self, target: target, leased: nil) }
+            lease(image)
+            // The image could have lost its last drive between the read and the lease: then its
+            // files may be going; read again.
+            if try await repository.imageExists(image) {
+                return ContentRead(service: self, target: target, leased: image)
+            }
+            release(image)
+        }
+        throw CloudSigmaError(.concurrency, "The drive changed while it was opened; retry", retryAfter: 1)
+    }
+
+    func lease(_ image: Int64) {
+        leases.withLock { $0[image, default: 0] += 1 }
+    }
+
+    func release(_ image: Int64) {
+        leases.withLock {
+            let left = ($0[image] ?? 1) - 1
+            $0[image] = left > 0 ? left : nil
+        }
+    }
+
+    // MARK: Removal
+
+    /// The outbox effect `content.remove`: deletes the files of an image the database no longer
+    /// has. Throws (to be retried) while a reader still holds it.
+    public func removeImageFiles(_ image: Int64) throws {
+        if leases.withLock({ $0[image] != nil }) { throw ContentBusy(image: image) }
+        try directory.removeImage(image)
+    }
+
+    /// Start-up clean-up, before serving: deletes interrupted single uploads, removes files that
+    /// nothing references (a crash between writing a file and committing its row, or between a
+    /// commit and the removal), and gives library drives their images.
+    public func prepare() async throws -> (interruptedUploads: Int, removedImages: Int, removedFiles: Int, libraryImages: Int) {
+        try directory.prepare()
+        let interrupted = try await repository.removeInterruptedSingleUploads()
+        let report = try await sweep(repair: true)
+        let library = try await repository.ensureLibraryImages { image, uuid, name in
+            let header = Self.libraryHeader(uuid: uuid, name: name)
+            let file = try header.withUnsafeBytes { try self.directory.writeExtent(image: image, index: 0, bytes: $0) }
+            return StoredExtent(image: image, index: 0, length: file.length, checksum: file.checksum)
+        }
+        return (interrupted, report.unreferencedImages.count, report.unreferencedFiles.count, library)
+    }
+
+    /// What the data directory holds that the database does not reference; with `repair`, removed.
+    public func sweep(repair: Bool) async throws -> SweepReport {
+        let images = try await repository.imageIDs()
+        var extents: [Int64: Set<String>] = [:]
+        for extent in try await repository.storedExtents() {
+            extents[extent.image, default: []].insert(String(extent.index))
+        }
+        var report = SweepReport()
+        for (image, files) in try directory.listing() {
+            guard images.contains(image) else {
+                report.unreferencedImages.append(directory.imageDirectory(image))
+                if repair { try directory.removeImage(image) }
+                continue
+            }
+            let known = extents[image] ?? []
+            for file in files where !known.contains(file) {
+                let path = directory.imageDirectory(image) + "/" + file
+                report.unreferencedFiles.append(path)
+                if repair { unlinkFile(path) }
+            }
+        }
+        return report
+    }
+
+    /// The generated content of a library drive: a header naming it; zeros after it.
+    public static func libraryHeader(uuid: String, name: String) -> [UInt8] {
+        Array("DRIVESD LIBRARY DRIVE\nuuid: \(uuid)\nname: \(name)\n".utf8)
+    }
+}
+
+func unlinkFile(_ path: String) {
+    _ = path.withCString { unlink($0) }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `sweep` found.
+public struct SweepReport: Sendable {
+    public var unreferencedImages: [String] = []
+    public var unreferencedFiles: [String] = []
+    public init() {}
+}
+
+/// An image's files are still being read.
+public struct ContentBusy: Error, CustomStringConvertible {
+    public var image: Int64
+    public var description: String { "content image \(image) is being read; its removal waits" }
+}
+
+/// One single-request upload in progress: bytes are appended in order; every full extent that
+/// holds data is written at once (zeros are skipped); `finish` records them all and completes the
+/// drive in one transaction. Not shared between tasks.
+public final class StreamingUpload {
+    let service: ContentService
+    public let target: UploadTarget
+    var buffer: [UInt8]
+    var filled = 0
+    var nextIndex: Int64 = 0
+    var extents: [StoredExtent] = []
+    public private(set) var received: Int64 = 0
+
+    init(service: ContentService, target: UploadTarget) {
+        self.service = service
+        self.target = target
+        self.buffer = [UInt8](repeating: 0, count: Int(target.extentSize))
+    }
+
+    public var uuid: String { target.uuid }
+
+    /// Appends bytes of the body.
+    public func append(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(bytes.count - offset, buffer.count - filled)
+            buffer.withUnsafeMutableBytes { destination in
+                destination.baseAddress!.advanced(by: filled).copyMemory(from: bytes.baseAddress!.advanced(by: offset), byteCount: n)
+            }
+            filled += n
+            offset += n
+            received += Int64(n)
+            if filled == buffer.count { try flush() }
+        }
+    }
+
+    func flush() throws {
+        defer {
+            filled = 0
+            nextIndex += 1
+        }
+        guard filled > 0, let image = target.image else { return }
+        try buffer.withUnsafeBytes { all in
+            let bytes = UnsafeRawBufferPointer(rebasing: all[0..<filled])
+            if ContentDirectory.isZero(bytes) { return }
+            let file = try service.directory.writeExtent(image: image, index: nextIndex, bytes: bytes)
+            extents.append(StoredExtent(image: image, index: nextIndex, length: file.length, checksum: file.checksum))
+        }
+    }
+
+    /// Records what arrived and completes the drive (grown to the type's minimum); answers it.
+    public func finish(now: Date = Date()) async throws -> Drive {
+        guard received > 0 else { throw CloudSigmaError.validation("size", "The upload is empty") }
+        try flush()
+        guard let image = target.image else { throw CloudSigmaError(.backend, "upload without an image") }
+        let progress = try await service.repository.recordUpload(
+            UploadWrite(
+                seq: target.seq, image: image, range: 0..<received, extents: extents, zeroExtents: [],
+                minimumSize: service.minimumSize(target.storageType), finalSize: received),
+            now: now)
+        guard progress.completed, let drive = progress.drive else {
+            throw CloudSigmaError(.backend, "The upload did not complete")
+        }
+        return drive
+    }
+
+    /// The client went away (or the disk filled): the drive goes, with what was written.
+    public func abandon() async {
+        do {
+            try await service.repository.abandonUpload(seq: target.seq)
+        } catch {
+            service.logger.error("could not remove an abandoned upload", metadata: ["drive": "\(target.uuid)", "error": "\(error)"])
+        }
+    }
+}
+
+/// A drive opened for reading: its content as pieces to send, from files or zeros.
+public final class ContentRead: Sendable {
+    let service: ContentService
+    public let target: ReadTarget
+    let leased: Int64?
+    let closed = Atomic<Bool>(false)
+
+    init(service: ContentService, target: ReadTarget, leased: Int64?) {
+        self.service = service
+        self.target = target
+        self.leased = leased
+    }
+
+    public var size: Int64 { target.size }
+
+    /// One piece of a read: `count` bytes at `offset`, zeros when no extent file holds them.
+    public struct Piece: Sendable {
+        public var offset: Int64
+        public var count: Int
+        public var zeros: Bool
+    }
+
+    /// The pieces of `range`, none longer than `maximum`, each inside one extent.
+    public func pieces(_ range: Range<Int64>, maximum: Int = 1 << 20) -> [Piece] {
+        var out: [Piece] = []
+        var offset = range.lowerBound
+        let extentSize = target.extentSize
+        while offset < range.upperBound {
+            let index = offset / extentSize
+            let extentEnd = min((index + 1) * extentSize, range.upperBound)
+            let stored = target.extents[index].map { index * extentSize + $0 } ?? (index * extentSize)
+            let end: Int64
+            let zeros: Bool
+            if offset < stored {
+                end = min(extentEnd, stored)
+                zeros = false
+            } else {
+                end = extentEnd
+                zeros = true
+            }
+            var at = offset
+            while at < end {
+                let n = Int(min(Int64(maximum), end - at))
+                out.append(Piece(offset: at, count: n, zeros: zeros))
+                at += Int64(n)
+            }
+            offset = end
+        }
+        return out
+    }
+
+    /// Reads a non-zero piece into `buffer` (exactly `piece.count` bytes).
+    public func read(_ piece: Piece, into buffer: UnsafeMutableRawBufferPointer) throws {
+        guard let image = target.image else {
+            buffer.initializeMemory(as: UInt8.self, repeating: 0)
+            return
+        }
+        let index = piece.offset / target.extentSize
+        try service.directory.read(
+            image: image, index: index, storedLength: target.extents[index] ?? 0,
+            offset: piece.offset - index * target.extentSize, into: buffer)
+    }
+
+    /// Lets the image's files go (idempotent).
+    public func close() {
+        if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
+        if let leased { service.release(leased) }
+    }
+
+    deinit { close() }
+}
+
+/// A lock per key, for async callers.
+actor KeyedLock {
+    private var held: Set<Int64> = []
+    private var waiters: [Int64: [CheckedContinuation<Void, Never>]] = [:]
+
+    func lock(_ key: Int64) async {
+        if !held.contains(key) {
+            held.insert(key)
+            return
+        }
+        await withCheckedContinuation { waiters[key, default: []].append($0) }
+    }
+
+    func unlock(_ key: Int64) {
+        if var queue = waiters[key], !queue.isEmpty {
+            let next = queue.removeFirst()
+            waiters[key] = queue.isEmpty ? nil : queue
+            next.resume()
+        } else {
+            held.remove(key)
+        }
+    }
+}
+
+/// Reports the progress of a long command (`verify`, `backup`, `restore`).
+public protocol ContentProgress: Sendable {
+    func update(done: Int64, total: Int64)
+    func finish()
+}
+
+/// What `drivesd verify` found.
+public struct VerifyReport: Sendable {
+    public var checked = 0
+    public var bytes: Int64 = 0
+    /// Referenced content that is missing or does not hold what was recorded.
+    public var damaged: [String] = []
+    /// Files and image directories that nothing references.
+    public var unreferenced: [String] = []
+}
+
+extension ContentService {
+    /// Checks every extent the database references: its file exists, has the recorded length,
+    /// and (once written in full) the recorded SHA-256. Lists what nothing references; with
+    /// `repair`, removes it.
+    public func verify(repair: Bool, progress: (any ContentProgress)? = nil) async throws -> VerifyReport {
+        var report = VerifyReport()
+        let extents = try await repository.storedExtents()
+        let total = extents.reduce(Int64(0)) { $0 + $1.length }
+        for extent in extents {
+            let path = directory.extentPath(image: extent.image, index: extent.index)
+            report.checked += 1
+            guard let found = try directory.inspect(image: extent.image, index: extent.index) else {
+                report.damaged.append("\(path): missing (\(extent.length) bytes recorded)")
+                continue
+            }
+            report.bytes += found.size
+            progress?.update(done: report.bytes, total: total)
+            if let checksum = extent.checksum {
+                if found.size != extent.length {
+                    report.damaged.append("\(path): \(found.size) bytes, \(extent.length) recorded")
+                } else if found.checksum != checksum {
+                    report.damaged.append("\(path): checksum differs from the one recorded when it was written")
+                }
+            } else if found.size < extent.length {
+                report.damaged.append("\(path): \(found.size) bytes, at least \(extent.length) written")
+            }
+        }
+        progress?.finish()
+        let sweep = try await sweep(repair: repair)
+        report.unreferenced = sweep.unreferencedImages + sweep.unreferencedFiles
+        return report
+    }
+}
