@@ -8,7 +8,8 @@ these tests beyond what a user would do: `drive NAME show` until the status is u
 """
 import pytest
 
-from helpers import FULL_KEYS, GiB, SHORT_KEYS, wait_until
+from helpers import (FULL_KEYS, MIN_DISK, GiB, MiB, SHORT_KEYS, curl_download, sha256_file,
+                     wait_until, write_random_file)
 
 
 def shown(cli, name_or_uuid):
@@ -158,6 +159,40 @@ class TestErrors:
         assert shown(cli, name)["status"] == "resizing"
         failed(cli.run("drive", name, "resize", "-s", "3G", "-f"), "PermissionError")
         failed(cli.run("drive", name, "destroy", "-f"), "PermissionError")
+
+
+class TestUpload:
+    """`drive NAME upload FILE`: cscli posts the file with requests (raw body, Basic auth) to
+    drives/upload/, then looks the returned uuid up and PUTs the whole drive back with the name,
+    media and multimount. cscli_local.py aims its upload endpoint at drivesd."""
+
+    def test_drive_upload(self, cscli, drivesd, user1, name, tmp_path):
+        path = str(tmp_path / "image.raw")
+        size = 3 * MiB + 333
+        digest = write_random_file(path, size)
+        drive = cscli.ok("drive", name, "upload", path)
+        assert drive["name"] == name and drive["status"] == "unmounted"
+        assert drive["size"] == MIN_DISK  # grown to the dssd minimum
+        assert drive["media"] == "disk" and drive["allow_multimount"] is False
+        assert shown(cscli, name)["uuid"] == drive["uuid"]
+
+        out = str(tmp_path / "downloaded")
+        code, _ = curl_download(drivesd, user1, drive["uuid"], out, "0-%d" % (size - 1))
+        assert code == 206
+        assert sha256_file(out) == digest  # cscli sends the file unaltered
+        cscli.ok("drive", drive["uuid"], "destroy", "-f")
+
+    def test_drive_upload_options(self, cscli, drivesd, user1, name, tmp_path):
+        path = str(tmp_path / "image.iso")
+        size = 1 * MiB + 1
+        digest = write_random_file(path, size)
+        drive = cscli.ok("drive", name, "upload", path, "-m", "cdrom", "-M", "enable")
+        assert drive["name"] == name and drive["status"] == "unmounted"
+        assert drive["media"] == "cdrom" and drive["allow_multimount"] is True
+        out = str(tmp_path / "downloaded")
+        code, _ = curl_download(drivesd, user1, drive["uuid"], out, "0-%d" % (size - 1))
+        assert code == 206 and sha256_file(out) == digest
+        cscli.ok("drive", name, "destroy", "-f")
 
 
 class TestLibrary:

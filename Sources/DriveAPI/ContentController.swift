@@ -258,7 +258,12 @@ struct ContentController {
     @Sendable func download(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let owner = try context.requireUser().uuid
         let uuid = try context.parameters.require("uuid")
-        let read = try await content.openRead(owner: owner, uuid: uuid)
+        let read: ContentRead
+        do {
+            read = try await content.openRead(owner: owner, uuid: uuid)
+        } catch {
+            throw Self.apiError(error)
+        }
         let size = read.size
         var headers: HTTPFields = [
             .contentType: "application/octet-stream", .acceptRanges: "bytes",

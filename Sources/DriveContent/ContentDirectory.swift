@@ -136,6 +136,12 @@ public struct ContentDirectory: Sendable {
         }
     }
 
+    /// Whether an extent file exists with at least `length` bytes (one `stat`).
+    public func holds(image: Int64, index: Int64, length: Int64) -> Bool {
+        var info = stat()
+        return stat(extentPath(image: image, index: index), &info) == 0 && Int64(info.st_size) >= length
+    }
+
     /// The size and SHA-256 of an extent file, for `verify`; nil when it is missing.
     public func inspect(image: Int64, index: Int64) throws -> (size: Int64, checksum: [UInt8])? {
         let path = extentPath(image: image, index: index)

@@ -132,7 +132,14 @@ public final class ContentService: Sendable {
             // The image could have lost its last drive between the read and the lease: then its
             // files may be going; read again.
             if try await repository.imageExists(image) {
-                return ContentRead(service: self, target: target, leased: image)
+                let read = ContentRead(service: self, target: target, leased: image)
+                // A file shorter than recorded (truncated behind drivesd's back) fails the read
+                // before anything is sent, rather than in the middle of a 200.
+                for (index, length) in target.extents where !directory.holds(image: image, index: index, length: length) {
+                    read.close()
+                    throw ContentError.damaged(path: directory.extentPath(image: image, index: index), "missing or truncated")
+                }
+                return read
             }
             release(image)
         }

@@ -1,4 +1,5 @@
 import DriveAPI
+import DriveContent
 import DriveStorage
 import DrivesdApp
 import DriveLifecycle
@@ -67,6 +68,18 @@ struct TestEnv {
         return Reply(status: response.status, headers: response.headers, text: text, json: json)
     }
 
+    /// A request with a raw body; the answer's body as bytes.
+    func send(
+        _ method: HTTPRequest.Method, _ path: String, bytes: [UInt8]? = nil, as account: Account? = nil,
+        authenticated: Bool = true, headers extra: HTTPFields = [:]
+    ) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: [UInt8]) {
+        var headers = extra
+        if authenticated, headers[.authorization] == nil { headers[.authorization] = (account ?? alice).authorization }
+        let response = try await client.executeRequest(
+            uri: path, method: method, headers: headers, body: bytes.map { ByteBuffer(bytes: $0) })
+        return (response.status, response.headers, Array(response.body.readableBytesView))
+    }
+
     func get(_ path: String, as account: Account? = nil) async throws -> Reply {
         try await request(.get, path, as: account)
     }
@@ -117,7 +130,11 @@ func withDrivesd(
     let bob = try Account(user: existingOrNew(database, "bob@example.com"), password: "bob-secret")
     var logger = Logger(label: "drivesd-test")
     logger.logLevel = .warning
-    let api = try DrivesdApp.buildAPI(.sqlite(database), settings: settings, logger: logger)
+    let dataDir = dbPath + "-data"
+    defer { if path == nil { try? FileManager.default.removeItem(atPath: dataDir) } }
+    let api = try DrivesdApp.buildAPI(
+        .sqlite(database), dataDirectory: ContentDirectory(root: dataDir), settings: settings, logger: logger)
+    _ = try await api.content.prepare()
     let app = Application(
         router: api.buildRouter(), services: runWorker ? [api.worker, api.outboxRunner] : [], logger: logger)
     try await app.test(.router) { client in

@@ -51,7 +51,13 @@ struct DriveLifecycleTests {
         case .clone:
             return idle || status == .cloningSource ? .to(.cloningSource) : .reject
         case .delete:
+            // An upload may be abandoned (decision 18, U7).
+            if status == .uploading { return .same }
             return idle && mount != .running ? .same : .reject
+        case .finishUpload:
+            return status == .uploading ? .to(resting) : .reject
+        case .download:
+            return idle || status == .cloningSource ? .same : .reject
         case .snapshot:
             return idle ? .same : .reject
         case .attach:

@@ -21,8 +21,10 @@ final class DaemonProcess: @unchecked Sendable {
     let password = "proc-secret"
 
     init(environment: [String: String] = [:]) throws {
-        defaultDatabasePath = FileManager.default.temporaryDirectory
-            .appendingPathComponent("drivesd-proc-\(UUID().uuidString).sqlite").path
+        // A directory per daemon: the data directory defaults to `drivesd-data` beside the database.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drivesd-proc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defaultDatabasePath = directory.appendingPathComponent("drivesd.sqlite").path
         port = try Self.freePort()
         var env = ProcessInfo.processInfo.environment
         env["DRIVESD_AUTH_PBKDF2_ITERATIONS"] = "1000"
@@ -33,7 +35,7 @@ final class DaemonProcess: @unchecked Sendable {
 
     deinit {
         if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: defaultDatabasePath + suffix) }
+        try? FileManager.default.removeItem(atPath: (defaultDatabasePath as NSString).deletingLastPathComponent)
     }
 
     /// The binary SwiftPM built beside this test bundle.
@@ -54,15 +56,15 @@ final class DaemonProcess: @unchecked Sendable {
         }
     }
 
-    /// Runs a CLI command to completion; returns (exit code, stdout).
-    func run(_ arguments: [String]) throws -> (Int32, String) {
+    /// Runs a CLI command to completion; returns (exit code, stdout, and stderr with `errors`).
+    func run(_ arguments: [String], errors: Bool = false) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = try Self.binary
         process.arguments = arguments
         process.environment = environment
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        process.standardError = errors ? out : FileHandle.nullDevice
         try process.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -146,6 +148,25 @@ final class DaemonProcess: @unchecked Sendable {
         let (data, response) = try await URLSession.shared.data(for: request)
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         return Reply(status: status, json: try? JSONDecoder().decode(JSONValue.self, from: data))
+    }
+
+    /// A request with a raw body (uploads) or answering raw bytes (downloads).
+    func raw(
+        _ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:], authenticated: Bool = true
+    ) async throws -> (status: Int, body: Data, headers: [String: String]) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        request.timeoutInterval = 30
+        if authenticated {
+            request.setValue("Basic " + Data("\(email):\(password)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+        }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        request.httpBody = body
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as? HTTPURLResponse
+        var fields: [String: String] = [:]
+        for (name, value) in http?.allHeaderFields ?? [:] { fields["\(name)".lowercased()] = "\(value)" }
+        return (http?.statusCode ?? 0, data, fields)
     }
 
     func status(_ uuid: String) async throws -> String? {

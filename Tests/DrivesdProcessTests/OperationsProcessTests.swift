@@ -134,7 +134,7 @@ struct OperationsProcessTests {
         #expect(hint.contains("htpp.port: unknown key (did you mean http.port?)"), "\(hint)")
     }
 
-    @Test("backup while serving, restore into a fresh database: the same drives")
+    @Test("backup while serving, restore into a fresh database: the same drives, with their bytes")
     func backupRestore() async throws {
         let daemon = try DaemonProcess()
         try daemon.addUser()
@@ -142,18 +142,35 @@ struct OperationsProcessTests {
         for i in 0..<5 {
             _ = try await daemon.request("POST", "/api/2.0/drives/", body: #"{"name": "b\#(i)", "size": 1073741824, "media": "disk"}"#)
         }
+        let image = Data((0..<6_000_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) })
+        let upload = try await daemon.raw(
+            "POST", "/api/2.0/drives/upload/", body: image, headers: ["Content-Type": "application/octet-stream"])
+        #expect(upload.status == 200)
+        let uploaded = String(decoding: upload.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let backupPath = daemon.databasePath + ".backup"
         defer { try? FileManager.default.removeItem(atPath: backupPath) }
         let (code, out) = try daemon.run(["backup", backupPath, "--database", daemon.databasePath])
         #expect(code == 0, "\(out)")
+        // The content leaves the daemon after the backup: the backup keeps its own copy.
+        #expect(try await daemon.request("DELETE", "/api/2.0/drives/\(uploaded)/").status == 204)
+        try await Task.sleep(for: .milliseconds(300))
         #expect(daemon.stop() == 0)
 
         let other = try DaemonProcess()
         let (restored, message) = try other.run(["restore", backupPath, "--database", other.databasePath])
         #expect(restored == 0, "\(message)")
+        let (verified, report) = try other.run(["verify", "--database", other.databasePath])
+        #expect(verified == 0, "\(report)")
+        #expect(report.contains("0 damaged, 0 unreferenced"), "\(report)")
         try await other.start(timeScale: 0)
         let list = try await other.request("GET", "/api/2.0/drives/detail/?limit=0")
-        #expect(list.json?["objects"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == (0..<5).map { "b\($0)" })
+        #expect(
+            list.json?["objects"]?.arrayValue?.compactMap { $0["name"]?.stringValue }.filter { $0.hasPrefix("b") }
+                == (0..<5).map { "b\($0)" })
+        let download = try await other.raw(
+            "GET", "/api/2.0/drives/\(uploaded)/download/", headers: ["Range": "bytes=0-\(image.count - 1)"])
+        #expect(download.status == 206)
+        #expect(download.body == image)
         #expect(other.stop() == 0)
         let (refused, _) = try other.run(["restore", "/nonexistent.sqlite", "--database", other.databasePath])
         #expect(refused != 0)
