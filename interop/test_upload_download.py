@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import random
 import re
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -52,12 +53,13 @@ class Image:
 @pytest.fixture
 def make_image(tmp_path):
     """make_image(size, text=False): a random file named like pycloudsigma's
-    (drive_upload_test…), with its sha256."""
+    (drive_upload_test…), with its sha256. The test's files (downloads too) go at teardown."""
     def make(size, text=False):
         fd, path = tempfile.mkstemp(prefix="drive_upload_test", dir=str(tmp_path))
         os.close(fd)
         return Image(path, size, write_random_file(path, size, text=text))
-    return make
+    yield make
+    shutil.rmtree(str(tmp_path), ignore_errors=True)
 
 
 @pytest.fixture
@@ -360,6 +362,8 @@ class TestUploadChunkLinks:
             with pytest.raises(errors.PermissionError) as exc:
                 call()
             assert exc.value.status_code == 403, what
+        # update(get()), as PT and cscli's `drive modify` do: the body carries storage_type and
+        # the drive's unchanged size, still below the type's minimum while uploading
         got = dc.get(uuid)
         got["name"] = name + "_renamed"
         got["meta"] = {"k": "v"}

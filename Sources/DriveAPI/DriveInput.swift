@@ -78,7 +78,10 @@ struct DriveInput {
         let media = try required(o, "media", media)
         let storageType = try storageType(o["storage_type"])
         if let type = storageType {
-            try DriveRules.check(size: size, limits: try DriveRules.limits(type, in: catalogue))
+            // The maximum only: the minimum is the drive's own size (no shrinking, checked
+            // against the stored drive), and a drive still uploading may be below the type's
+            // minimum (pycloudsigma PUTs the whole definition back to rename it).
+            try DriveRules.checkUpload(size: size, limits: try DriveRules.limits(type, in: catalogue))
         } else if size <= 0 {
             throw CloudSigmaError.validation("size", "size must be positive")
         }

@@ -88,6 +88,30 @@ public struct ContentDirectory: Sendable {
         if syncWrites, fsync(fd) != 0 { throw ContentError.io(path: path, errno: errno, "sync") }
     }
 
+    /// Makes `count` bytes at `offset` of an extent file read as zeros (holes punched, or zeros
+    /// written where the filesystem cannot punch). Nothing to do without a file, or past its end.
+    public func zero(image: Int64, index: Int64, offset: Int64, count: Int64) throws {
+        let path = extentPath(image: image, index: index)
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return }
+            throw ContentError.io(path: path, errno: errno, "open")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw ContentError.io(path: path, errno: errno, "stat") }
+        let end = min(offset + count, Int64(info.st_size))
+        guard offset < end else { return }
+        if let punch = Self.fallocate, punch(fd, Self.punchHole | Self.keepSize, off_t(offset), off_t(end - offset)) == 0 { return }
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        var at = offset
+        while at < end {
+            let n = Int(min(Int64(zeros.count), end - at))
+            try zeros.withUnsafeBytes { try writeAll(fd, UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: at, path: path) }
+            at += Int64(n)
+        }
+    }
+
     /// Reads a whole extent file, hashes it, and answers its stored form, or nil when it holds
     /// only zeros (then the file is removed: zeros are not stored).
     public func seal(image: Int64, index: Int64, length: Int64) throws -> StoredExtentFile? {
@@ -198,6 +222,14 @@ public struct ContentDirectory: Sendable {
     }
 
     // MARK: Helpers
+
+    /// `fallocate(2)`, which Glibc's module does not export (it needs _GNU_SOURCE).
+    static let fallocate: (@convention(c) (Int32, Int32, off_t, off_t) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "fallocate") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32, off_t, off_t) -> Int32).self)
+    }()
+    static let keepSize: Int32 = 0x01  // FALLOC_FL_KEEP_SIZE
+    static let punchHole: Int32 = 0x02  // FALLOC_FL_PUNCH_HOLE
 
     func makeDirectory(_ path: String) throws {
         if mkdir(path, 0o750) == 0 || errno == EEXIST { return }

@@ -62,49 +62,69 @@ public final class ContentService: Sendable {
         var zeros: [Int64] = []
         var after = current.ranges
         after.insert(range)
+        // The body fills the start of the range; a short body leaves the rest to zeros (U5).
+        let filledEnd = range.lowerBound + min(Int64(bytes.count), Int64(range.count))
+        var touched: [Int64: Int64] = [:]  // extent → end of the bytes written in it (from its start)
         var index = range.lowerBound / extentSize
-        while index * extentSize < range.upperBound {
+        while index * extentSize < filledEnd {
             let extentStart = index * extentSize
             let lower = max(range.lowerBound, extentStart)
-            let upper = min(range.upperBound, extentStart + extentSize)
+            let upper = min(filledEnd, extentStart + extentSize)
             try bytes.withUnsafeBytes { all in
-              try Self.withSlice(all, from: lower - range.lowerBound, to: upper - range.lowerBound) { slice, filled in
+                let slice = UnsafeRawBufferPointer(
+                    rebasing: all[Int(lower - range.lowerBound)..<Int(upper - range.lowerBound)])
                 try directory.write(image: image, index: index, offset: lower - extentStart, bytes: slice)
-                if filled < upper - lower {
-                    // A short body: the rest of the range is zeros (U5).
-                    let zeros = [UInt8](repeating: 0, count: Int(upper - lower - filled))
-                    try zeros.withUnsafeBytes {
-                        try directory.write(image: image, index: index, offset: lower - extentStart + filled, bytes: $0)
-                    }
-                }
-              }
             }
-            let extentEnd = min(extentStart + extentSize, current.size)
-            if after.covers(extentStart..<extentEnd) {
-                if let sealed = try directory.seal(image: image, index: index, length: extentEnd - extentStart) {
-                    extents.append(StoredExtent(image: image, index: index, length: sealed.length, checksum: sealed.checksum))
-                } else {
-                    zeros.append(index)
-                }
-            } else {
-                extents.append(StoredExtent(image: image, index: index, length: upper - extentStart, checksum: nil))
-            }
+            touched[index] = upper - extentStart
             index += 1
+        }
+        if filledEnd < range.upperBound {
+            // Extents never written hold zeros already: only those with a file (an earlier,
+            // unacknowledged write) need the zeros, as holes punched rather than bytes written.
+            for stored in current.extents.sorted() {
+                let extentStart = stored * extentSize
+                let lower = max(filledEnd, extentStart)
+                let upper = min(range.upperBound, extentStart + extentSize)
+                guard lower < upper else { continue }
+                try directory.zero(image: image, index: stored, offset: lower - extentStart, count: upper - lower)
+                touched[stored] = max(touched[stored] ?? 0, 0)
+            }
+        }
+        // Extents the range completes are sealed: hashed, or dropped when they hold only zeros.
+        var completed = Set<Int64>()
+        var first = range.lowerBound / extentSize
+        while first * extentSize < range.upperBound {
+            let extentStart = first * extentSize
+            let extentEnd = min(extentStart + extentSize, current.size)
+            if (touched[first] != nil || current.extents.contains(first)) && after.covers(extentStart..<extentEnd) {
+                completed.insert(first)
+            }
+            // Only extents with data can need sealing: skip the stretch with none.
+            if touched[first] == nil && !current.extents.contains(first) {
+                let next = (touched.keys.filter { $0 > first } + current.extents.filter { $0 > first }).min()
+                guard let next else { break }
+                first = next
+                continue
+            }
+            first += 1
+        }
+        for index in completed.sorted() {
+            let extentStart = index * extentSize
+            let extentEnd = min(extentStart + extentSize, current.size)
+            if let sealed = try directory.seal(image: image, index: index, length: extentEnd - extentStart) {
+                extents.append(StoredExtent(image: image, index: index, length: sealed.length, checksum: sealed.checksum))
+            } else {
+                zeros.append(index)
+            }
+        }
+        for (index, written) in touched where !completed.contains(index) && written > 0 {
+            extents.append(StoredExtent(image: image, index: index, length: written, checksum: nil))
         }
         return try await repository.recordUpload(
             UploadWrite(
                 seq: current.seq, image: image, range: range, extents: extents, zeroExtents: zeros,
                 minimumSize: minimumSize(current.storageType)),
             now: now)
-    }
-
-    /// Calls `body` with `bytes[from..<to]` clamped to what `bytes` holds, and how many it holds.
-    static func withSlice(
-        _ bytes: UnsafeRawBufferPointer, from: Int64, to: Int64, _ body: (UnsafeRawBufferPointer, Int64) throws -> Void
-    ) throws {
-        let lower = min(Int(from), bytes.count)
-        let upper = min(Int(to), bytes.count)
-        try body(UnsafeRawBufferPointer(rebasing: bytes[lower..<upper]), Int64(upper - lower))
     }
 
     // MARK: Single-request uploads

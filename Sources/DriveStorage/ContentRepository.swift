@@ -54,11 +54,14 @@ public struct UploadTarget: Sendable, Equatable {
     /// Ranges written and acknowledged; empty once the upload completed (or for other drives).
     public var ranges: ByteRanges
     public var single: Bool
+    /// The extents the image has rows for, while the upload runs.
+    public var extents: Set<Int64>
 
     public init(
         seq: Int64, uuid: String, owner: String, status: DriveStatus, size: Int64, storageType: String, image: Int64?,
-        extentSize: Int64, ranges: ByteRanges, single: Bool
+        extentSize: Int64, ranges: ByteRanges, single: Bool, extents: Set<Int64> = []
     ) {
+        self.extents = extents
         self.seq = seq
         self.uuid = uuid
         self.owner = owner

@@ -77,11 +77,19 @@ public struct SQLiteContentRepository: ContentRepository {
                 arguments: StatementArguments(args))
         else { return nil }
         let seq: Int64 = row[0]
+        let status = DriveStatus(rawValue: row[3]) ?? .unavailable
+        let image: Int64? = row[6]
         let ranges = try ranges(db, seq: seq)
+        var extents = Set<Int64>()
+        if status == .uploading, let image {
+            extents = Set(
+                try Int64.fetchAll(
+                    db.cachedStatement(sql: "SELECT idx FROM content_extents WHERE image_id = ?"), arguments: [image]))
+        }
         return UploadTarget(
-            seq: seq, uuid: row[1], owner: row[2], status: DriveStatus(rawValue: row[3]) ?? .unavailable, size: row[4],
-            storageType: row[5], image: row[6], extentSize: row[7] ?? 4 * 1024 * 1024, ranges: ranges,
-            single: (row[8] as Bool?) ?? false)
+            seq: seq, uuid: row[1], owner: row[2], status: status, size: row[4],
+            storageType: row[5], image: image, extentSize: row[7] ?? 4 * 1024 * 1024, ranges: ranges,
+            single: (row[8] as Bool?) ?? false, extents: extents)
     }
 
     static func ranges(_ db: Database, seq: Int64) throws -> ByteRanges {

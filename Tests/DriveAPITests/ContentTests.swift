@@ -21,6 +21,7 @@ import Testing
         return APISettings(catalogue: StorageCatalogue(types: types, defaultType: "dssd"), durations: OperationDurations(timeScale: 0))
     }()
     static let minimum = 8 * 1024 * 1024
+    static let extentSize = 4 * 1024 * 1024
 
     static func random(_ count: Int, seed: UInt64 = 42) -> [UInt8] {
         var state = seed &* 6364136223846793005 &+ 1442695040888963407
@@ -117,6 +118,24 @@ import Testing
             #expect(after.pieces - before.pieces == 1)
             let download = try await env.send(.get, "/api/2.0/drives/\(uuid)/download/")
             #expect(download.body == data)
+        }
+    }
+
+    @Test func anInterruptedSingleUploadIsRemovedAtStart() async throws {
+        try await withDrivesd(settings: Self.settings) { env in
+            let before = try await storage(env)
+            let upload = try await env.api.content.beginStreamingUpload(
+                owner: env.alice.user.uuid, spec: DriveSpec(name: "cut", size: 9_000_000, media: .disk, storageType: "dssd"))
+            try Self.random(5 * 1024 * 1024).withUnsafeBytes { try upload.append($0) }
+            #expect(try await env.status(upload.uuid) == "uploading")
+            #expect(try env.api.content.directory.listing()[upload.target.image!]?.count == 1)
+            // The process died here; at the next start:
+            let prepared = try await env.api.content.prepare()
+            #expect(prepared.interruptedUploads == 1)
+            _ = try await env.api.outboxRunner.drain()
+            #expect(try await env.get("/api/2.0/drives/\(upload.uuid)/").code == 404)
+            #expect(try env.api.content.directory.listing()[upload.target.image!] == nil)
+            #expect(try await storage(env) == before)
         }
     }
 
@@ -311,6 +330,27 @@ import Testing
                     .post, base, bytes: multipart([("resumableChunkNumber", Array("1".utf8))]),
                     headers: [.contentType: "multipart/form-data; boundary=b0undary"]
                 ).status == .forbidden)
+        }
+    }
+
+    @Test func aShortChunkOverAHugeRangeStoresNothingAndWritesNoZeros() async throws {
+        try await withDrivesd(settings: Self.settings) { env in
+            // One chunk covering a terabyte with a 10-byte body: the rest reads as zeros without
+            // being written (a debug build writing a terabyte of zeros would never finish).
+            let size = 1 << 40
+            let uuid = try await initUpload(env, size: size)
+            let before = try await storage(env)
+            let reply = try await env.send(
+                .post, "/api/2.0/drives/\(uuid)/upload/?resumableChunkNumber=1&resumableChunkSize=\(size)&resumableTotalSize=\(size)",
+                bytes: multipart([("file", Array(repeating: 7, count: 10))]),
+                headers: [.contentType: "multipart/form-data; boundary=b0undary"])
+            #expect(reply.status == .ok)
+            #expect(try await env.status(uuid) == "unmounted")
+            let after = try await storage(env)
+            #expect(after.storedBytes - before.storedBytes == Int64(Self.extentSize))
+            #expect(after.pieces - before.pieces == 1)
+            let head = try await env.send(.get, "/api/2.0/drives/\(uuid)/download/", headers: [.range: "bytes=0-19"])
+            #expect(head.body == [UInt8](repeating: 7, count: 10) + [UInt8](repeating: 0, count: 10))
         }
     }
 
