@@ -294,19 +294,20 @@ struct ContentController {
         let body = ResponseBody(contentLength: Int(range.count)) { writer in
             defer { read.close() }
             let zeros = ByteBuffer(repeating: 0, count: 1 << 20)
-            var allocator = ByteBufferAllocator()
+            // One buffer, reused when the channel is done with it (else ByteBuffer copies on
+            // write): memory stays at a few pieces whatever the drive's size.
+            var buffer = ByteBufferAllocator().buffer(capacity: 1 << 20)
             for piece in pieces {
                 if piece.zeros {
                     try await writer.write(piece.count == zeros.readableBytes ? zeros : zeros.getSlice(at: 0, length: piece.count)!)
                     continue
                 }
-                var buffer = allocator.buffer(capacity: piece.count)
+                buffer.clear()
                 try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: piece.count) { pointer in
                     try read.read(piece, into: UnsafeMutableRawBufferPointer(rebasing: pointer[0..<piece.count]))
                     return piece.count
                 }
                 try await writer.write(buffer)
-                allocator = ByteBufferAllocator()
             }
             try await writer.finish(nil)
         }

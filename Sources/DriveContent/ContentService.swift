@@ -181,8 +181,13 @@ public final class ContentService: Sendable {
 
     /// The outbox effect `content.remove`: deletes the files of an image the database no longer
     /// has. Throws (to be retried) while a reader still holds it.
-    public func removeImageFiles(_ image: Int64) throws {
+    public func removeImageFiles(_ image: Int64) async throws {
         if leases.withLock({ $0[image] != nil }) { throw ContentBusy(image: image) }
+        // Ids are never reused; an image the database still has is never removed, whatever asks.
+        if try await repository.imageExists(image) {
+            logger.error("refusing to remove the files of an image the database references", metadata: ["image": "\(image)"])
+            return
+        }
         try directory.removeImage(image)
     }
 
@@ -349,33 +354,37 @@ public final class ContentRead: Sendable {
         public var zeros: Bool
     }
 
-    /// The pieces of `range`, none longer than `maximum`, each inside one extent.
-    public func pieces(_ range: Range<Int64>, maximum: Int = 1 << 20) -> [Piece] {
-        var out: [Piece] = []
-        var offset = range.lowerBound
-        let extentSize = target.extentSize
-        while offset < range.upperBound {
-            let index = offset / extentSize
-            let extentEnd = min((index + 1) * extentSize, range.upperBound)
-            let stored = target.extents[index].map { index * extentSize + $0 } ?? (index * extentSize)
-            let end: Int64
-            let zeros: Bool
-            if offset < stored {
-                end = min(extentEnd, stored)
-                zeros = false
-            } else {
-                end = extentEnd
-                zeros = true
+    /// The pieces of `range`, none longer than `maximum`, each inside one extent; made as they
+    /// are iterated (a terabyte drive is millions of pieces).
+    public func pieces(_ range: Range<Int64>, maximum: Int = 1 << 20) -> Pieces {
+        Pieces(target: target, range: range, maximum: Int64(maximum))
+    }
+
+    public struct Pieces: Sequence, Sendable {
+        let target: ReadTarget
+        let range: Range<Int64>
+        let maximum: Int64
+
+        public func makeIterator() -> Iterator { Iterator(pieces: self, offset: range.lowerBound) }
+
+        public struct Iterator: IteratorProtocol {
+            let pieces: Pieces
+            var offset: Int64
+
+            public mutating func next() -> Piece? {
+                let range = pieces.range
+                guard offset < range.upperBound else { return nil }
+                let extentSize = pieces.target.extentSize
+                let index = offset / extentSize
+                let extentEnd = Swift.min((index + 1) * extentSize, range.upperBound)
+                let storedEnd = index * extentSize + (pieces.target.extents[index] ?? 0)
+                let zeros = offset >= storedEnd
+                let end = Swift.min(zeros ? extentEnd : Swift.min(extentEnd, storedEnd), offset + pieces.maximum)
+                let piece = Piece(offset: offset, count: Int(end - offset), zeros: zeros)
+                offset = end
+                return piece
             }
-            var at = offset
-            while at < end {
-                let n = Int(min(Int64(maximum), end - at))
-                out.append(Piece(offset: at, count: n, zeros: zeros))
-                at += Int64(n)
-            }
-            offset = end
         }
-        return out
     }
 
     /// Reads a non-zero piece into `buffer` (exactly `piece.count` bytes).

@@ -326,7 +326,9 @@ CREATE TABLE outbox (
 -- size or the data). An image open for an upload belongs to one drive in `uploading` and is
 -- sealed when its last range is written.
 CREATE TABLE content_images (
-    id          INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: an id is never reused, so the removal of an image's files (after the
+    -- commit that dropped it) can never hit a newer image that got the same id.
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     -- Drives (and library drives) that point at this image; at 0 the image is removed and its
     -- files are deleted after the commit (outbox effect `content.remove`).
     refs        INTEGER NOT NULL DEFAULT 0,

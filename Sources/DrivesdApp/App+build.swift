@@ -37,7 +37,7 @@ public enum DrivesdApp {
                     logger.error("content.remove without an image", metadata: ["payload": "\(entry.payload)"])
                     return
                 }
-                try content.removeImageFiles(image)
+                try await content.removeImageFiles(image)
             }
         ]
     }
