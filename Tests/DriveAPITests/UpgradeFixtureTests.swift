@@ -1,5 +1,8 @@
+import Crypto
 import DriveAPI
+import DriveContent
 import DriveModel
+import DriveStorage
 import DriveStore
 import Foundation
 import HTTPTypes
@@ -8,7 +11,9 @@ import Testing
 /// A database written by an earlier release (`Fixtures/upgrade/<release>/previous-release.db`,
 /// one directory per release, made by `scripts/make-upgrade-fixture`; see the README beside each)
 /// opens with this code, migrates in place, keeps everything that release served
-/// (`expected.json`), and its pending work completes. Every fixture kept runs through both tests.
+/// (`expected.json`), and its pending work completes. Releases whose drives hold bytes also left
+/// their data directory (`data-dir/`) and what it held (`content` in expected.json): it opens in
+/// place too, with nothing lost. Every fixture kept runs through every test.
 @Suite("Upgrade: a database written by the previous release")
 struct UpgradeFixtureTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/upgrade")
@@ -27,18 +32,49 @@ struct UpgradeFixtureTests {
             JSONValue.self, from: Data(contentsOf: root.appendingPathComponent("\(release)/expected.json")))
     }
 
-    /// A copy of the fixture: the file in the tree stays as that release wrote it.
+    /// A copy of the fixture: the files in the tree stay as that release wrote them. Its data
+    /// directory, when the release kept one (`data-dir/`), is copied to `<copy>-data`, the data
+    /// directory `withDrivesd` gives a database path.
     static func copyOfFixture(_ release: String) throws -> String {
         let copy = TestDatabase.temporaryPath()
         try FileManager.default.copyItem(
             atPath: root.appendingPathComponent("\(release)/previous-release.db").path, toPath: copy)
+        let dataDir = root.appendingPathComponent("\(release)/data-dir").path
+        if FileManager.default.fileExists(atPath: dataDir) {
+            try FileManager.default.copyItem(atPath: dataDir, toPath: copy + "-data")
+        }
         return copy
     }
 
+    /// Removes a copy of a fixture, and the data directory beside it (copied, or made at start).
+    static func removeCopy(_ path: String) {
+        TestDatabase.remove(path)
+        try? FileManager.default.removeItem(atPath: path + "-data")
+    }
+
+    static func hasContent(_ release: String) -> Bool {
+        FileManager.default.fileExists(atPath: root.appendingPathComponent("\(release)/data-dir").path)
+    }
+
+    /// Deterministic bytes, none of them zero.
+    static func pattern(count: Int, seed: UInt64) -> [UInt8] {
+        var state = seed &* 6364136223846793005 &+ 1442695040888963407
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: state >> 33) | 1
+        }
+    }
+
     @Test("the fixtures of the previous releases are there")
-    func fixturesKept() {
+    func fixturesKept() throws {
         #expect(Self.releases.contains("6b6d16f"))
         #expect(Self.releases.count >= 2)
+        // At least one release left drives with bytes, and each that did says what they held.
+        let withContent = Self.releases.filter(Self.hasContent)
+        #expect(!withContent.isEmpty)
+        for release in withContent {
+            #expect(try Self.expected(release)["content"] != nil, "\(release) has data-dir/ but no content in expected.json")
+        }
     }
 
     @Test(
@@ -47,13 +83,13 @@ struct UpgradeFixtureTests {
     func keepsEverything(release: String) async throws {
         let expected = try Self.expected(release)
         let path = try Self.copyOfFixture(release)
-        defer { TestDatabase.remove(path) }
+        defer { Self.removeCopy(path) }
         // The fixture is rich enough for the comparisons below to mean something.
         let aliceDrives = try #require(expected["alice"]?["drives"]?.arrayValue)
         #expect(aliceDrives.count >= 10)
-        #expect(
-            Set(aliceDrives.compactMap { $0["status"]?.stringValue })
-                == ["unmounted", "mounted", "creating", "resizing", "cloning_src", "cloning_dst"])
+        var statuses: Set<String> = ["unmounted", "mounted", "creating", "resizing", "cloning_src", "cloning_dst"]
+        if expected["content"] != nil { statuses.insert("uploading") }  // the unfinished upload
+        #expect(Set(aliceDrives.compactMap { $0["status"]?.stringValue }) == statuses)
         #expect(
             Set((expected["alice"]?["servers"]?.arrayValue ?? []).compactMap { $0["status"]?.stringValue })
                 == ["stopped", "running", "starting", "stopping"])
@@ -122,6 +158,187 @@ struct UpgradeFixtureTests {
         #expect(try database.integrityCheck() == "ok")
     }
 
+    @Test(
+        "the drives' bytes are kept: files, downloads, the unfinished upload (resumed and finished), the figures, verify",
+        arguments: releases)
+    func keepsContent(release: String) async throws {
+        let expected = try Self.expected(release)
+        let roles = try #require(expected["roles"])
+        let path = try Self.copyOfFixture(release)
+        defer { Self.removeCopy(path) }
+
+        guard let content = expected["content"] else {
+            // A release before drives held bytes: its drives read as zeros, and the data directory
+            // made at the first start (the library's images) is sound.
+            #expect(!Self.hasContent(release))
+            try await withDrivesd(path: path) { env in
+                for role in ["plain", "plain_clone", "library_clone"] {
+                    let uuid = try #require(roles[role]?.stringValue)
+                    let head = try await env.send(.get, "/api/2.0/drives/\(uuid)/download/", headers: [.range: "bytes=0-4095"])
+                    #expect(head.status == .partialContent, "\(role): \(head.status)")
+                    #expect(head.body == [UInt8](repeating: 0, count: 4096), "\(role)")
+                }
+                let report = try await env.api.content.verify(repair: false)
+                #expect(report.damaged.isEmpty, "\(report.damaged)")
+                #expect(report.unreferenced.isEmpty, "\(report.unreferenced)")
+            }
+            return
+        }
+        #expect(Self.hasContent(release), "expected.json has content but the fixture has no data-dir/")
+        let dataCopy = path + "-data"
+        let files = try #require(content["files"]?.objectValue)
+        #expect(!files.isEmpty)
+        let storage = try #require(content["storage"])
+        let deleted = try #require(content["deleted"])
+        let deletedUUID = try #require(deleted["uuid"]?.stringValue)
+        let deletedImage = try #require(fixtureInteger(deleted["image"]))
+        let library = try #require(content["library_clone"])
+        let libraryUUID = try #require(library["uuid"]?.stringValue)
+        #expect(libraryUUID == roles["library_clone"]?.stringValue)
+        let libraryLength = try #require(fixtureInteger(library["length"]))
+        // The unfinished upload: its size, its chunks (0-based for upload links, 1-based for
+        // resumable.js; the last runs to the end) and the ranges [start, end) acknowledged.
+        let unfinished = try #require(content["unfinished"])
+        let uploadUUID = try #require(unfinished["uuid"]?.stringValue)
+        let size = try #require(fixtureInteger(unfinished["size"]))
+        let chunkSize = try #require(fixtureInteger(unfinished["chunk_size"]))
+        let chunks = try #require(fixtureInteger(unfinished["chunks"]))
+        #expect(chunks == max(1, size / chunkSize))
+        var acknowledgedRanges: [(range: Range<Int64>, sha256: String)] = []
+        for item in unfinished["acknowledged"]?.arrayValue ?? [] {
+            let start = try #require(fixtureInteger(item["start"]))
+            let end = try #require(fixtureInteger(item["end"]))
+            let digest = try #require(item["sha256"]?.stringValue)
+            acknowledgedRanges.append((range: start..<end, sha256: digest))
+        }
+        let acknowledged = acknowledgedRanges
+        #expect(!acknowledged.isEmpty)
+        let chunkRanges: [Range<Int64>] = (0..<chunks).map { number in
+            let start = number * chunkSize
+            return start..<(number == chunks - 1 ? size : start + chunkSize)
+        }
+        let present: [Bool] = chunkRanges.map { range in
+            acknowledged.contains { $0.range.lowerBound <= range.lowerBound && range.upperBound <= $0.range.upperBound }
+        }
+        #expect(present.contains(true) && present.contains(false))
+
+        try await withDrivesd(path: path) { env in
+            #expect(env.api.content.directory.root == dataCopy)
+
+            // Every file that release left is still there, unchanged: the start (migrations, the
+            // sweep of unreferenced files, the library's images) removed or rewrote none.
+            for (relative, file) in files {
+                guard let data = FileManager.default.contents(atPath: dataCopy + "/" + relative) else {
+                    Issue.record("\(relative) is gone")
+                    continue
+                }
+                #expect(Int64(data.count) == fixtureInteger(file["bytes"]), "\(relative)")
+                #expect(fixtureSHA256(Array(data)) == file["sha256"]?.stringValue, "\(relative)")
+            }
+
+            // The figures of GET /_drivesd/storage, as recorded.
+            let stats = try await env.api.stores.content.stats()
+            #expect(stats.logicalBytes == fixtureInteger(storage["logical_bytes"]))
+            #expect(stats.storedBytes == fixtureInteger(storage["stored_bytes"]))
+            #expect(stats.sharedBytes == fixtureInteger(storage["shared_bytes"]))
+            #expect(stats.pieces == fixtureInteger(storage["pieces"]))
+            #expect(stats.images == fixtureInteger(storage["images"]))
+
+            // Every extent referenced is there with its length and checksum; nothing unreferenced.
+            let report = try await env.api.content.verify(repair: false)
+            #expect(report.damaged.isEmpty, "\(report.damaged)")
+            #expect(report.unreferenced.isEmpty, "\(report.unreferenced)")
+            #expect(Int64(report.checked) == stats.pieces)
+
+            func download(_ uuid: String, _ range: Range<Int64>) async throws -> [UInt8] {
+                let reply = try await env.send(
+                    .get, "/api/2.0/drives/\(uuid)/download/", headers: [.range: "bytes=\(range.lowerBound)-\(range.upperBound - 1)"])
+                #expect(reply.status == .partialContent, "download \(uuid) \(range): \(reply.status)")
+                #expect(reply.body.count == range.count, "download \(uuid) \(range)")
+                return reply.body
+            }
+
+            // The upload and its clone (sharing its bytes) hold what was uploaded, then zeros.
+            for key in ["uploaded", "uploaded_clone"] {
+                let drive = try #require(content[key])
+                let uuid = try #require(drive["uuid"]?.stringValue)
+                let length = try #require(fixtureInteger(drive["length"]))
+                let bytes = try await download(uuid, 0..<length)
+                #expect(fixtureSHA256(bytes) == drive["sha256"]?.stringValue, "\(key)")
+                let after = try await download(uuid, length..<(length + 4096))
+                #expect(after == [UInt8](repeating: 0, count: 4096), "\(key)")
+                let served = try await env.get("/api/2.0/drives/\(uuid)/").json
+                #expect(served?["status"]?.stringValue == "unmounted", "\(key)")
+                #expect(fixtureInteger(served?["size"]) == fixtureInteger(drive["size"]), "\(key)")
+            }
+
+            // The library clone holds the header that release wrote.
+            let head = try await download(libraryUUID, 0..<libraryLength)
+            #expect(fixtureSHA256(head) == library["sha256"]?.stringValue)
+
+            // The deleted upload is gone, with its image and files.
+            #expect(try await env.get("/api/2.0/drives/\(deletedUUID)/").code == 404)
+            let images = try await env.api.stores.content.imageIDs()
+            #expect(!images.contains(deletedImage))
+            #expect(!FileManager.default.fileExists(atPath: env.api.content.directory.imageDirectory(deletedImage)))
+
+            // The unfinished upload is still uploading, at its exact size; resumable.js's test
+            // answers 200 for the chunks inside the acknowledged ranges, 404 for the others, and
+            // the link action refuses the acknowledged chunks (416).
+            let uploading = try await env.get("/api/2.0/drives/\(uploadUUID)/").json
+            #expect(uploading?["status"]?.stringValue == "uploading")
+            #expect(fixtureInteger(uploading?["size"]) == size)
+            #expect(try await env.send(.get, "/api/2.0/drives/\(uploadUUID)/download/").status == .forbidden)
+            func resumable(_ number: Int64) async throws -> HTTPResponse.Status {
+                let query = "?resumableChunkNumber=\(number + 1)&resumableChunkSize=\(chunkSize)&resumableTotalSize=\(size)"
+                return try await env.send(.get, "/api/2.0/drives/\(uploadUUID)/upload/" + query).status
+            }
+            func link(_ number: Int64) async throws -> Reply {
+                try await env.request(
+                    .post, "/api/2.0/drives/\(uploadUUID)/action/?do=upload_chunk",
+                    body: #"{"chunk_number": \#(number), "chunk_size": \#(chunkSize)}"#)
+            }
+            for number in 0..<chunks {
+                let want: HTTPResponse.Status = present[Int(number)] ? .ok : .notFound
+                #expect(try await resumable(number) == want, "resumable test of chunk \(number + 1)")
+                if present[Int(number)] {
+                    #expect(try await link(number).code == 416, "link for the acknowledged chunk \(number)")
+                }
+            }
+
+            // Finished through upload links (no credentials): the last chunk completes it.
+            var sent: [(range: Range<Int64>, bytes: [UInt8])] = []
+            for number in 0..<chunks where !present[Int(number)] {
+                #expect(try await env.status(uploadUUID) == "uploading")
+                let reply = try await link(number)
+                #expect(reply.code == 200, "link for chunk \(number): \(reply.text)")
+                let target = try #require(reply.json?["link"]?.stringValue)
+                let range = chunkRanges[Int(number)]
+                let bytes = Self.pattern(count: range.count, seed: UInt64(number) + 100)
+                let written = try await env.send(.post, target, bytes: bytes, authenticated: false)
+                #expect(written.status == .ok, "chunk \(number): \(written.status)")
+                sent.append((range: range, bytes: bytes))
+            }
+            let finished = try await env.get("/api/2.0/drives/\(uploadUUID)/").json
+            #expect(finished?["status"]?.stringValue == "unmounted")
+            #expect((fixtureInteger(finished?["size"]) ?? 0) >= size)
+            #expect(try await resumable(0) == .ok)
+            // What that release acknowledged, and what was written now.
+            for item in acknowledged {
+                let bytes = try await download(uploadUUID, item.range)
+                #expect(fixtureSHA256(bytes) == item.sha256, "acknowledged \(item.range)")
+            }
+            for item in sent {
+                let bytes = try await download(uploadUUID, item.range)
+                #expect(bytes == item.bytes, "written now \(item.range)")
+            }
+
+            let after = try await env.api.content.verify(repair: false)
+            #expect(after.damaged.isEmpty, "\(after.damaged)")
+            #expect(after.unreferenced.isEmpty, "\(after.unreferenced)")
+        }
+    }
+
     @Test("pending work completes: timed transitions exactly when due, held ones when released", arguments: releases)
     func pendingWorkCompletes(release: String) async throws {
         let expected = try Self.expected(release)
@@ -131,8 +348,10 @@ struct UpgradeFixtureTests {
         let held = pending.filter { $0["held"] == .bool(true) }
         #expect(timed.count == 2)
         #expect(held.count == 5)  // two creates (alice, bob), a resize, a clone, a start
+        // An upload left unfinished (releases with content) stays `uploading`: no transition moves it.
+        let unfinishedUpload = expected["content"]?["unfinished"]?["uuid"]?.stringValue
         let path = try Self.copyOfFixture(release)
-        defer { TestDatabase.remove(path) }
+        defer { Self.removeCopy(path) }
 
         try await withDrivesd(path: path) { env in
             let bobUUIDs = Set((expected["bob"]?["drives"]?.arrayValue ?? []).compactMap { $0["uuid"]?.stringValue })
@@ -238,9 +457,9 @@ struct UpgradeFixtureTests {
             #expect(try await advance("create") == .int(0))
             for who in [env.alice, env.bob] {
                 for collection in ["drives", "servers"] {
-                    let statuses = try await env.get("/api/2.0/\(collection)/detail/?limit=0", as: who).objects.compactMap {
-                        $0["status"]?.stringValue
-                    }
+                    let statuses = try await env.get("/api/2.0/\(collection)/detail/?limit=0", as: who).objects.filter {
+                        $0["uuid"]?.stringValue != unfinishedUpload
+                    }.compactMap { $0["status"]?.stringValue }
                     #expect(!statuses.isEmpty)
                     #expect(
                         statuses.allSatisfy { ["unmounted", "mounted", "stopped", "running"].contains($0) },
@@ -266,6 +485,23 @@ private func due(_ item: JSONValue) -> Double {
     case .int(let i)?: Double(i)
     default: .infinity
     }
+}
+
+/// An integer of expected.json.
+private func fixtureInteger(_ value: JSONValue?) -> Int64? {
+    switch value {
+    case .int(let i)?:
+        return i
+    case .double(let d)? where d == d.rounded():
+        return Int64(d)
+    default:
+        return nil
+    }
+}
+
+/// SHA-256 in lowercase hex, as the fixture script records it.
+private func fixtureSHA256(_ bytes: [UInt8]) -> String {
+    SHA256.hash(data: bytes).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
 }
 
 /// Where `actual` differs from `expected`: every key of an expected object must be present with a
