@@ -294,20 +294,26 @@ struct ContentController {
         let body = ResponseBody(contentLength: Int(range.count)) { writer in
             defer { read.close() }
             let zeros = ByteBuffer(repeating: 0, count: 1 << 20)
-            // One buffer, reused when the channel is done with it (else ByteBuffer copies on
-            // write): memory stays at a few pieces whatever the drive's size.
-            var buffer = ByteBufferAllocator().buffer(capacity: 1 << 20)
+            // Three buffers in turn, each reused once the channel is done with it (by the time
+            // its turn comes back, it has been written; if not, ByteBuffer copies on write):
+            // memory stays at a few pieces whatever the drive's size, and no piece allocates.
+            var buffers = (0..<3).map { _ in ByteBufferAllocator().buffer(capacity: 1 << 20) }
+            var turn = 0
             for piece in pieces {
                 if piece.zeros {
                     try await writer.write(piece.count == zeros.readableBytes ? zeros : zeros.getSlice(at: 0, length: piece.count)!)
                     continue
                 }
+                turn = (turn + 1) % buffers.count
+                var buffer = buffers[turn]
+                buffers[turn] = ByteBuffer()  // so that `buffer` is the only reference here
                 buffer.clear()
                 try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: piece.count) { pointer in
                     try read.read(piece, into: UnsafeMutableRawBufferPointer(rebasing: pointer[0..<piece.count]))
                     return piece.count
                 }
                 try await writer.write(buffer)
+                buffers[turn] = buffer
             }
             try await writer.finish(nil)
         }

@@ -66,6 +66,7 @@ struct Serve: AsyncParsableCommand {
         if let port { overrides["http.port"] = .init(.int(port), isSecret: false) }
         if let timeScale { overrides["time_scale"] = .init(.double(timeScale), isSecret: false) }
         let settings = try await store.settings(extra: overrides)
+        Memory.returnLargeBuffersToTheSystem()
         let logLevel = settings.logLevel
         let json = settings.logFormat == .json
         LoggingSystem.bootstrap { label in

@@ -46,3 +46,22 @@ struct SystemdStopNotifier: Service {
         if SystemdNotifier.notify("STOPPING=1") { logger.info("notified systemd: STOPPING=1") }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Memory settings of the process.
+enum Memory {
+    /// Streams of drive content go through 1 MiB buffers on whichever threads run them. With
+    /// glibc's default (a threshold that rises to the largest block freed), such buffers end up
+    /// in per-thread arenas that keep the freed memory: the RSS grew by 30+ MiB during a 1 GiB
+    /// download. A fixed threshold keeps blocks of 256 KiB and more out of the arenas, so they go
+    /// back to the system when freed.
+    static func returnLargeBuffersToTheSystem() {
+        // mallopt(M_MMAP_THRESHOLD = -3, ...), looked up: Glibc's module does not export malloc.h.
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+        let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
+        _ = mallopt(-3, 256 * 1024)
+    }
+}
