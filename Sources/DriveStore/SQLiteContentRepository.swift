@@ -281,13 +281,12 @@ public struct SQLiteContentRepository: ContentRepository {
     }
 
     public func storedExtents() async throws -> [StoredExtent] {
-        try await database.read { db in
-            try Row.fetchAll(db, sql: "SELECT image_id, idx, length, checksum FROM content_extents ORDER BY image_id, idx")
-                .map {
-                    StoredExtent(
-                        image: $0[0], index: $0[1], length: $0[2], checksum: ($0[3] as Data?).map { Array($0) })
-                }
-        }
+        try await database.read { db in try Self.storedExtents(db) }
+    }
+
+    static func storedExtents(_ db: Database) throws -> [StoredExtent] {
+        try Row.fetchAll(db, sql: "SELECT image_id, idx, length, checksum FROM content_extents ORDER BY image_id, idx")
+            .map { StoredExtent(image: $0[0], index: $0[1], length: $0[2], checksum: ($0[3] as Data?).map { Array($0) }) }
     }
 
     public func stats() async throws -> ContentStats {
@@ -320,10 +319,7 @@ extension AppDatabase {
             defer { try? queue.close() }
             return try queue.read { db in
                 guard try db.tableExists("content_extents") else { return [] }
-                return try Row.fetchAll(db, sql: "SELECT image_id, idx, length, checksum FROM content_extents ORDER BY image_id, idx")
-                    .map {
-                        StoredExtent(image: $0[0], index: $0[1], length: $0[2], checksum: ($0[3] as Data?).map { Array($0) })
-                    }
+                return try SQLiteContentRepository.storedExtents(db)
             }
         } catch let error as DatabaseError {
             throw StoreError.database(error)
