@@ -382,6 +382,10 @@ import Testing
             #expect(first.code == 200)
             let path = try #require(first.json?["link"]?.stringValue)
             #expect(path.hasPrefix("/api/2.0/drives/\(uuid)/upload_chunk/") && path.hasSuffix("/") && !path.contains("?"))
+            // Valid for five minutes.
+            let token = try #require(path.split(separator: "/").last.map(String.init))
+            #expect(try await env.api.stores.content.uploadLink(token: token, now: Date().addingTimeInterval(290)) != nil)
+            #expect(try await env.api.stores.content.uploadLink(token: token, now: Date().addingTimeInterval(301)) == nil)
             let written = try await env.send(.post, path, bytes: Array(data[0..<1_500_000]), authenticated: false)
             #expect(written.status == .ok)
             // Written already: the link action and the link itself answer 416.

@@ -98,4 +98,74 @@ struct ResourceFaultTests {
         #expect(try database.integrityCheck() == "ok")
         try database.close()
     }
+
+    @Test("the data directory fills during an upload: 507 naming the cause, the ranges written kept, the upload resumes once space returns")
+    func dataDirectoryFull() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("drivesd-data-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try #require(try Self.run(["-t", "tmpfs", "-o", "size=3m", "tmpfs", dir.path]) == 0, "mount tmpfs (needs root)")
+        defer {
+            let umount = Process()
+            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            umount.arguments = ["-l", dir.path]
+            umount.standardError = FileHandle.nullDevice
+            try? umount.run()
+            umount.waitUntilExit()
+            try? FileManager.default.removeItem(at: dir)
+        }
+        let daemon = try DaemonProcess(environment: ["DRIVESD_STORAGE_DATA_DIR": dir.path])
+        try daemon.addUser()
+        try await daemon.start(timeScale: 0)
+        let chunk = 1 << 20
+        let size = 6 * chunk
+        let image = Data((0..<size).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 11) | 1 })
+        let made = try await daemon.request("POST", "/api/2.0/initupload/", body: #"{"name": "big", "size": \#(size), "media": "disk"}"#)
+        let uuid = try #require(made.json?["objects"]?.arrayValue?.first?["uuid"]?.stringValue)
+
+        func send(_ index: Int) async throws -> (status: Int, body: Data) {
+            let link = try await daemon.request(
+                "POST", "/api/2.0/drives/\(uuid)/action/?do=upload_chunk", body: #"{"chunk_number": \#(index), "chunk_size": \#(chunk)}"#)
+            let path = try #require(link.json?["link"]?.stringValue, "link for chunk \(index): \(link.status)")
+            let reply = try await daemon.raw(
+                "POST", path, body: image.subdata(in: (index * chunk)..<((index + 1) * chunk)), authenticated: false)
+            return (reply.status, reply.body)
+        }
+        var written: [Int] = []
+        var refusal: (status: Int, body: Data)?
+        for index in 0..<6 {
+            let reply = try await send(index)
+            if reply.status == 200 { written.append(index) } else {
+                refusal = reply
+                break
+            }
+        }
+        let full = try #require(refusal, "the data directory never filled")
+        #expect(full.status == 507)
+        let error = try JSONDecoder().decode(JSONValue.self, from: full.body).arrayValue?.first
+        #expect(error?["error_type"] == .string("backend"))
+        #expect(error?["error_message"]?.stringValue?.contains("No space left") == true)
+        #expect(!written.isEmpty)
+        #expect(try await daemon.status(uuid) == "uploading")
+        for index in written {
+            let check = try await daemon.raw(
+                "GET", "/api/2.0/drives/\(uuid)/upload/?resumableChunkNumber=\(index + 1)&resumableChunkSize=\(chunk)&resumableTotalSize=\(size)")
+            #expect(check.status == 200, "chunk \(index) written before the disk filled is gone")
+        }
+        // A whole-image upload on the full disk: 507, and no drive is left behind.
+        let single = try await daemon.raw("POST", "/api/2.0/drives/upload/", body: image)
+        #expect(single.status == 507)
+        #expect(try await daemon.request("GET", "/api/2.0/drives/?limit=0").json?["meta"]?["total_count"] == .int(1))
+
+        // Space returns: the upload resumes where it stopped.
+        #expect(try Self.run(["-o", "remount,size=64m", dir.path]) == 0)
+        for index in 0..<6 where !written.contains(index) {
+            #expect(try await send(index).status == 200)
+        }
+        #expect(try await daemon.status(uuid) == "unmounted")
+        let download = try await daemon.raw("GET", "/api/2.0/drives/\(uuid)/download/", headers: ["Range": "bytes=0-\(size - 1)"])
+        #expect(download.body == image)
+        #expect(daemon.stop() == 0)
+        let (verified, report) = try daemon.run(["verify", "--database", daemon.databasePath, "--data-dir", dir.path])
+        #expect(verified == 0, "\(report)")
+    }
 }
