@@ -62,6 +62,9 @@ struct HostileInputTests {
             try await env.tick()
             let server = try await env.createServer()
             let tag = try #require(try await env.request(.post, "/api/2.0/tags/", body: Self.validTag).first?["uuid"]?.stringValue)
+            let uploading = try #require(
+                try await env.request(.post, "/api/2.0/initupload/", body: #"{"name": "u", "size": 1073741824, "media": "disk"}"#)
+                    .first?["uuid"]?.stringValue)
             var tried = 0
             let targets: [(HTTPRequest.Method, String, String)] = [
                 (.post, "/api/2.0/drives/", Self.validDrive), (.put, "/api/2.0/drives/\(drive)/", Self.validDrive),
@@ -69,6 +72,8 @@ struct HostileInputTests {
                 (.post, "/api/2.0/drives/\(drive)/action/?do=clone", Self.validDrive),
                 (.post, "/api/2.0/servers/", Self.validServer), (.put, "/api/2.0/servers/\(server)/", Self.validServer),
                 (.post, "/api/2.0/tags/", Self.validTag), (.put, "/api/2.0/tags/\(tag)/", Self.validTag),
+                (.post, "/api/2.0/initupload/", Self.validDrive),
+                (.post, "/api/2.0/drives/\(uploading)/action/?do=upload_chunk", #"{"chunk_number": 0, "chunk_size": 1048576}"#),
             ]
             for (method, path, valid) in targets {
                 for body in Self.mutations(of: valid) + Self.malformedBodies {
@@ -140,6 +145,69 @@ struct HostileInputTests {
 /// A second account can neither see nor change the first one's objects through any route.
 @Suite("Isolation across accounts")
 struct IsolationTests {
+    @Test("hostile uploads and downloads: ranges, resumable parameters, multipart bodies, chunk bodies")
+    func hostileContentRequests() async throws {
+        // Small drives: a range that is ignored answers the whole drive.
+        try await withDrivesd(settings: ContentTests.settings) { env in
+            let uploading = try #require(
+                try await env.request(.post, "/api/2.0/initupload/", body: #"{"name": "u", "size": 3000000, "media": "disk"}"#)
+                    .first?["uuid"]?.stringValue)
+            let drive = try await env.createDrive(name: "d", size: Int64(ContentTests.minimum))
+            try await env.tick()
+            var tried = 0
+            func safe(_ method: HTTPRequest.Method, _ path: String, body: [UInt8]? = nil, headers: HTTPFields = [:]) async throws {
+                let reply = try await env.send(method, path, bytes: body, headers: headers)
+                let text = String(decoding: reply.body.prefix(400), as: UTF8.self)
+                #expect(reply.status.code < 500 || reply.status.code == 503, "\(method) \(path) → \(reply.status.code) \(text)")
+                if reply.status.code >= 400 {
+                    let first = (try? JSONDecoder().decode(JSONValue.self, from: Data(reply.body)))?.arrayValue?.first?.objectValue
+                    #expect(first.map { Set($0.keys) } == ["error_point", "error_type", "error_message"], "\(path): \(text)")
+                }
+                tried += 1
+            }
+            for range in [
+                "bytes=", "bytes=-", "bytes=--1", "bytes=a-b", "bytes=5-1", "bytes=-0", "bytes=99999999999999999999-",
+                "bytes=0-99999999999999999999", "items=0-1", "bytes=0-1,", ",", "bytes=\u{0}", String(repeating: "bytes=0-1,", count: 500),
+            ] {
+                try await safe(.get, "/api/2.0/drives/\(drive)/download/", headers: [.range: range])
+            }
+            for query in [
+                "", "?resumableChunkNumber=", "?resumableChunkNumber=0&resumableChunkSize=1", "?resumableChunkNumber=-1&resumableChunkSize=1",
+                "?resumableChunkNumber=1&resumableChunkSize=0", "?resumableChunkNumber=1&resumableChunkSize=-5",
+                "?resumableChunkNumber=99999999999999999999&resumableChunkSize=1", "?resumableChunkNumber=1&resumableChunkSize=1e9",
+                "?resumableChunkNumber=9223372036854775807&resumableChunkSize=9223372036854775807",
+            ] {
+                try await safe(.get, "/api/2.0/drives/\(uploading)/upload/\(query)")
+            }
+            let multipart = "multipart/form-data; boundary=xyz"
+            for body in [
+                "", "--xyz--", "--xyz\r\n\r\n--xyz--", "--xyz\r\nContent-Disposition: form-data\r\n\r\nx\r\n--xyz--",
+                "--xyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc",
+                "--xyz\r\nContent-Disposition: form-data; name=\"resumableChunkNumber\"\r\n\r\n1\r\n--xyz\r\nContent-Disposition: form-data; name=\"resumableChunkSize\"\r\n\r\n9223372036854775807\r\n--xyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--xyz--",
+                "--xyz\r\nContent-Disposition: form-data; name=\"resumableChunkNumber\"\r\n\r\n1\r\n--xyz\r\nContent-Disposition: form-data; name=\"resumableChunkSize\"\r\n\r\n1000\r\n--xyz\r\nContent-Disposition: form-data; name=\"resumableTotalSize\"\r\n\r\nnope\r\n--xyz--",
+            ] {
+                for contentType in [multipart, "multipart/form-data", "multipart/form-data; boundary=", "application/octet-stream"] {
+                    try await safe(.post, "/api/2.0/drives/\(uploading)/upload/", body: Array(body.utf8), headers: [.contentType: contentType])
+                }
+            }
+            for body in [#"{"chunk_number": -1}"#, #"{"chunk_number": 1e30}"#, #"{"chunk_number": "0", "chunk_size": "0"}"#,
+                #"{"chunk_number": 0, "chunk_size": -1}"#, #"{"chunk_number": 9223372036854775807, "chunk_size": 1}"#, "[]", "7"] {
+                try await safe(.post, "/api/2.0/drives/\(uploading)/action/?do=upload_chunk", body: Array(body.utf8))
+            }
+            for token in ["x", "../../etc/passwd", String(repeating: "f", count: 5000), "%00"] {
+                try await safe(.post, "/api/2.0/drives/\(uploading)/upload_chunk/\(token)/", body: [1, 2, 3])
+            }
+            try await safe(.post, "/api/2.0/drives/upload/", body: [], headers: [.contentLength: "0"])
+            try await safe(.post, "/api/2.0/drives/upload/", body: [1], headers: [.contentLength: "99999999999999999999999"])
+            #expect(tried == 63)
+            // One chunk of the corpus is legitimate: chunk 1 of a chunk size over the drive's size
+            // covers the whole drive; its 3-byte body is zero-filled to the end and completes it.
+            #expect(try await env.status(uploading) == "unmounted")
+            let head = try await env.send(.get, "/api/2.0/drives/\(uploading)/download/", headers: [.range: "bytes=0-3"])
+            #expect(head.body == Array("abc".utf8) + [0])
+        }
+    }
+
     @Test("every route with one of Alice's ids, called by Bob: 404 (or an empty list), and nothing changes")
     func everyRoute() async throws {
         try await withDrivesd { env in
