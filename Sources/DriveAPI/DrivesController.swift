@@ -11,7 +11,7 @@ struct DrivesController {
     let responses: ResponseCache
     let settings: APISettings
     /// Uploads (`do=upload_chunk`).
-    let content: ContentController?
+    let content: ContentController
 
     var input: DriveInput { DriveInput(catalogue: settings.catalogue) }
     var bodyLimit: Int { settings.bodyLimit }
@@ -155,8 +155,8 @@ struct DrivesController {
             return .json(bytes: Self.objectsEnvelope([drive]), status: .accepted)
         case "clone":
             return try await clone(request, owner: owner, uuid: uuid)
-        case "upload_chunk" where content != nil:
-            return try await content!.chunkLink(request, owner: owner, uuid: uuid)
+        case "upload_chunk":
+            return try await content.chunkLink(request, owner: owner, uuid: uuid)
         case nil:
             throw CloudSigmaError.validation("do", "The action is missing: add ?do=<action>")
         case let other?:
