@@ -36,10 +36,13 @@ public struct ContentDirectory: Sendable {
 
     /// Creates the directory (and `images/`) when missing.
     public func prepare() throws {
-        do {
-            try FileManager.default.createDirectory(atPath: imagesRoot, withIntermediateDirectories: true)
-        } catch {
-            throw ContentError.io(path: imagesRoot, errno: (error as NSError).code == 0 ? EIO : Int32((error as NSError).code), "create the data directory")
+        // mkdir -p, keeping the errno of the step that fails.
+        var path = imagesRoot.hasPrefix("/") ? "" : "."
+        for component in imagesRoot.split(separator: "/") {
+            path += "/" + component
+            if mkdir(path, 0o750) != 0 && errno != EEXIST {
+                throw ContentError.io(path: path, errno: errno, "create the data directory")
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import ArgumentParser
 import DriveContent
 import DriveStorage
 import DriveStore
@@ -13,10 +14,14 @@ import Glibc
 final class DataDirectoryLock {
     private var fd: Int32
 
-    /// Nil when another process holds it.
-    init?(_ directory: ContentDirectory) {
-        fd = open(directory.root + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { return nil }
+    /// Nil when another process holds it; throws when the lock file cannot be opened (a
+    /// read-only or missing directory).
+    init?(_ directory: ContentDirectory) throws {
+        let path = directory.root + "/.lock"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else {
+            throw ValidationError("cannot lock the data directory (\(path)): \(String(cString: strerror(errno)))")
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             close(fd)
             return nil

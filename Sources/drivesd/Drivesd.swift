@@ -90,7 +90,7 @@ struct Serve: AsyncParsableCommand {
         }
         let directory = store.contentDirectory(settings)
         try directory.prepare()
-        guard let lock = DataDirectoryLock(directory) else {
+        guard let lock = try DataDirectoryLock(directory) else {
             throw ValidationError("the data directory \(directory.root) is in use by another drivesd process")
         }
         defer { lock.release() }
@@ -180,7 +180,7 @@ struct Restore: AsyncParsableCommand {
         let settings = try await store.settings()
         let directory = store.contentDirectory(settings)
         try directory.prepare()
-        guard let lock = DataDirectoryLock(directory) else {
+        guard let lock = try DataDirectoryLock(directory) else {
             throw ValidationError("the data directory \(directory.root) is in use: stop the daemon before restoring")
         }
         defer { lock.release() }
@@ -209,7 +209,7 @@ struct Verify: AsyncParsableCommand {
         let directory = store.contentDirectory(settings)
         var lock: DataDirectoryLock?
         if repair {
-            lock = DataDirectoryLock(directory)
+            lock = try DataDirectoryLock(directory)
             guard lock != nil else { throw ValidationError("the data directory \(directory.root) is in use: stop the daemon before --repair") }
         }
         defer { lock?.release() }
