@@ -84,6 +84,7 @@ let package = Package(
                 .embedInCode("Documents/schemas/job-schema.json"),
                 .embedInCode("Documents/schemas/libdrive-schema.json"),
                 .embedInCode("Documents/schemas/tag-schema.json"),
+                .embedInCode("Documents/schemas/snapshot-schema.json"),
             ],
             swiftSettings: swiftSettings
         ),

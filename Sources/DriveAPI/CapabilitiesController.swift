@@ -7,6 +7,7 @@ import Hummingbird
 /// configured storage catalogue, so that clients see the limits validation enforces.
 struct CapabilitiesController {
     let catalogue: StorageCatalogue
+    let snapshots: any SnapshotRepository
 
     func register(on group: RouterGroup<DrivesRequestContext>) {
         let catalogue = self.catalogue
@@ -14,7 +15,17 @@ struct CapabilitiesController {
             .objectValue ?? [:]
         document["default_storage_type"] = .string(catalogue.defaultType)
         document["drives"] = .object(Dictionary(uniqueKeysWithValues: catalogue.types.map { ($0.name, $0.json) }))
-        let rendered = Document(JSONValue.object(document))
-        group.resource("capabilities", get: { _, _ in rendered.response })
+        let template = document
+        let snapshots = self.snapshots
+        group.resource("capabilities", get: { _, context in
+            // `snapshots.current` counts the caller's snapshots (§1.4); the limits are enforced.
+            var answer = template
+            let limits = SnapshotsController.limits
+            answer["snapshots"] = .object([
+                "current": .int(Int64(try await snapshots.count(owner: try context.requireUser().uuid))),
+                "max": .int(Int64(limits.max)), "max_per_drive": .int(Int64(limits.maxPerDrive)),
+            ])
+            return .json(.object(answer))
+        })
     }
 }

@@ -118,6 +118,8 @@ public enum DriveLifecycle {
             return .carryOut(DrivePlan(remove: true))
 
         case .snapshot:
+            // S3: unmounted or mounted (on any server); never an ephemeral drive.
+            if context.ephemeral { return .refuse(DriveRules.ephemeralSnapshotRefusal) }
             guard context.isIdle else { return .refuse(refusal("snapshot", status, expected: [.unmounted, .mounted])) }
             return .carryOut(DrivePlan())
 

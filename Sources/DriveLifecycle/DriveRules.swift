@@ -10,6 +10,8 @@ public enum DriveRules {
     static let ephemeralCloneRefusal = CloudSigmaError.permission("Ephemeral (local_nvme) drives cannot be cloned")
     /// `local_nvme`: "Download No" (ephemeral_drives.rst).
     public static let ephemeralDownloadRefusal = CloudSigmaError.permission("Ephemeral (local_nvme) drives cannot be downloaded")
+    /// `local_nvme`: "Create Snapshot No" (ephemeral_drives.rst).
+    public static let ephemeralSnapshotRefusal = CloudSigmaError.permission("Ephemeral (local_nvme) drives cannot be snapshotted")
     /// `local_nvme`: "Upload No" (ephemeral_drives.rst).
     public static let ephemeralUploadRefusal = CloudSigmaError.permission("Ephemeral (local_nvme) drives cannot be uploaded")
 

@@ -11,12 +11,15 @@ public enum TransitionOperation: String, Sendable, CaseIterable {
     case start
     /// A server: `stopping` → `stopped`.
     case stop
+    /// A snapshot: `creating` → `available`.
+    case snapshot
 
     /// The kind of resource the operation's transition belongs to.
     public var resource: ResourceKind {
         switch self {
         case .create, .resize, .clone: .drive
         case .start, .stop: .server
+        case .snapshot: .snapshot
         }
     }
 }
@@ -25,6 +28,7 @@ public enum TransitionOperation: String, Sendable, CaseIterable {
 public enum ResourceKind: String, Sendable, CaseIterable {
     case drive
     case server
+    case snapshot
 }
 
 /// How long each simulated operation takes, before `timeScale` multiplies it.
@@ -41,6 +45,8 @@ public struct OperationDurations: Sendable, Equatable {
     public var startSeconds: Double
     /// Seconds a server spends `stopping`.
     public var stopSeconds: Double
+    /// Seconds a snapshot spends `creating`.
+    public var snapshotSeconds: Double = 1.0
     /// Multiplies every duration: 1 is realistic, 0 completes on the worker's next tick.
     public var timeScale: Double
 
@@ -69,6 +75,7 @@ public struct OperationDurations: Sendable, Equatable {
         case .clone: base = cloneBaseSeconds + (cloneBytesPerSecond > 0 ? Double(size) / cloneBytesPerSecond : 0)
         case .start: base = startSeconds
         case .stop: base = stopSeconds
+        case .snapshot: base = snapshotSeconds
         }
         return max(0, base * timeScale)
     }

@@ -190,3 +190,63 @@ public struct TagSpec: Sendable, Equatable {
     }
 }
 
+
+/// A snapshot to take (`POST /snapshots/`).
+public struct SnapshotSpec: Sendable, Equatable {
+    /// The drive's uuid.
+    public var drive: String
+    /// Nil: `<drive uuid>__<date>__<time>`.
+    public var name: String?
+    public var meta: [String: String]
+    public var tags: [String]
+
+    public init(drive: String, name: String? = nil, meta: [String: String] = [:], tags: [String] = []) {
+        self.drive = drive
+        self.name = name
+        self.meta = meta
+        self.tags = tags
+    }
+}
+
+/// A snapshot PUT (S6): absent keys keep their values; `drive`, when given, must name the same
+/// drive.
+public struct SnapshotChanges: Sendable, Equatable {
+    public var uuid: String
+    public var drive: String?
+    public var name: String?
+    public var meta: [String: String]?
+    public var tags: [String]?
+
+    public init(uuid: String, drive: String? = nil, name: String? = nil, meta: [String: String]? = nil, tags: [String]? = nil) {
+        self.uuid = uuid
+        self.drive = drive
+        self.name = name
+        self.meta = meta
+        self.tags = tags
+    }
+}
+
+/// Filters and order of a snapshot list: the drive filters (`name`, `name__contains`, `uuid`,
+/// `tag`, `tag__name`), `drive=`, and `order_by` on `name`, `timestamp`, `uuid`.
+public struct SnapshotQuery: Sendable {
+    public enum Field: String, Sendable, CaseIterable { case name, timestamp, uuid }
+
+    public var filters = DriveQuery()
+    /// `drive=<uuid>` groups (values OR, groups AND).
+    public var drives: [[String]] = []
+    /// Empty: newest first (S11).
+    public var order: [(field: Field, descending: Bool)] = []
+
+    public init() {}
+}
+
+/// The snapshot limits of `/capabilities/` (§1.4).
+public struct SnapshotLimits: Sendable, Equatable {
+    public var max: Int
+    public var maxPerDrive: Int
+
+    public init(max: Int = 700, maxPerDrive: Int = 90) {
+        self.max = max
+        self.maxPerDrive = maxPerDrive
+    }
+}

@@ -27,6 +27,8 @@ public struct Stores: Sendable {
     public var outbox: any OutboxRepository
     /// What drives hold: the map of their content images.
     public var content: any ContentRepository
+    /// Snapshots of drives.
+    public var snapshots: any SnapshotRepository
     /// Moves on every commit that may change an answer (the response cache's validity).
     public var changes: CommitGeneration
     public var signals: StoreSignals
@@ -35,9 +37,11 @@ public struct Stores: Sendable {
         drives: any DriveRepository, licenses: any LicenseRepository, jobs: any JobRepository,
         servers: any ServerRepository, tags: any TagRepository, library: any LibraryRepository,
         accounts: any AccountRepository, admin: any AdminRepository, transitions: any TransitionRepository,
-        outbox: any OutboxRepository, content: any ContentRepository, changes: CommitGeneration, signals: StoreSignals
+        outbox: any OutboxRepository, content: any ContentRepository, snapshots: any SnapshotRepository,
+        changes: CommitGeneration, signals: StoreSignals
     ) {
         self.content = content
+        self.snapshots = snapshots
         self.drives = drives
         self.licenses = licenses
         self.jobs = jobs

@@ -14,7 +14,8 @@ enum DriveRows {
         EXISTS(SELECT 1 FROM drive_jobs x WHERE x.drive_seq = d.seq),
         EXISTS(SELECT 1 FROM server_drives x WHERE x.drive_seq = d.seq),
         EXISTS(SELECT 1 FROM tag_resources x WHERE x.res_uuid = d.uuid),
-        d.licenses_frozen, d.content_image
+        d.licenses_frozen, d.content_image,
+        EXISTS(SELECT 1 FROM snapshots x WHERE x.drive_seq = d.seq)
         """
 
     /// Drives matching `whereSQL` (over alias `d`), related rows included. `cached`: the SQL text
@@ -55,12 +56,15 @@ enum DriveRows {
         let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(args))
         var drives: [Drive] = []
         var extras: [(seq: Int64, frozen: Bool, image: Int64?)] = []
-        var related: [(index: Int, seq: Int64, licenses: Bool, jobs: Bool, mounts: Bool, tags: Bool)] = []
+        var related: [(index: Int, seq: Int64, licenses: Bool, jobs: Bool, mounts: Bool, tags: Bool, snapshots: Bool)] = []
         while let row = try cursor.next() {
             let seq: Int64 = row[0]
-            let flags = (licenses: row[12] as Bool, jobs: row[13] as Bool, mounts: row[14] as Bool, tags: row[15] as Bool)
-            if flags.licenses || flags.jobs || flags.mounts || flags.tags {
-                related.append((drives.count, seq, flags.licenses, flags.jobs, flags.mounts, flags.tags))
+            let flags = (
+                licenses: row[12] as Bool, jobs: row[13] as Bool, mounts: row[14] as Bool, tags: row[15] as Bool,
+                snapshots: row[18] as Bool
+            )
+            if flags.licenses || flags.jobs || flags.mounts || flags.tags || flags.snapshots {
+                related.append((drives.count, seq, flags.licenses, flags.jobs, flags.mounts, flags.tags, flags.snapshots))
             }
             drives.append(
                 Drive(
@@ -102,6 +106,11 @@ enum DriveRows {
             }
             if item.tags {
                 drives[item.index].tags = try Relations.tags(db, of: drives[item.index].uuid)
+            }
+            if item.snapshots {
+                // Every snapshot of the drive, newest first (S11), in any status.
+                drives[item.index].snapshots = try String.fetchAll(
+                    db.cachedStatement(sql: "SELECT uuid FROM snapshots WHERE drive_seq = ? ORDER BY seq DESC"), arguments: [item.seq])
             }
         }
         return zip(extras, drives).map { Stored(seq: $0.seq, licensesFrozen: $0.frozen, drive: $1, contentImage: $0.image) }

@@ -62,7 +62,7 @@ struct PlanInterpreter {
         try db.run(sql: "DELETE FROM \(Self.table(kind)) WHERE seq = ? AND status = ?", arguments: [seq, status])
         guard db.changesCount == 1 else { throw StoreError.conflict("\(kind.rawValue) \(uuid)") }
         // A drive's content image may have lost its last reference (a trigger queued its removal).
-        if kind == .drive { afterCommit.ring(.outbox) }
+        if kind == .drive || kind == .snapshot { afterCommit.ring(.outbox) }
     }
 
     /// The compare-and-swap of the status alone, the worker's common case.
@@ -70,6 +70,7 @@ struct PlanInterpreter {
         switch kind {
         case .drive: "UPDATE drives SET status = ?, updated_at = ? WHERE seq = ? AND status = ?"
         case .server: "UPDATE servers SET status = ?, updated_at = ? WHERE seq = ? AND status = ?"
+        case .snapshot: "UPDATE snapshots SET status = ?, updated_at = ? WHERE seq = ? AND status = ?"
         }
     }
 
@@ -77,6 +78,7 @@ struct PlanInterpreter {
         switch kind {
         case .drive: "drives"
         case .server: "servers"
+        case .snapshot: "snapshots"
         }
     }
 
@@ -237,6 +239,15 @@ struct PlanInterpreter {
     func complete(_ pending: Pending) throws -> Bool {
         try Self.forget(db, kind: pending.kind.rawValue, seq: pending.seq, operation: pending.operation.rawValue)
         switch pending.kind {
+        case .snapshot:
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT uuid, status FROM snapshots WHERE seq = ?"), arguments: [pending.seq]),
+                row[1] as String == pending.fromStatus, let status = SnapshotStatus(rawValue: row[1]),
+                case .carryOut(let plan) = SnapshotLifecycle.plan(.complete, in: status), let next = plan.status
+            else { return false }
+            try compareAndSwap(.snapshot, seq: pending.seq, uuid: row[0], from: status.rawValue, to: next.rawValue)
+            return next != status
         case .server:
             guard
                 let row = try Row.fetchOne(

@@ -29,6 +29,7 @@ extension AppDatabase {
             transitions: SQLiteTransitionRepository(database: self, env: env),
             outbox: SQLiteOutboxRepository(database: self),
             content: SQLiteContentRepository(database: self, env: env),
+            snapshots: SQLiteSnapshotRepository(database: self, env: env),
             changes: generation,
             signals: signals)
     }

@@ -98,6 +98,8 @@ public struct SQLiteTagRepository: TagRepository {
                 type = "drives"
             } else if try Bool.fetchOne(db, sql: "SELECT 1 FROM servers WHERE uuid = ? AND owner = ?", arguments: [uuid, owner]) == true {
                 type = "servers"
+            } else if try Bool.fetchOne(db, sql: "SELECT 1 FROM snapshots WHERE uuid = ? AND owner = ?", arguments: [uuid, owner]) == true {
+                type = "snapshots"
             } else {
                 throw CloudSigmaError.notExist(uuid)
             }

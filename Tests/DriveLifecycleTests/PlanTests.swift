@@ -96,7 +96,13 @@ struct PlanTests {
         #expect(try ServerLifecycle.plan(.delete, in: .stopped).plan() == ServerPlan(remove: true))
         #expect(ServerLifecycle.plan(.editStructural, in: .running) == .ignore)
         for operation in TransitionOperation.allCases {
-            #expect(operation.resource == ([.start, .stop].contains(operation) ? .server : .drive))
+            let expected: ResourceKind =
+                switch operation {
+                case .start, .stop: .server
+                case .snapshot: .snapshot
+                case .create, .resize, .clone: .drive
+                }
+            #expect(operation.resource == expected)
         }
     }
 

@@ -10,4 +10,5 @@ enum StaticDocuments {
     static let jobSchema = PackageResources.job_schema_json
     static let libdriveSchema = PackageResources.libdrive_schema_json
     static let tagSchema = PackageResources.tag_schema_json
+    static let snapshotSchema = PackageResources.snapshot_schema_json
 }
