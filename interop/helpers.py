@@ -183,3 +183,51 @@ def storage_stats(d):
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.status == 200
         return json.loads(resp.read())
+
+
+# ---------------------------------------------------------------------------------------------
+# The admin API's transition control (PUT /_drivesd/transitions/<operation>, POST
+# /_drivesd/advance), to hold a drive or a snapshot in a transient status on the main instance.
+
+
+def admin_request(d, method, path, body=None):
+    """A JSON request to /_drivesd/<path> with the admin credentials; the decoded answer."""
+    import base64
+    import json
+    import urllib.request
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(d.base + "/_drivesd/" + path, data=data, method=method)
+    req.add_header("Authorization", "Basic " + base64.b64encode(
+        ("%s:%s" % ADMIN).encode()).decode())
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200, (method, path, resp.status)
+        return json.loads(resp.read())
+
+
+def advance(d, **which):
+    """POST /_drivesd/advance: release held transitions (all, or {operation} / {uuid} only).
+    Returns how many were released."""
+    return admin_request(d, "POST", "advance", which or {})["released"]
+
+
+class held_transitions:
+    """`with held_transitions(d, "create"):` puts the operation in manual mode, so what it
+    starts stays in its transient status until advance(d, ...). On the way out the mode goes
+    back to `configured` and whatever is still held is released, so a failing test leaves the
+    shared instance as it found it."""
+
+    def __init__(self, d, operation):
+        self.d = d
+        self.operation = operation
+
+    def __enter__(self):
+        mode = admin_request(self.d, "PUT", "transitions/" + self.operation, {"mode": "manual"})
+        assert mode == {"mode": "manual"}, mode
+        return self
+
+    def __exit__(self, *exc):
+        admin_request(self.d, "PUT", "transitions/" + self.operation, {"mode": "configured"})
+        advance(self.d, operation=self.operation)
+        return False

@@ -32,6 +32,7 @@ import Yams
 ///   (double, `1073741824`): simulated operation durations.
 /// - `durations.start_seconds` / `durations.stop_seconds` (double, `1`): server starting → running
 ///   and stopping → stopped.
+/// - `durations.snapshot_seconds` (double, `1`): a snapshot's `creating` → `available`.
 /// - `storage.hosts` (int, `4`): simulated storage hosts; drives are placed on them, which is what
 ///   availability groups and `avoid` work with.
 /// - `servers.hotplug` (bool, `true`): whether `drives` changes apply to running servers.
@@ -89,6 +90,7 @@ struct Settings {
             "durations.clone_bytes_per_second": 1_073_741_824.0,
             "durations.start_seconds": 1.0,
             "durations.stop_seconds": 1.0,
+            "durations.snapshot_seconds": 1.0,
             "storage.default_type": "dssd",
             "storage.types": .init(.stringArray(StorageTypeLimits.defaults.map(\.name)), isSecret: false),
             "storage.hosts": 4,
@@ -300,6 +302,7 @@ struct Settings {
             stopSeconds: number("durations.stop_seconds", 1, max: year),
             adminUsername: string("admin.username", "admin"), adminPassword: string("admin.password", "admin"),
             pbkdf2Iterations: pbkdf2Iterations, requestLogCapacity: int("admin.request_log_size", 1000, min: 1, max: 1_000_000))
+        api.durations.snapshotSeconds = number("durations.snapshot_seconds", 1, max: year)
         api.responseCacheEntries = int("cache.response_entries", 20_000, max: 10_000_000)
         api.uploadChunkLimit = int("http.upload_chunk_limit_bytes", 67_108_864, min: 1024, max: 1 << 30)
         if let ceiling = try? reader.requiredBool(forKey: "benchmark.ceiling_route") { api.ceilingRoute = ceiling } else {

@@ -73,6 +73,7 @@ struct HostileInputTests {
                 (.post, "/api/2.0/servers/", Self.validServer), (.put, "/api/2.0/servers/\(server)/", Self.validServer),
                 (.post, "/api/2.0/tags/", Self.validTag), (.put, "/api/2.0/tags/\(tag)/", Self.validTag),
                 (.post, "/api/2.0/initupload/", Self.validDrive),
+                (.post, "/api/2.0/snapshots/", #"{"drive": "\#(drive)", "name": "s", "meta": {}, "tags": []}"#),
                 (.post, "/api/2.0/drives/\(uploading)/action/?do=upload_chunk", #"{"chunk_number": 0, "chunk_size": 1048576}"#),
             ]
             for (method, path, valid) in targets {
@@ -219,10 +220,16 @@ struct IsolationTests {
             let server = try await env.createServer(name: "alice-server")
             let tag = try #require(
                 try await env.request(.post, "/api/2.0/tags/", body: #"{"name": "alice-tag", "resources": ["\#(drive)"]}"#).first?["uuid"]?.stringValue)
+            let snapshot = try #require(
+                try await env.request(.post, "/api/2.0/snapshots/", body: #"{"drive": "\#(drive)", "name": "alice-snap"}"#).first?["uuid"]?
+                    .stringValue)
+            try await env.tick()
             let before = try await env.get("/api/2.0/drives/detail/?limit=0").objects
-            let ids: [String: String] = ["drives": drive, "servers": server, "tags": tag, "jobs": job]
+            let snapshotsBefore = try await env.get("/api/2.0/snapshots/?limit=0").objects
+            let ids: [String: String] = ["drives": drive, "servers": server, "tags": tag, "jobs": job, "snapshots": snapshot]
             let bodies: [String: String] = [
                 "drives": HostileInputTests.validDrive, "servers": HostileInputTests.validServer, "tags": HostileInputTests.validTag,
+                "snapshots": #"{"drive": "\#(drive)", "name": "stolen"}"#,
             ]
             var checked = 0
             for route in env.api.routes() where route.path.contains("{uuid}") {
@@ -239,7 +246,11 @@ struct IsolationTests {
                 }
                 checked += 1
             }
-            #expect(checked >= 15)
+            #expect(checked >= 20)
+            #expect(try await env.get("/api/2.0/snapshots/?limit=0").objects == snapshotsBefore)
+            #expect(try await env.get("/api/2.0/snapshots/?drive=\(drive)", as: env.bob).totalCount == 0)
+            #expect(try await env.request(.post, "/api/2.0/snapshots/", body: #"{"drive": "\#(drive)"}"#, as: env.bob).code == 404)
+            #expect(try await env.request(.delete, "/api/2.0/snapshots/", body: #"[{"uuid": "\#(snapshot)"}]"#, as: env.bob).code == 404)
             for list in ["/api/2.0/drives/detail/", "/api/2.0/servers/detail/", "/api/2.0/tags/", "/api/2.0/jobs/", "/api/2.0/drives/availability_groups/"] {
                 let reply = try await env.get(list, as: env.bob)
                 #expect(!reply.text.contains(drive) && !reply.text.contains(server) && !reply.text.contains(tag), "\(list) leaks")
