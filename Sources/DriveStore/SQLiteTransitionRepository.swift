@@ -96,9 +96,10 @@ public struct SQLiteTransitionRepository: TransitionRepository {
             if let uuid {
                 filter += """
                      AND ((resource_kind = 'drive' AND resource_seq = (SELECT seq FROM drives WHERE uuid = ?))
-                       OR (resource_kind = 'server' AND resource_seq = (SELECT seq FROM servers WHERE uuid = ?)))
+                       OR (resource_kind = 'server' AND resource_seq = (SELECT seq FROM servers WHERE uuid = ?))
+                       OR (resource_kind = 'snapshot' AND resource_seq = (SELECT seq FROM snapshots WHERE uuid = ?)))
                     """
-                args += [uuid, uuid]
+                args += [uuid, uuid, uuid]
             }
             // The jobs of released clones run out now too.
             try db.execute(

@@ -216,11 +216,18 @@ import Testing
             let uuid = try #require(try await snapshot(env, of: drive)["uuid"]?.stringValue)
             try await env.api.worker.tick(now: Date().addingTimeInterval(86400))
             #expect(try await env.get("/api/2.0/snapshots/\(uuid)/").json?["status"] == .string("creating"))
+            let other = try #require(try await snapshot(env, of: drive)["uuid"]?.stringValue)
+            // By uuid: that snapshot only.
+            let one = try await env.request(.post, "/_drivesd/advance", body: #"{"uuid": "\#(uuid)"}"#, authenticated: false, headers: admin)
+            #expect(one.json?["released"] == .int(1))
+            try await env.tick()
+            #expect(try await env.get("/api/2.0/snapshots/\(uuid)/").json?["status"] == .string("available"))
+            #expect(try await env.get("/api/2.0/snapshots/\(other)/").json?["status"] == .string("creating"))
             let released = try await env.request(
                 .post, "/_drivesd/advance", body: #"{"operation": "snapshot"}"#, authenticated: false, headers: admin)
             #expect(released.json?["released"] == .int(1))
             try await env.tick()
-            #expect(try await env.get("/api/2.0/snapshots/\(uuid)/").json?["status"] == .string("available"))
+            #expect(try await env.get("/api/2.0/snapshots/\(other)/").json?["status"] == .string("available"))
         }
     }
 

@@ -162,4 +162,72 @@ struct ContentProcessTests {
         #expect(damaged == 1, "\(report)")
         #expect(report.contains("DAMAGED") && report.contains("checksum"), "\(report)")
     }
+
+    @Test("kill -9 while snapshots are taken and cloned: every acknowledged snapshot is there and available, every clone holds its bytes")
+    func killDuringSnapshots() async throws {
+        let daemon = try DaemonProcess()
+        try daemon.addUser()
+        try await daemon.start(timeScale: 0)
+        let image = Self.image(55)
+        let upload = try await daemon.raw("POST", "/api/2.0/drives/upload/", body: image, headers: ["Content-Type": "application/octet-stream"])
+        try #require(upload.status == 200)
+        let drive = String(decoding: upload.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        actor Acks {
+            var snapshots: [String] = []
+            var clones: [String] = []
+            func snapshot(_ uuid: String) { snapshots.append(uuid) }
+            func clone(_ uuid: String) { clones.append(uuid) }
+        }
+        let acks = Acks()
+        for _ in 0..<2 {
+            let killer = Task {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 30...200)))
+                daemon.killHard()
+            }
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<2 {
+                    group.addTask {
+                        for _ in 0..<30 {
+                            guard let made = try? await daemon.request("POST", "/api/2.0/snapshots/", body: #"{"drive": "\#(drive)"}"#),
+                                made.status == 201, let uuid = made.json?["objects"]?.arrayValue?.first?["uuid"]?.stringValue
+                            else { return }
+                            await acks.snapshot(uuid)
+                            // Clone it once it is available (the worker's next tick).
+                            for _ in 0..<20 {
+                                guard let snap = try? await daemon.request("GET", "/api/2.0/snapshots/\(uuid)/") else { return }
+                                if snap.json?["status"] == .string("available") { break }
+                                try? await Task.sleep(for: .milliseconds(5))
+                            }
+                            guard let clone = try? await daemon.request("POST", "/api/2.0/snapshots/\(uuid)/action/?do=clone"),
+                                clone.status == 202, let made = clone.json?["uuid"]?.stringValue
+                            else { continue }
+                            await acks.clone(made)
+                        }
+                    }
+                }
+            }
+            _ = try? await killer.value
+            daemon.killHard()
+            try await daemon.start(timeScale: 0)
+            for uuid in await acks.snapshots {
+                var status: JSONValue?
+                for _ in 0..<200 {
+                    status = try await daemon.request("GET", "/api/2.0/snapshots/\(uuid)/").json?["status"]
+                    if status == .string("available") { break }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                #expect(status == .string("available"), "acknowledged snapshot \(uuid): \(String(describing: status))")
+            }
+            for uuid in await acks.clones {
+                #expect(try await daemon.wait(uuid, for: "unmounted") == "unmounted")
+                let download = try await daemon.raw("GET", "/api/2.0/drives/\(uuid)/download/", headers: ["Range": "bytes=0-\(Self.size - 1)"])
+                #expect(download.body == image, "clone \(uuid) of a snapshot does not hold the drive's bytes")
+            }
+        }
+        #expect(await acks.snapshots.count > 0)
+        #expect(daemon.stop() == 0)
+        let (code, report) = try daemon.run(["verify", "--database", daemon.databasePath])
+        #expect(code == 0, "\(report)")
+        #expect(report.contains(" 0 damaged, 0 unreferenced"), "\(report)")
+    }
 }
