@@ -36,7 +36,10 @@ struct SnapshotsController {
         }
         query.filters.tags = parameters.all("tag").map(QueryParameters.splitFilter)
         query.filters.tagNames = parameters.all("tag__name").map(QueryParameters.splitFilter)
-        query.drives = parameters.all("drive").map(QueryParameters.splitFilter)
+        // A drive's uuid or URI.
+        query.drives = parameters.all("drive").map {
+            QueryParameters.splitFilter($0).map { APIPath.relatedID(.string($0), collection: "drives") ?? $0 }
+        }
         if let raw = parameters["order_by"] {
             for item in raw.split(separator: ",") {
                 let descending = item.hasPrefix("-")
@@ -120,7 +123,14 @@ struct SnapshotsController {
         let uuid = try context.parameters.require("uuid")
         switch QueryParameters(request.uri)["do"] {
         case "clone":
-            let cloneRequest = try input.cloneRequest(try await request.jsonBody(limit: settings.bodyLimit))
+            // S2: the clone keeps the drive's storage type; a `storage_type` in the body is ignored
+            // like any other key the documented body does not have.
+            var body = try await request.jsonBody(limit: settings.bodyLimit)
+            if case .object(var object)? = body {
+                object.removeValue(forKey: "storage_type")
+                body = .object(object)
+            }
+            let cloneRequest = try input.cloneRequest(body)
             let drive = try await snapshots.clone(
                 owner: owner, uuid: uuid, request: cloneRequest, avoid: DrivesController.avoid(request), now: Date())
             return .json(bytes: drive.detailJSONBytes, status: .accepted)

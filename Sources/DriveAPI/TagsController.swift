@@ -38,7 +38,11 @@ struct TagsController {
                 }
                 return try items.map { item in
                     let collection: String
-                    if case .string(let s) = item, s.contains("/servers/") { collection = "servers" } else if case .string(let t)? = item["res_type"] {
+                    if case .string(let s) = item, s.contains("/servers/") {
+                        collection = "servers"
+                    } else if case .string(let s) = item, s.contains("/snapshots/") {
+                        collection = "snapshots"
+                    } else if case .string(let t)? = item["res_type"] {
                         collection = t
                     } else { collection = "drives" }
                     guard let id = APIPath.relatedID(item, collection: collection) else {

@@ -67,7 +67,7 @@ import Testing
             let download = try await env.send(.get, "/api/2.0/drives/\(uuid)/download/")
             #expect(download.status == .ok)
             #expect(download.body.count == Self.minimum)
-            #expect(Array(download.body[0..<data.count]) == data)
+            #expect(sameBytes(Array(download.body[0..<data.count]), data))
             #expect(download.body[data.count...].allSatisfy { $0 == 0 })
             #expect(download.headers[.contentType] == "application/octet-stream")
             #expect(download.headers[HTTPField.Name("Content-Disposition")!] == "attachment; filename=\"\(uuid)\"")
@@ -81,7 +81,7 @@ import Testing
             let uuid = try await upload(env, data, path: "/api/2.0/drives/upload/disk-image.raw")
             let head = try await env.send(.get, "/api/2.0/drives/\(uuid)/download/", headers: [.range: "bytes=0-9999"])
             #expect(head.status == .partialContent)
-            #expect(head.body == data)
+            #expect(sameBytes(head.body, data))
         }
     }
 
@@ -117,7 +117,7 @@ import Testing
             #expect(after.storedBytes - before.storedBytes == 1024 * 1024)
             #expect(after.pieces - before.pieces == 1)
             let download = try await env.send(.get, "/api/2.0/drives/\(uuid)/download/")
-            #expect(download.body == data)
+            #expect(sameBytes(download.body, data))
         }
     }
 
@@ -149,11 +149,11 @@ import Testing
             let size = Self.minimum
             let middle = try await env.send(.get, path, headers: [.range: "bytes=100-199"])
             #expect(middle.status == .partialContent)
-            #expect(middle.body == Array(data[100..<200]))
+            #expect(sameBytes(middle.body, Array(data[100..<200])))
             #expect(middle.headers[.contentRange] == "bytes 100-199/\(size)")
             let suffix = try await env.send(.get, path, headers: [.range: "bytes=-10"])
             #expect(suffix.status == .partialContent)
-            #expect(suffix.body == [UInt8](repeating: 0, count: 10))
+            #expect(sameBytes(suffix.body, [UInt8](repeating: 0, count: 10)))
             #expect(suffix.headers[.contentRange] == "bytes \(size - 10)-\(size - 1)/\(size)")
             let open = try await env.send(.get, path, headers: [.range: "bytes=99990-"])
             #expect(open.body.count == size - 99990)
@@ -184,7 +184,7 @@ import Testing
             try await env.tick()
             let blank = try await env.send(.get, "/api/2.0/drives/\(creating)/download/", headers: [.range: "bytes=0-1048575"])
             #expect(blank.status == .partialContent)
-            #expect(blank.body == [UInt8](repeating: 0, count: 1_048_576))
+            #expect(sameBytes(blank.body, [UInt8](repeating: 0, count: 1_048_576)))
             // Ephemeral types: "Download No".
             let ephemeral = try await env.createDrive(size: 16 * 1024 * 1024, extra: #", "storage_type": "local_nvme""#)
             try await env.tick()
@@ -218,7 +218,7 @@ import Testing
             try await env.tick()
             let copy = try await env.send(.get, "/api/2.0/drives/\(clone)/download/")
             #expect(copy.body.count == 32 * 1024 * 1024)
-            #expect(Array(copy.body[0..<data.count]) == data)
+            #expect(sameBytes(Array(copy.body[0..<data.count]), data))
             #expect(copy.body[data.count...].allSatisfy { $0 == 0 })
 
             // Space comes back once nothing references the bytes.
@@ -226,7 +226,7 @@ import Testing
             _ = try await env.api.outboxRunner.drain()
             #expect(try await storage(env).storedBytes == before.storedBytes)
             let still = try await env.send(.get, "/api/2.0/drives/\(clone)/download/", headers: [.range: "bytes=0-99"])
-            #expect(still.body == Array(data[0..<100]))
+            #expect(sameBytes(still.body, Array(data[0..<100])))
             #expect(try await env.request(.delete, "/api/2.0/drives/\(clone)/").code == 204)
             _ = try await env.api.outboxRunner.drain()
             let gone = try await storage(env)
@@ -248,7 +248,7 @@ import Testing
             try await env.tick()
             let download = try await env.send(.get, "/api/2.0/drives/\(uuid)/download/")
             #expect(download.body.count == 16 * 1024 * 1024)
-            #expect(Array(download.body[0..<1000]) == data)
+            #expect(sameBytes(Array(download.body[0..<1000]), data))
             #expect(download.body[1000...].allSatisfy { $0 == 0 })
         }
     }
@@ -323,7 +323,7 @@ import Testing
             #expect(drive.json?["size"]?.intValue == Int64(Self.minimum))
             #expect(try await env.send(.get, base + query(1)).status == .ok)
             let download = try await env.send(.get, "/api/2.0/drives/\(uuid)/download/", headers: [.range: "bytes=0-\(size - 1)"])
-            #expect(download.body == data)
+            #expect(sameBytes(download.body, data))
             // A chunk of a finished drive: refused.
             #expect(
                 try await env.send(
@@ -350,7 +350,7 @@ import Testing
             #expect(after.storedBytes - before.storedBytes == Int64(Self.extentSize))
             #expect(after.pieces - before.pieces == 1)
             let head = try await env.send(.get, "/api/2.0/drives/\(uuid)/download/", headers: [.range: "bytes=0-19"])
-            #expect(head.body == [UInt8](repeating: 7, count: 10) + [UInt8](repeating: 0, count: 10))
+            #expect(sameBytes(head.body, [UInt8](repeating: 7, count: 10) + [UInt8](repeating: 0, count: 10)))
         }
     }
 

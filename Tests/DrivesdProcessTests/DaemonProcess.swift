@@ -209,3 +209,9 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// Byte-for-byte equality as one Bool: `#expect(a == b)` on megabytes makes Swift Testing render
+/// and diff both arrays when it fails, which takes minutes (a failing test must fail, not hang).
+func sameBytes<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ b: B) -> Bool {
+    a.count == b.count && a.elementsEqual(b)
+}
