@@ -14,9 +14,35 @@ extension CloudSigmaError {
     }
 }
 
-/// Marks the 401 apart from the 403 `permission` errors (they share `error_type`).
-struct UnauthorizedError: Error {
-    let realm: String
+/// Marks the 401 apart from the 403 `permission` errors (they share `error_type`), with the
+/// `WWW-Authenticate` challenges it carries, one header line each.
+public struct UnauthorizedError: Error {
+    let challenges: [String]
+    /// Seconds until a throttled login may try again.
+    var retryAfter: Int? = nil
+    var message: String? = nil
+
+    init(challenges: [String], retryAfter: Int? = nil, message: String? = nil) {
+        self.challenges = challenges
+        self.retryAfter = retryAfter
+        self.message = message
+    }
+
+    init(realm: String) {
+        self.init(challenges: ["Basic realm=\"\(realm)\""])
+    }
+
+    var response: Response {
+        var body = CloudSigmaError.unauthorized
+        if let message { body = CloudSigmaError(.permission, message) }
+        if let retryAfter {
+            body = CloudSigmaError(.permission, "Too many failed logins for this account from this address; retry in \(retryAfter) s")
+        }
+        var response = Response.json(body.body, status: .unauthorized)
+        for challenge in challenges { response.headers.append(HTTPField(name: .wwwAuthenticate, value: challenge)) }
+        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        return response
+    }
 }
 
 extension Response {

@@ -7,6 +7,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 
@@ -44,6 +45,11 @@ public struct APISettings: Sendable {
     public var responseCacheBytes: Int = 64 * 1024 * 1024
     /// Largest body of one upload chunk (resumable.js or an upload link).
     public var uploadChunkLimit: Int = 64 * 1024 * 1024
+    /// Frames a websocket subscriber may have waiting; a subscriber that falls further behind is
+    /// closed (1008).
+    public var eventQueueLimit: Int = 1024
+    /// How often idle websockets are pinged.
+    public var eventPingInterval: Duration = .seconds(30)
 
     public init(
         catalogue: StorageCatalogue = StorageCatalogue(), durations: OperationDurations = OperationDurations(),
@@ -83,6 +89,8 @@ public struct DrivesAPI: Sendable {
     public let settings: APISettings
     /// Drives' bytes (uploads, downloads, removal of unreferenced content).
     public let content: ContentService
+    /// Change events to websocket subscribers.
+    public let events: EventHub
 
     public var drives: any DriveRepository { stores.drives }
     public var jobs: any JobRepository { stores.jobs }
@@ -110,6 +118,14 @@ public struct DrivesAPI: Sendable {
         self.outboxRunner = OutboxRunner(
             outbox: stores.outbox, doorbell: stores.signals.outbox, handlers: effects, logger: outboxLogger)
         self.authenticator = Authenticator(accounts: stores.accounts, realm: settings.realm, ttl: settings.credentialCacheTTL)
+        var eventsLogger = logger
+        eventsLogger[metadataKey: "subsystem"] = "events"
+        self.events = EventHub(stores: stores, logger: eventsLogger, queueLimit: settings.eventQueueLimit)
+    }
+
+    var eventSockets: EventSockets {
+        EventSockets(
+            hub: events, authenticator: authenticator, adminUsername: settings.adminUsername, adminPassword: settings.adminPassword)
     }
 
     /// The router of the whole API.
@@ -127,6 +143,9 @@ public struct DrivesAPI: Sendable {
             let ceiling = Document(Self.ceilingDocument)
             router.get("_drivesd/ceiling") { _, _ in ceiling.response }
         }
+        EventSocketRoutes(sockets: eventSockets).register(on: router)
+        let faulty = router.group("api/2.0").add(middleware: FaultMiddleware(faults: faults, admin: stores.admin))
+        AccountsController(authenticator: authenticator, accounts: stores.accounts, settings: settings).register(on: faulty)
         let api = router.group("api/2.0")
             .add(middleware: FaultMiddleware(faults: faults, admin: stores.admin))
             .add(middleware: AuthMiddleware(authenticator: authenticator))
@@ -167,11 +186,17 @@ public struct DrivesAPI: Sendable {
     public func buildApplication(
         host: String, port: Int, logger: Logger, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        Application(
+        let sockets = eventSockets
+        let webSocket = WebSocketServerConfiguration(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: settings.eventPingInterval))
+        return Application(
             router: buildRouter(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])),
+            server: HTTPServerBuilder { responder in
+                DrivesdChannel(
+                    responder: responder, sockets: sockets, additionalChannelHandlers: { [ExpectContinueHandler()] },
+                    webSocket: webSocket)
+            },
             configuration: .init(address: .hostname(host, port: port), serverName: "drivesd"),
-            services: [worker, outboxRunner],
+            services: [worker, outboxRunner, events],
             onServerRunning: onServerRunning,
             logger: logger)
     }

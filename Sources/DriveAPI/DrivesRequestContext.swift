@@ -7,6 +7,8 @@ public struct DrivesRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``AuthMiddleware``.
     public var user: User?
+    /// How the user was authenticated (set with `user`).
+    public var authentication: Authentication?
     /// Set by the outermost middleware: the `X-Request-ID` of this request.
     public var requestID = ""
     /// The connection (for `Expect: 100-continue`).
@@ -15,6 +17,11 @@ public struct DrivesRequestContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.channel = source.channel
+    }
+
+    /// The client's IP address ("local" without a socket: router tests).
+    var clientAddress: String {
+        channel?.remoteAddress?.ipAddress ?? "local"
     }
 
     /// The authenticated user, or `401`.

@@ -61,9 +61,7 @@ struct ErrorMiddleware: RouterMiddleware {
         case let error as CloudSigmaError:
             return .error(error)
         case let error as UnauthorizedError:
-            var response = Response.json(CloudSigmaError.unauthorized.body, status: .unauthorized)
-            response.headers[.wwwAuthenticate] = "Basic realm=\"\(error.realm)\""
-            return response
+            return error.response
         case let error as StoreError:
             if case .conflict = error {} else {
                 context.logger.error("store failure", metadata: ["error": "\(error)"])
@@ -90,19 +88,17 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 }
 
-/// HTTP Basic authentication against the users table, with a cache of verified credentials.
+/// Authenticates every API request (Basic, Digest, Bearer, session cookie with CSRF: see
+/// ``Authenticator``).
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = DrivesRequestContext
     let authenticator: Authenticator
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization],
-            let user = try await authenticator.authenticate(authorization: header)
-        else {
-            throw UnauthorizedError(realm: authenticator.realm)
-        }
+        let authentication = try await authenticator.authenticate(request, address: context.clientAddress)
         var context = context
-        context.user = user
+        context.user = authentication.user
+        context.authentication = authentication
         return try await next(request, context)
     }
 }
@@ -154,18 +150,11 @@ struct AdminAuthMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard !password.isEmpty, let header = request.headers[.authorization],
             let (user, pass) = Authenticator.parseBasic(header),
-            Self.same(user, username) && Self.same(pass, password)
+            Authenticator.same(user, username) && Authenticator.same(pass, password)
         else {
             throw UnauthorizedError(realm: "drivesd-admin")
         }
         return try await next(request, context)
-    }
-
-    static func same(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        var diff = x.count ^ y.count
-        for i in 0..<min(x.count, y.count) { diff |= Int(x[i] ^ y[i]) }
-        return diff == 0
     }
 }
 

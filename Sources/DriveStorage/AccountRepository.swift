@@ -18,9 +18,15 @@ public enum UserError: Error, Equatable, CustomStringConvertible {
     case emailTaken(String)
     case invalidEmail(String)
     case emptyPassword
+    case noSuchUser(String)
+    case noSuchToken
+    case invalidExpiry
 
     public var description: String {
         switch self {
+        case .noSuchUser(let e): "no user with email or uuid \(e)"
+        case .noSuchToken: "no such token"
+        case .invalidExpiry: "the expiry must be a positive number of seconds"
         case .emailTaken(let e): "a user with email \(e) already exists"
         case .invalidEmail(let e): "not an email address: \(e)"
         case .emptyPassword: "the password must not be empty"
@@ -35,8 +41,110 @@ public protocol AccountRepository: Sendable {
     func addUser(email: String, password: String, iterations: Int) throws -> User
     /// Every account, in creation order, without blocking the calling thread.
     func listUsers() async throws -> [User]
-    /// The account these credentials belong to, or nil. Pays the slow hash.
+    /// The account these credentials belong to, or nil. Pays the slow hash. A user without a
+    /// Digest HA1 (created before Digest existed) gets one on this success.
     func verifyUser(email: String, password: String) async throws -> User?
+    /// The account with this uuid or email, or nil.
+    func user(_ uuidOrEmail: String) async throws -> User?
+    /// Sets a new password (and its Digest HA1); ends the user's sessions.
+    @discardableResult
+    func setPassword(user uuidOrEmail: String, password: String, iterations: Int) async throws -> User
+    /// What Digest checks a response against: the user (email compared without case) and its
+    /// HA1 = MD5(email:users:password), or nil when unknown or when no HA1 is stored yet.
+    func digestCredential(username: String) async throws -> DigestCredential?
+
+    /// Opens a session for `userUUID`, valid for `lifetime` seconds.
+    func createSession(userUUID: String, lifetime: TimeInterval, now: Date) async throws -> IssuedSession
+    /// The live session whose cookie is `key`, or nil (unknown or expired).
+    func session(key: String, now: Date) async throws -> ActiveSession?
+    /// Ends the session whose cookie is `key`; whether there was one.
+    @discardableResult
+    func deleteSession(key: String) async throws -> Bool
+
+    /// Issues a bearer token for a user (uuid or email), expiring after `expiresIn` seconds (nil: never).
+    func createToken(user uuidOrEmail: String, expiresIn: TimeInterval?, now: Date) async throws -> IssuedToken
+    /// The tokens of a user (uuid or email), oldest first; never the secrets.
+    func tokens(user uuidOrEmail: String) async throws -> [TokenInfo]
+    /// Revokes a token given as itself or as its id; whether there was one.
+    @discardableResult
+    func revokeToken(_ tokenOrID: String) async throws -> Bool
+    /// The user of a live bearer token, with its expiry; nil when unknown, revoked or expired.
+    func tokenUser(token: String, now: Date) async throws -> (user: User, expiresAt: Date?)?
+
+    /// A number that moves whenever a credential stops being valid (password changed, user,
+    /// session or token deleted), from any process sharing the store.
+    func credentialEpoch() async throws -> Int64
+    /// A random secret of 32 bytes named `name`, made once and kept by the store (signing keys).
+    func secret(named name: String) async throws -> [UInt8]
+}
+
+/// What Digest needs of a user.
+public struct DigestCredential: Sendable, Equatable {
+    public var user: User
+    /// Lower-case hex MD5(email:users:password).
+    public var ha1: String
+
+    public init(user: User, ha1: String) {
+        self.user = user
+        self.ha1 = ha1
+    }
+}
+
+/// A session just opened: the cookie values to set.
+public struct IssuedSession: Sendable, Equatable {
+    /// The `sessionid` cookie (a random secret; the store keeps its hash only).
+    public var key: String
+    /// The `csrftoken` cookie, and the `X-CSRFToken` that unsafe requests must carry.
+    public var csrfToken: String
+    public var expiresAt: Date
+
+    public init(key: String, csrfToken: String, expiresAt: Date) {
+        self.key = key
+        self.csrfToken = csrfToken
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A live session.
+public struct ActiveSession: Sendable, Equatable {
+    public var user: User
+    public var csrfToken: String
+    public var expiresAt: Date
+
+    public init(user: User, csrfToken: String, expiresAt: Date) {
+        self.user = user
+        self.csrfToken = csrfToken
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A bearer token as listed (never the secret).
+public struct TokenInfo: Sendable, Equatable {
+    /// A short public name of the token, for listing and revoking.
+    public var id: String
+    public var userUUID: String
+    public var email: String
+    public var createdAt: String
+    public var expiresAt: Date?
+
+    public init(id: String, userUUID: String, email: String, createdAt: String, expiresAt: Date?) {
+        self.id = id
+        self.userUUID = userUUID
+        self.email = email
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A token just issued: the secret, shown once.
+public struct IssuedToken: Sendable, Equatable {
+    public var token: String
+    public var info: TokenInfo
+
+    public init(token: String, info: TokenInfo) {
+        self.token = token
+        self.info = info
+    }
 }
 
 /// What the admin API (`/_drivesd/`) asks of the store.

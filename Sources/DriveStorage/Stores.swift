@@ -5,10 +5,13 @@ public struct StoreSignals: Sendable {
     public let transitions: Doorbell
     /// Rung after a commit that recorded an after-commit effect.
     public let outbox: Doorbell
+    /// Rung after every commit that changed a row (change events may be waiting).
+    public let events: Doorbell
 
-    public init(transitions: Doorbell = Doorbell(), outbox: Doorbell = Doorbell()) {
+    public init(transitions: Doorbell = Doorbell(), outbox: Doorbell = Doorbell(), events: Doorbell = Doorbell()) {
         self.transitions = transitions
         self.outbox = outbox
+        self.events = events
     }
 }
 
@@ -29,6 +32,8 @@ public struct Stores: Sendable {
     public var content: any ContentRepository
     /// Snapshots of drives.
     public var snapshots: any SnapshotRepository
+    /// The change events of commits (the websocket's source).
+    public var events: any EventRepository
     /// Moves on every commit that may change an answer (the response cache's validity).
     public var changes: CommitGeneration
     public var signals: StoreSignals
@@ -38,8 +43,9 @@ public struct Stores: Sendable {
         servers: any ServerRepository, tags: any TagRepository, library: any LibraryRepository,
         accounts: any AccountRepository, admin: any AdminRepository, transitions: any TransitionRepository,
         outbox: any OutboxRepository, content: any ContentRepository, snapshots: any SnapshotRepository,
-        changes: CommitGeneration, signals: StoreSignals
+        events: any EventRepository, changes: CommitGeneration, signals: StoreSignals
     ) {
+        self.events = events
         self.content = content
         self.snapshots = snapshots
         self.drives = drives

@@ -167,8 +167,10 @@ final class CommitCounter: TransactionObserver, Sendable {
     func databaseDidChange(with event: DatabaseEvent) {}
     func databaseDidCommit(_ db: Database) {
         let total = db.totalChangesCount
-        generation.didCommit(changed: seenChanges.exchange(total, ordering: .relaxed) != total)
+        let changed = seenChanges.exchange(total, ordering: .relaxed) != total
+        generation.didCommit(changed: changed)
         afterCommit.didCommit()
+        if changed { afterCommit.signals.events.ring() }
     }
     func databaseDidRollback(_ db: Database) {
         generation.didRollback()

@@ -30,6 +30,7 @@ extension AppDatabase {
             outbox: SQLiteOutboxRepository(database: self),
             content: SQLiteContentRepository(database: self, env: env),
             snapshots: SQLiteSnapshotRepository(database: self, env: env),
+            events: SQLiteEventRepository(database: self),
             changes: generation,
             signals: signals)
     }

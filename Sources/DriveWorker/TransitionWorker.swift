@@ -112,7 +112,7 @@ public final class TransitionWorker: Service, Sendable {
 }
 
 extension Task where Success == Never, Failure == Never {
-    static var isCancelledOrShuttingDown: Bool {
+    public static var isCancelledOrShuttingDown: Bool {
         Task.isCancelled || Task.isShuttingDownGracefully
     }
 }

@@ -3,6 +3,7 @@ import Configuration
 import DriveAPI
 import DriveContent
 import DriveLifecycle
+import DriveModel
 import DrivesdApp
 import DriveStorage
 import DriveStore
@@ -16,7 +17,7 @@ struct Drivesd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drivesd",
         abstract: "A local, durable implementation of the CloudSigma API 2.0 Drives service.",
-        subcommands: [Serve.self, Migrate.self, UserCommand.self, CheckConfig.self, Backup.self, Restore.self, Verify.self],
+        subcommands: [Serve.self, Migrate.self, UserCommand.self, TokenCommand.self, CheckConfig.self, Backup.self, Restore.self, Verify.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -245,7 +246,7 @@ struct Migrate: AsyncParsableCommand {
 
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Manage the accounts of the API.", subcommands: [Add.self, List.self])
+        commandName: "user", abstract: "Manage the accounts of the API.", subcommands: [Add.self, List.self, Password.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a user and print its UUID.")
@@ -267,6 +268,27 @@ struct UserCommand: AsyncParsableCommand {
         }
     }
 
+    struct Password: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set a user's password (and its Digest HA1); the user's sessions end, the old password stops working at once.")
+        @Argument(help: "The user's email or UUID.") var user: String
+        @Option(help: "The new password.") var password: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let settings = try await store.settings()
+            let database = try store.openDatabase(settings)
+            try database.migrate()
+            do {
+                let user = try await database.setPassword(user: user, password: password, iterations: settings.pbkdf2Iterations)
+                print(user.uuid)
+            } catch let error as UserError {
+                throw ValidationError(error.description)
+            }
+            try database.close()
+        }
+    }
+
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the users: UUID, email, creation time.")
         @OptionGroup var store: StoreOptions
@@ -279,6 +301,71 @@ struct UserCommand: AsyncParsableCommand {
                 print("\(user.uuid)\t\(user.email)\t\(user.createdAt)")
             }
             try database.close()
+        }
+    }
+}
+
+/// Bearer tokens for the Go SDK and Terraform (`Authorization: Bearer …`). Stored hashed; a
+/// revoked token stops working within a second, also in a daemon that is running.
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Issue, list and revoke bearer tokens.", subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Issue a token for a user and print it (shown this once).")
+        @Argument(help: "The user's email (or UUID).") var email: String
+        @Option(name: .customLong("expires-in"), help: "Seconds until the token expires (default: never).")
+        var expiresIn: Double?
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let settings = try await store.settings()
+            let database = try store.openDatabase(settings)
+            try database.migrate()
+            do {
+                let issued = try await database.createToken(user: email, expiresIn: expiresIn, now: Date())
+                print(issued.token)
+            } catch let error as UserError {
+                throw ValidationError(error.description)
+            }
+            try database.close()
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List a user's tokens: id, creation time, expiry (never the tokens themselves).")
+        @Argument(help: "The user's email (or UUID).") var email: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let settings = try await store.settings()
+            let database = try store.openDatabase(settings)
+            try database.migrate()
+            do {
+                for token in try await database.tokens(user: email) {
+                    print("\(token.id)\t\(token.createdAt)\t\(token.expiresAt.map { Timestamp.string($0) } ?? "never")")
+                }
+            } catch let error as UserError {
+                throw ValidationError(error.description)
+            }
+            try database.close()
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token (given as itself or as its listed id).")
+        @Argument(help: "The token, or its id from `token list`.") var token: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let settings = try await store.settings()
+            let database = try store.openDatabase(settings)
+            try database.migrate()
+            let revoked = try await database.revokeToken(token)
+            try database.close()
+            guard revoked else { throw ValidationError("no such token") }
+            print("revoked")
         }
     }
 }

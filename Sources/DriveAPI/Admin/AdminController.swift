@@ -31,6 +31,7 @@ struct AdminController {
         })
         admin.resource("drives/:uuid/availability", put: setAvailability)
         admin.resource("requests", get: requests)
+        registerCredentials(on: admin)
         admin.resource("storage", get: { _, _ in .json(Self.storageJSON(try await api.stores.content.stats())) })
     }
 
@@ -89,6 +90,14 @@ struct AdminController {
         ] {
             out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(value)\n"
         }
+        let events = api.events.statistics
+        out += "# HELP drivesd_event_subscribers Open websockets receiving change events.\n# TYPE drivesd_event_subscribers gauge\n"
+        out += "drivesd_event_subscribers \(events.subscribers)\n"
+        out += "# HELP drivesd_event_frames_total Change events published (one per changed resource).\n"
+        out += "# TYPE drivesd_event_frames_total counter\ndrivesd_event_frames_total \(events.published)\n"
+        out += "# HELP drivesd_event_subscribers_closed_slow_total Websockets closed because their queue overflowed.\n"
+        out += "# TYPE drivesd_event_subscribers_closed_slow_total counter\n"
+        out += "drivesd_event_subscribers_closed_slow_total \(events.closedSlow)\n"
         out += "# HELP drivesd_users Accounts.\n# TYPE drivesd_users gauge\ndrivesd_users \(stats.users)\n"
         out += "# HELP drivesd_database_bytes Size of the database file and its WAL.\n# TYPE drivesd_database_bytes gauge\n"
         out += "drivesd_database_bytes \(stats.databaseBytes)\n"

@@ -1,0 +1,226 @@
+import HTTPTypes
+import DriveModel
+import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
+import Synchronization
+@_spi(WSInternal) import WSCore
+
+/// The server's HTTP/1.1 channel: the API, and the websocket of change events on the same port.
+///
+/// hummingbird-websocket's own upgrade channel answers every refused handshake with a bare
+/// `400`; the contract wants `401` with the error array (W-c), so this channel negotiates the
+/// upgrade with NIO's typed upgrader itself and hands a refused handshake to the router like any
+/// request (its `/websocket` route renders the 401). An accepted one is served by
+/// hummingbird-websocket's frame handler (pings, close handshake, control frames).
+struct DrivesdChannel: ServerChildChannel, HTTPChannelHandler {
+    enum Negotiated: Sendable {
+        case websocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, EventSubscription)
+        case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+    }
+
+    struct Value: ServerChildChannelValue {
+        let negotiated: EventLoopFuture<Negotiated>
+        let channel: any Channel
+        let accepted: AcceptedSubscription
+    }
+
+    let responder: HTTPChannelHandler.Responder
+    let sockets: EventSockets
+    let additionalChannelHandlers: @Sendable () -> [any RemovableChannelHandler]
+    let webSocket: WebSocketServerConfiguration
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let accepted = AcceptedSubscription()
+            let sockets = self.sockets
+            let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
+                maxFrameSize: webSocket.maxFrameSize,
+                shouldUpgrade: { channel, head in
+                    let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
+                    promise.completeWithTask {
+                        switch await sockets.accept(head) {
+                        case .accepted(let subscription):
+                            accepted.set(subscription)
+                            return HTTPHeaders()
+                        case .refused(let status, let error):
+                            accepted.refuse(status, error)
+                            return nil
+                        }
+                    }
+                    return promise.futureResult
+                },
+                upgradePipelineHandler: { channel, _ in
+                    channel.eventLoop.makeCompletedFuture {
+                        guard let subscription = accepted.take() else { throw ChannelError.inappropriateOperationForState }
+                        let asyncChannel = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
+                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                        return Negotiated.websocket(asyncChannel, subscription)
+                    }
+                })
+            let handlers = additionalChannelHandlers
+            let upgrade = NIOTypedHTTPServerUpgradeConfiguration<Negotiated>(
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try channel.pipeline.syncOperations.addHandlers(handlers())
+                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+                        return Negotiated.http(
+                            try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)))
+                    }
+                })
+            var configuration = NIOUpgradableHTTPServerPipelineConfiguration<Negotiated>(upgradeConfiguration: upgrade)
+            configuration.enablePipelining = false
+            configuration.enableErrorHandling = false
+            configuration.enableResponseHeaderValidation = false
+            let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            return Value(negotiated: negotiated, channel: channel, accepted: accepted)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        do {
+            switch try await value.negotiated.get() {
+            case .http(let http):
+                if let (status, error) = value.accepted.refusal {
+                    // NIO consumed the refused handshake request: answer it here, then close.
+                    try await http.executeThenClose { _, outbound in
+                        var body = ByteBuffer()
+                        body.writeBytes(error.body.jsonBytes)
+                        var headers: HTTPFields = [.connection: "close", .contentType: "application/json; charset=utf-8"]
+                        headers[.contentLength] = String(body.readableBytes)
+                        try await outbound.write(
+                            contentsOf: [.head(HTTPResponse(status: status, headerFields: headers)), .body(body), .end(nil)])
+                    }
+                    return
+                }
+                await handleHTTP(asyncChannel: http, logger: logger)
+            case .websocket(let socket, let subscription):
+                defer { subscription.cancel() }
+                _ = try await WebSocketHandler.handle(
+                    type: .server,
+                    configuration: .init(
+                        extensions: [], autoPing: webSocket.autoPing, closeTimeout: webSocket.closeTimeout,
+                        validateUTF8: webSocket.validateUTF8, maxFrameSize: webSocket.maxFrameSize),
+                    asyncChannel: socket, context: EventSocketContext(logger: logger),
+                    handler: { inbound, outbound, _ in try await EventSockets.serve(subscription, inbound: inbound, outbound: outbound) })
+            }
+        } catch let error as ChannelError where error == .inputClosed {
+            logger.trace("connection closed before a request")
+        } catch {
+            logger.debug("connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Carries the subscription made at the handshake to the upgraded channel, or why the
+/// handshake was refused.
+final class AcceptedSubscription: Sendable {
+    private let value = Mutex<(subscription: EventSubscription?, refusal: (HTTPResponse.Status, CloudSigmaError)?)>((nil, nil))
+    func set(_ subscription: EventSubscription) { value.withLock { $0.subscription = subscription } }
+    func take() -> EventSubscription? { value.withLock { $0.subscription.take() } }
+    func refuse(_ status: HTTPResponse.Status, _ error: CloudSigmaError) { value.withLock { $0.refusal = (status, error) } }
+    var refusal: (HTTPResponse.Status, CloudSigmaError)? { value.withLock { $0.refusal } }
+}
+
+/// What a handshake gets.
+enum Handshake: Sendable {
+    case accepted(EventSubscription)
+    case refused(HTTPResponse.Status, CloudSigmaError)
+}
+
+struct EventSocketContext: WebSocketContext {
+    let logger: Logger
+}
+
+/// Who may open the events websocket, and what it sends.
+struct EventSockets: Sendable {
+    let hub: EventHub
+    let authenticator: Authenticator
+    let adminUsername: String
+    let adminPassword: String
+
+    /// The paths of the account websocket (pycloudsigma's `ws_endpoint` is `…/websocket`; the old
+    /// docs say `/2.0/websocket`).
+    static let accountPaths: Set<String> = ["/websocket", "/2.0/websocket", "/api/2.0/websocket"]
+    /// Every account's changes, for the admin (the console).
+    static let adminPath = "/_drivesd/websocket"
+
+    static let cookieMissing = CloudSigmaError(
+        .permission,
+        "The websocket needs a valid async_auth cookie: POST /api/2.0/accounts/action/?do=authenticate_asynchronous, then connect within 2 minutes")
+
+    /// The subscription of an acceptable handshake (subscribed now: W6), or why it is refused.
+    func accept(_ head: HTTPRequestHead) async -> Handshake {
+        let path = String(head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+        let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        if Self.accountPaths.contains(trimmed) {
+            var fields = HTTPFields()
+            for value in head.headers["cookie"] { fields.append(HTTPField(name: .cookie, value: value)) }
+            guard let cookie = Authenticator.cookie("async_auth", in: fields),
+                let user = try? await authenticator.asyncCookieUser(cookie)
+            else { return .refused(.unauthorized, Self.cookieMissing) }
+            return .accepted(hub.subscribe(owner: user.uuid))
+        }
+        if trimmed == Self.adminPath {
+            guard !adminPassword.isEmpty, let header = head.headers["authorization"].first,
+                let (user, pass) = Authenticator.parseBasic(header),
+                Authenticator.same(user, adminUsername) && Authenticator.same(pass, adminPassword)
+            else { return .refused(.unauthorized, CloudSigmaError.unauthorized) }
+            return .accepted(hub.subscribe(owner: nil))
+        }
+        return .refused(
+            .notFound, CloudSigmaError(.notexist, "No websocket at \(path): change events are served on /websocket"))
+    }
+
+    /// Sends the subscription's frames until the client goes or the queue overflows (then
+    /// closes with 1008, policy violation). Frames from the client are read and ignored.
+    static func serve(_ subscription: EventSubscription, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await _ in inbound {}
+            }
+            group.addTask {
+                for await frame in subscription.frames {
+                    try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame)))
+                }
+                if subscription.didOverflow {
+                    try await outbound.close(.policyViolation, reason: "subscriber too slow: its queue overflowed")
+                }
+                // Otherwise the hub stopped (shutdown): end the socket.
+            }
+            _ = try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// The websocket paths as plain HTTP routes: what a refused handshake (or a request that is no
+/// handshake) gets. 401 without a valid `async_auth` cookie (W-c); 400 otherwise (a handshake
+/// must open its connection: NIO negotiates upgrades on a connection's first request only).
+struct EventSocketRoutes {
+    let sockets: EventSockets
+
+    func register(on router: Router<DrivesRequestContext>) {
+        for path in EventSockets.accountPaths {
+            router.on(RouterPath(String(path.dropFirst())), method: .get) { request, _ -> Response in
+                guard let cookie = Authenticator.cookie("async_auth", in: request.headers),
+                    (try await sockets.authenticator.asyncCookieUser(cookie)) != nil
+                else {
+                    throw UnauthorizedError(challenges: [], message: EventSockets.cookieMissing.message)
+                }
+                throw CloudSigmaError.validation(nil, "This is a websocket: open a new connection with Upgrade: websocket")
+            }
+        }
+        router.on(RouterPath(String(EventSockets.adminPath.dropFirst())), method: .get) { _, _ -> Response in
+            throw CloudSigmaError.validation(nil, "This is a websocket (admin credentials): open a new connection with Upgrade: websocket")
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import DriveStorage
+import GRDB
+
+/// The change events the triggers of migration 0009 append in the transaction of each change.
+public struct SQLiteEventRepository: EventRepository {
+    let database: AppDatabase
+
+    public init(database: AppDatabase) {
+        self.database = database
+    }
+
+    public func latestEventID() async throws -> Int64 {
+        try await database.readNow { db in
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(id), 0) FROM change_events")) ?? 0
+        }
+    }
+
+    public func events(after id: Int64, limit: Int) async throws -> [ChangeEvent] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db.cachedStatement(
+                    sql: "SELECT id, owner, resource_type, uuid, deleted FROM change_events WHERE id > ? ORDER BY id LIMIT ?"),
+                arguments: [id, limit]
+            ).map { ChangeEvent(id: $0[0], owner: $0[1], resourceType: $0[2], uuid: $0[3], deleted: $0[4]) }
+        }
+    }
+
+    public func deleteEvents(through id: Int64) async throws -> Int {
+        let generation = database.generation
+        return try await database.write { db in
+            // Published events are no answer's data: cached answers stay current.
+            generation.scopeCommit(to: [])
+            try db.run(sql: "DELETE FROM change_events WHERE id <= ?", arguments: [id])
+            return db.changesCount
+        }
+    }
+}
