@@ -62,6 +62,12 @@ class Drivesd:
         return self.base + "/api/2.0/"
 
     @property
+    def ws_endpoint(self):
+        # pycloudsigma's Websocket connects to config['ws_endpoint'] (the websocket is outside
+        # /api/2.0/; the async_auth cookie has Path=/).
+        return "ws://127.0.0.1:%d/websocket" % self.port
+
+    @property
     def database(self):
         return os.path.join(self.workdir, "drivesd.sqlite")
 
@@ -223,6 +229,7 @@ def drivesd():
         # The configured port was taken: aim the already loaded configuration at the new one.
         import cloudsigma.conf
         cloudsigma.conf.config["api_endpoint"] = d.api_endpoint
+        cloudsigma.conf.config["ws_endpoint"] = d.ws_endpoint
     listed = d.cli("user", "list")
     for u in d.users:
         assert u.uuid in listed and u.email in listed
@@ -276,6 +283,7 @@ def cs(drivesd):
     import cloudsigma.resource as cr
     assert cloudsigma.conf.CONFIG_LOCATION == _SESSION["conf"]
     assert cloudsigma.conf.config["api_endpoint"] == drivesd.api_endpoint
+    assert cloudsigma.conf.config["ws_endpoint"] == drivesd.ws_endpoint
     return cr
 
 

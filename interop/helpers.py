@@ -105,7 +105,9 @@ def verbose_headers(stderr, direction="<"):
 
 
 def response_headers(stderr):
-    """The final response of a `curl -v` run: (status, {lower-case name: value})."""
+    """The final response of a `curl -v` run: (status, {lower-case name: value}). A field sent
+    on several lines (a 401's `WWW-Authenticate` Basic and Digest challenges) is combined into
+    one value, in order, joined by ", " (RFC 9110 §5.3)."""
     lines = verbose_headers(stderr)
     starts = [i for i, line in enumerate(lines) if line.startswith("HTTP/")]
     assert starts, "no response in curl output:\n" + stderr
@@ -115,7 +117,8 @@ def response_headers(stderr):
     for line in block[1:]:
         if ":" in line:
             k, v = line.split(":", 1)
-            headers[k.strip().lower()] = v.strip()
+            k, v = k.strip().lower(), v.strip()
+            headers[k] = headers[k] + ", " + v if k in headers else v
     return status, headers
 
 

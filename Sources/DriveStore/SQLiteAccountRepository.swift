@@ -129,6 +129,7 @@ extension AppDatabase {
         ).map { User(uuid: $0[0], email: $0[1], createdAt: $0[2]) }
     }
 
+    @discardableResult
     public func setPassword(user uuidOrEmail: String, password: String, iterations: Int) async throws -> User {
         guard !password.isEmpty else { throw UserError.emptyPassword }
         guard let user = try await user(uuidOrEmail) else { throw UserError.noSuchUser(uuidOrEmail) }
@@ -189,6 +190,7 @@ extension AppDatabase {
         }
     }
 
+    @discardableResult
     public func deleteSession(key: String) async throws -> Bool {
         let hash = Credentials.sha256(key)
         return try await write { db in
@@ -227,6 +229,7 @@ extension AppDatabase {
         }
     }
 
+    @discardableResult
     public func revokeToken(_ tokenOrID: String) async throws -> Bool {
         let hash = Credentials.sha256(tokenOrID)
         return try await write { db in

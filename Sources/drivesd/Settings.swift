@@ -23,6 +23,9 @@ import Yams
 /// - `storage.data_dir` (string, empty): the data directory holding drives' bytes; empty means
 ///   `drivesd-data` beside the database file.
 /// - `http.upload_chunk_limit_bytes` (int, `67108864`): largest body of one upload chunk.
+/// - `events.queue_limit` (int, `1024`): change-event frames a websocket subscriber may have
+///   waiting; one that falls further behind is closed with 1008.
+/// - `events.ping_seconds` (int, `30`): how often idle websockets are pinged.
 /// - `database.synchronous` (string, `normal`): `normal` survives a crash of the daemon, `full`
 ///   also a power loss (an fsync per commit).
 /// - `time_scale` (double, `1`): multiplies every simulated duration; 0 completes transitions on
@@ -83,6 +86,8 @@ struct Settings {
             "database.synchronous": "normal",
             "storage.data_dir": "",
             "http.upload_chunk_limit_bytes": 67_108_864,
+            "events.queue_limit": 1024,
+            "events.ping_seconds": 30,
             "time_scale": 1.0,
             "durations.create_seconds": 1.0,
             "durations.resize_seconds": 2.0,
@@ -305,6 +310,8 @@ struct Settings {
         api.durations.snapshotSeconds = number("durations.snapshot_seconds", 1, max: year)
         api.responseCacheEntries = int("cache.response_entries", 20_000, max: 10_000_000)
         api.uploadChunkLimit = int("http.upload_chunk_limit_bytes", 67_108_864, min: 1024, max: 1 << 30)
+        api.eventQueueLimit = int("events.queue_limit", 1024, min: 1, max: 1_000_000)
+        api.eventPingInterval = .seconds(int("events.ping_seconds", 30, min: 1, max: 3600))
         if let ceiling = try? reader.requiredBool(forKey: "benchmark.ceiling_route") { api.ceilingRoute = ceiling } else {
             problems.append("benchmark.ceiling_route must be true or false")
         }

@@ -78,6 +78,31 @@ struct UpgradeFixtureTests {
     }
 
     @Test(
+        "users of a release before Digest: Digest refused until their next Basic login stores the HA1; sessions and tokens work",
+        arguments: releases)
+    func credentialsAfterUpgrade(release: String) async throws {
+        let path = try Self.copyOfFixture(release)
+        defer { Self.removeCopy(path) }
+        try await withDrivesd(path: path) { env in
+            let uri = "/api/2.0/drives/"
+            func digest(_ account: Account) async throws -> Int {
+                let challenge = try await AuthenticationTests.digestChallenge(env)
+                let header = AuthenticationTests.digest(challenge, user: account.user.email, password: account.password, uri: uri)
+                return try await env.request(.get, uri, authenticated: false, headers: [.authorization: header]).code
+            }
+            #expect(try await digest(env.alice) == 401)
+            #expect(try await env.get(uri).code == 200)  // Basic: derives the HA1
+            #expect(try await digest(env.alice) == 200)
+            #expect(try await digest(env.bob) == 401, "bob has not logged in with Basic yet")
+            let (session, _) = try await AuthenticationTests.logIn(env, env.bob)
+            #expect(try await env.request(.get, uri, authenticated: false, headers: [.cookie: "sessionid=\(session)"]).code == 200)
+            #expect(try await digest(env.bob) == 200, "a session login knows the password too")
+            let token = try await env.api.stores.accounts.createToken(user: env.bob.user.uuid, expiresIn: nil, now: Date())
+            #expect(try await env.request(.get, uri, headers: [.authorization: "Bearer \(token.token)"]).code == 200)
+        }
+    }
+
+    @Test(
         "opens and migrates in place; every drive, server, tag and job of both accounts is kept, and isolated",
         arguments: releases)
     func keepsEverything(release: String) async throws {

@@ -103,6 +103,11 @@ public final class Authenticator: Sendable {
             switch scheme {
             case "basic":
                 guard let (email, password) = Self.parseBasic(header) else { throw await unauthorized() }
+                // During a back-off even a remembered (right) password is refused: otherwise a
+                // guesser would get the right one through the cache of an account in use.
+                if throttle.isEngaged, let retry = throttle.retryAfter(Self.throttleKey(email, address), now: clock()) {
+                    throw await unauthorized(retryAfter: retry)
+                }
                 if let user = cached(header, kind: "basic")?.user { return Authentication(user: user, method: .basic) }
                 let generation = currentGeneration
                 guard let user = try await verifyPassword(email: email, password: password, address: address) else {
@@ -202,13 +207,13 @@ public final class Authenticator: Sendable {
         if let retry = throttle.retryAfter(key, now: clock()) { throw await unauthorized(retryAfter: retry) }
         guard let credential = try await accounts.digestCredential(username: username) else {
             throttle.failed(key, now: clock())
-            throw await unauthorized()
+            throw await unauthorized(retryAfter: throttle.retryAfter(key, now: clock()))
         }
         let ha2 = Self.md5Hex("\(request.method.rawValue):\(uri)")
         let expected = Self.md5Hex("\(credential.ha1):\(nonce):\(nc):\(cnonce):auth:\(ha2)")
         guard Self.same(expected, response.lowercased()) else {
             throttle.failed(key, now: clock())
-            throw await unauthorized()
+            throw await unauthorized(retryAfter: throttle.retryAfter(key, now: clock()))
         }
         throttle.succeeded(key)
         return credential.user
@@ -377,6 +382,11 @@ public final class Authenticator: Sendable {
 
     static func sign(_ text: String, _ key: SymmetricKey) -> String {
         hex(HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: key)).prefix(40).description
+    }
+
+    /// The signature of the nonces and cookies: HMAC-SHA256 under `secret`, 40 hex digits.
+    public static func sign(_ text: String, secret: [UInt8]) -> String {
+        sign(text, SymmetricKey(data: secret))
     }
 
     static func md5Hex(_ text: String) -> String {

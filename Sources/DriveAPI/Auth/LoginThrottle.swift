@@ -12,6 +12,8 @@ public final class LoginThrottle: Sendable {
     public let maximumBackoff: TimeInterval
     let capacity: Int
     let entries = Mutex<[String: Failures]>([:])
+    /// How many keys have failures recorded (a lock-free look before the map).
+    let tracked = Atomic<Int>(0)
 
     struct Failures {
         var count: Int
@@ -26,12 +28,16 @@ public final class LoginThrottle: Sendable {
         self.capacity = max(1, capacity)
     }
 
+    /// Whether any key has failures recorded: when not, nothing is throttled.
+    public var isEngaged: Bool { tracked.load(ordering: .relaxed) > 0 }
+
     /// Seconds until `key` may try again, or nil when it may now.
     public func retryAfter(_ key: String, now: Date) -> Int? {
         entries.withLock { entries -> Int? in
             guard let failures = entries[key] else { return nil }
             if now.timeIntervalSince(failures.last) > window {
                 entries[key] = nil
+                tracked.store(entries.count, ordering: .relaxed)
                 return nil
             }
             guard failures.count >= burst else { return nil }
@@ -54,10 +60,13 @@ public final class LoginThrottle: Sendable {
                 if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             }
             entries[key] = Failures(count: 1, first: now, last: now)
+            tracked.store(entries.count, ordering: .relaxed)
         }
     }
 
     public func succeeded(_ key: String) {
-        _ = entries.withLock { $0.removeValue(forKey: key) }
+        entries.withLock { entries in
+            if entries.removeValue(forKey: key) != nil { tracked.store(entries.count, ordering: .relaxed) }
+        }
     }
 }

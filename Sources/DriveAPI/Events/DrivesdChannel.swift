@@ -110,7 +110,9 @@ struct DrivesdChannel: ServerChildChannel, HTTPChannelHandler {
                         extensions: [], autoPing: webSocket.autoPing, closeTimeout: webSocket.closeTimeout,
                         validateUTF8: webSocket.validateUTF8, maxFrameSize: webSocket.maxFrameSize),
                     asyncChannel: socket, context: EventSocketContext(logger: logger),
-                    handler: { inbound, outbound, _ in try await EventSockets.serve(subscription, inbound: inbound, outbound: outbound) })
+                    handler: { inbound, outbound, _ in
+                        try await EventSockets.serve(subscription, channel: socket.channel, inbound: inbound, outbound: outbound)
+                    })
             }
         } catch let error as ChannelError where error == .inputClosed {
             logger.trace("connection closed before a request")
@@ -180,21 +182,31 @@ struct EventSockets: Sendable {
             .notFound, CloudSigmaError(.notexist, "No websocket at \(path): change events are served on /websocket"))
     }
 
-    /// Sends the subscription's frames until the client goes or the queue overflows (then
-    /// closes with 1008, policy violation). Frames from the client are read and ignored.
-    static func serve(_ subscription: EventSubscription, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+    /// Sends the subscription's frames until the client goes or the queue overflows. An
+    /// overflowing subscriber gets no more frames: it is sent a close with 1008 (policy
+    /// violation), and its connection is closed after at most a second whether the close frame
+    /// could be written or not (a client that does not read never makes its socket writable).
+    /// Frames from the client are read and ignored.
+    static func serve(
+        _ subscription: EventSubscription, channel: any Channel, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter
+    ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for try await _ in inbound {}
             }
             group.addTask {
                 for await frame in subscription.frames {
+                    if subscription.didOverflow { break }
                     try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame)))
                 }
-                if subscription.didOverflow {
-                    try await outbound.close(.policyViolation, reason: "subscriber too slow: its queue overflowed")
+                guard subscription.didOverflow else { return }  // the hub stopped (shutdown)
+                try? await withThrowingTaskGroup(of: Void.self) { closing in
+                    closing.addTask { try await outbound.close(.policyViolation, reason: "subscriber too slow: its queue overflowed") }
+                    closing.addTask { try await Task.sleep(for: .seconds(1)) }
+                    _ = try await closing.next()
+                    closing.cancelAll()
                 }
-                // Otherwise the hub stopped (shutdown): end the socket.
+                try? await channel.close()
             }
             _ = try await group.next()
             group.cancelAll()

@@ -1,0 +1,204 @@
+import DriveModel
+import Foundation
+import Testing
+
+/// The command line changes credentials while the daemon runs (another process on the same
+/// database): the daemon's cache of verified credentials must not outlive the change by more
+/// than a second.
+@Suite("Credentials changed by the command line")
+struct CredentialsProcessTests {
+    /// Polls `path` with `headers` until it answers `status`; the seconds it took, or nil.
+    static func secondsUntil(
+        _ daemon: DaemonProcess, status: Int, headers: [String: String], path: String = "/api/2.0/drives/", limit: Double = 3
+    ) async throws -> Double? {
+        let start = Date()
+        while Date().timeIntervalSince(start) < limit {
+            if try RawSocket.status(port: daemon.port, path: path, headers: headers) == status {
+                return Date().timeIntervalSince(start)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
+    @Test("token create, list, revoke while the daemon runs; user password: the old credentials stop within a second")
+    func commandLine() async throws {
+        let daemon = try DaemonProcess()
+        try daemon.addUser()
+        try await daemon.start(timeScale: 0)
+        defer { _ = daemon.stop() }
+        let database = ["--database", daemon.databasePath]
+
+        let (created, token) = try daemon.run(["token", "create", daemon.email, "--expires-in", "3600"] + database)
+        #expect(created == 0)
+        let secret = token.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(secret.hasPrefix("dsd_") && secret.count > 40)
+        let bearer = ["Authorization": "Bearer \(secret)"]
+        #expect(try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: bearer) == 200)
+        #expect(try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: bearer) == 200)  // cached now
+
+        let (listed, list) = try daemon.run(["token", "list", daemon.email] + database)
+        #expect(listed == 0)
+        let lines = list.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(!list.contains(secret), "the list never shows a token")
+        let id = try #require(lines.first?.split(separator: "\t").first.map(String.init))
+
+        #expect(try daemon.run(["token", "revoke", id] + database).0 == 0)
+        let revokedAfter = try await Self.secondsUntil(daemon, status: 401, headers: bearer)
+        #expect(revokedAfter != nil && revokedAfter! <= 1.2, "revoked token still accepted after \(String(describing: revokedAfter)) s")
+        #expect(try daemon.run(["token", "revoke", id] + database, errors: true).0 != 0, "revoking twice: no such token")
+        #expect(try daemon.run(["token", "create", "nobody@example.com"] + database, errors: true).0 != 0)
+
+        let basic = ["Authorization": "Basic " + Data("\(daemon.email):\(daemon.password)".utf8).base64EncodedString()]
+        #expect(try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: basic) == 200)
+        #expect(try daemon.run(["user", "password", daemon.email, "--password", "changed-pw"] + database).0 == 0)
+        let changedAfter = try await Self.secondsUntil(daemon, status: 401, headers: basic)
+        #expect(changedAfter != nil && changedAfter! <= 1.2, "old password still accepted after \(String(describing: changedAfter)) s")
+        let fresh = ["Authorization": "Basic " + Data("\(daemon.email):changed-pw".utf8).base64EncodedString()]
+        #expect(try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: fresh) == 200)
+    }
+
+    @Test("the websocket handshake: 101 with the cookie, 401 without; frames arrive on the raw socket")
+    func handshake() async throws {
+        let daemon = try DaemonProcess()
+        try daemon.addUser()
+        try await daemon.start(timeScale: 0)
+        defer { _ = daemon.stop() }
+        let cookieReply = try await daemon.raw("POST", "/api/2.0/accounts/action/?do=authenticate_asynchronous", body: Data("{}".utf8))
+        #expect(cookieReply.status == 200)
+        let setCookie = try #require(cookieReply.headers["set-cookie"])
+        let cookie = String(setCookie.prefix { $0 != ";" })
+        #expect(cookie.hasPrefix("async_auth="))
+
+        let refused = try RawSocket.handshake(port: daemon.port, path: "/websocket", cookie: "async_auth=nope")
+        #expect(refused.head.hasPrefix("HTTP/1.1 401"), "\(refused.head)")
+        #expect(refused.head.contains("error_type"), "the error array")
+        let alias = try RawSocket.handshake(port: daemon.port, path: "/api/2.0/websocket", cookie: nil)
+        #expect(alias.head.hasPrefix("HTTP/1.1 401"))
+
+        let socket = try RawSocket.handshake(port: daemon.port, path: "/2.0/websocket", cookie: cookie, keepOpen: true)
+        defer { socket.close() }
+        #expect(socket.head.hasPrefix("HTTP/1.1 101"), "\(socket.head)")
+        let created = try await daemon.request(
+            "POST", "/api/2.0/drives/", body: #"{"name": "ws", "size": 1073741824, "media": "disk"}"#)
+        let uuid = try #require(created.json?["objects"]?.arrayValue?.first?["uuid"]?.stringValue)
+        let text = try socket.readTextFrame(timeout: 5)
+        let frame = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        #expect(frame["resource_type"]?.stringValue == "drives")
+        #expect(frame["resource_uri"]?.stringValue == "/api/2.0/drives/\(uuid)/")
+    }
+}
+
+/// A blocking TCP client speaking just enough of HTTP/1.1 and RFC 6455 to test the handshake,
+/// read a frame, and take a 401 (URLSession on Linux does not return a 401 that carries a Digest
+/// challenge to a session without a delegate).
+final class RawSocket: @unchecked Sendable {
+    let fd: Int32
+    let head: String
+    private var buffer: [UInt8]
+
+    private init(fd: Int32, head: String, rest: [UInt8]) {
+        self.fd = fd
+        self.head = head
+        self.buffer = rest
+    }
+
+    /// The status of `GET path` sent with `headers` on a connection of its own.
+    static func status(port: Int, path: String, headers: [String: String]) throws -> Int {
+        var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
+        let head = try exchange(port: port, request: request + "\r\n", keepOpen: false).head
+        guard let code = head.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+            throw TestFailure("no status line in \(head)")
+        }
+        return code
+    }
+
+    static func handshake(port: Int, path: String, cookie: String?, keepOpen: Bool = false) throws -> RawSocket {
+        var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        request += "Origin: http://127.0.0.1:\(port)\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        if let cookie { request += "Cookie: \(cookie)\r\n" }
+        return try exchange(port: port, request: request + "\r\n", keepOpen: keepOpen)
+    }
+
+    static func exchange(port: Int, request: String, keepOpen: Bool) throws -> RawSocket {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw TestFailure("connect failed") }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n <= 0 { break }
+            received += chunk[0..<n]
+            if let end = Self.headEnd(received) {
+                // A refusal closes after its body; read the rest of it.
+                if !keepOpen {
+                    while true {
+                        let m = recv(fd, &chunk, chunk.count, 0)
+                        if m <= 0 { break }
+                        received += chunk[0..<m]
+                    }
+                    Glibc.close(fd)
+                    return RawSocket(fd: -1, head: String(decoding: received, as: UTF8.self), rest: [])
+                }
+                return RawSocket(fd: fd, head: String(decoding: received[..<end], as: UTF8.self), rest: Array(received[end...]))
+            }
+        }
+        if !keepOpen { Glibc.close(fd) }
+        return RawSocket(fd: keepOpen ? fd : -1, head: String(decoding: received, as: UTF8.self), rest: [])
+    }
+
+    static func headEnd(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        for i in 0...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 {
+            return i + 4
+        }
+        return nil
+    }
+
+    /// The next text frame's payload (server frames are not masked).
+    func readTextFrame(timeout: Double) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if buffer.count >= 2 {
+                let opcode = buffer[0] & 0x0F
+                var length = Int(buffer[1] & 0x7F)
+                var offset = 2
+                if length == 126, buffer.count >= 4 {
+                    length = Int(buffer[2]) << 8 | Int(buffer[3])
+                    offset = 4
+                } else if length == 127, buffer.count >= 10 {
+                    length = (2..<10).reduce(0) { $0 << 8 | Int(buffer[$1]) }
+                    offset = 10
+                }
+                if length < 126 || offset > 2, buffer.count >= offset + length {
+                    let payload = Array(buffer[offset..<(offset + length)])
+                    buffer.removeFirst(offset + length)
+                    if opcode == 1 { return String(decoding: payload, as: UTF8.self) }
+                    continue
+                }
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n <= 0 { throw TestFailure("socket closed or timed out before a frame") }
+            buffer += chunk[0..<n]
+        }
+        throw TestFailure("no frame within \(timeout) s")
+    }
+
+    func close() {
+        if fd >= 0 { Glibc.close(fd) }
+    }
+}
