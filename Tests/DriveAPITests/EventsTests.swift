@@ -15,6 +15,11 @@ import Logging
 import Synchronization
 import Testing
 
+/// Note: `listen` waits up to 30 s by default but returns as soon as its condition holds. The
+/// daemon here runs in the test process, whose cooperative threads the process tests (running
+/// in parallel) sometimes block for seconds; a short timeout would fail for that, not for the
+/// daemon.
+
 /// Runs `body` against a daemon served on a real socket (the websocket needs one), with its
 /// worker, outbox runner and event hub running.
 func withLiveDrivesd(
@@ -63,7 +68,7 @@ extension TestEnv {
     /// Opens the websocket at `path` with `headers`, runs `body` once it is open, then keeps
     /// reading until `until` holds for the frames (or `timeout`); returns what arrived.
     func listen(
-        path: String = "/websocket", headers: HTTPFields, timeout: Duration = .seconds(10),
+        path: String = "/websocket", headers: HTTPFields, timeout: Duration = .seconds(30),
         until: @escaping @Sendable (FrameLog) -> Bool, _ body: @escaping @Sendable () async throws -> Void
     ) async throws -> FrameLog {
         let log = FrameLog()

@@ -122,7 +122,12 @@ struct OpenAPIDocumentTests {
         let validator = OpenAPISchemaValidator(root: document)
         #expect(document["openapi"]?.stringValue?.hasPrefix("3.1") == true)
         #expect(document["components"]?["securitySchemes"]?["basicAuth"]?["scheme"] == .string("basic"))
-        #expect(document["security"] == .array([.object(["basicAuth": .array([])])]))
+        #expect(document["components"]?["securitySchemes"]?["digestAuth"]?["scheme"] == .string("digest"))
+        #expect(document["components"]?["securitySchemes"]?["bearerAuth"]?["scheme"] == .string("bearer"))
+        #expect(document["components"]?["securitySchemes"]?["sessionCookie"]?["name"] == .string("sessionid"))
+        #expect(
+            document["security"]
+                == .array(["basicAuth", "digestAuth", "bearerAuth", "sessionCookie"].map { .object([$0: .array([])]) }))
         var problems: [String] = []
         validator.danglingRefs(in: document, at: "#", into: &problems)
         var operationIDs: Set<String> = []

@@ -13,7 +13,7 @@ struct CredentialsProcessTests {
     ) async throws -> Double? {
         let start = Date()
         while Date().timeIntervalSince(start) < limit {
-            if try RawSocket.status(port: daemon.port, path: path, headers: headers) == status {
+            if try await offPool({ try RawSocket.status(port: daemon.port, path: path, headers: headers) }) == status {
                 return Date().timeIntervalSince(start)
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -34,8 +34,8 @@ struct CredentialsProcessTests {
         let secret = token.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(secret.hasPrefix("dsd_") && secret.count > 40)
         let bearer = ["Authorization": "Bearer \(secret)"]
-        #expect(try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: bearer) == 200)
-        #expect(try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: bearer) == 200)  // cached now
+        #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: bearer) } == 200)
+        #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: bearer) } == 200)  // cached now
 
         let (listed, list) = try daemon.run(["token", "list", daemon.email] + database)
         #expect(listed == 0)
@@ -51,12 +51,12 @@ struct CredentialsProcessTests {
         #expect(try daemon.run(["token", "create", "nobody@example.com"] + database, errors: true).0 != 0)
 
         let basic = ["Authorization": "Basic " + Data("\(daemon.email):\(daemon.password)".utf8).base64EncodedString()]
-        #expect(try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: basic) == 200)
+        #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: basic) } == 200)
         #expect(try daemon.run(["user", "password", daemon.email, "--password", "changed-pw"] + database).0 == 0)
         let changedAfter = try await Self.secondsUntil(daemon, status: 401, headers: basic)
         #expect(changedAfter != nil && changedAfter! <= 1.2, "old password still accepted after \(String(describing: changedAfter)) s")
         let fresh = ["Authorization": "Basic " + Data("\(daemon.email):changed-pw".utf8).base64EncodedString()]
-        #expect(try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: fresh) == 200)
+        #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: fresh) } == 200)
     }
 
     @Test("the websocket handshake: 101 with the cookie, 401 without; frames arrive on the raw socket")
@@ -71,22 +71,30 @@ struct CredentialsProcessTests {
         let cookie = String(setCookie.prefix { $0 != ";" })
         #expect(cookie.hasPrefix("async_auth="))
 
-        let refused = try RawSocket.handshake(port: daemon.port, path: "/websocket", cookie: "async_auth=nope")
+        let refused = try await offPool { try RawSocket.handshake(port: daemon.port, path: "/websocket", cookie: "async_auth=nope") }
         #expect(refused.head.hasPrefix("HTTP/1.1 401"), "\(refused.head)")
         #expect(refused.head.contains("error_type"), "the error array")
-        let alias = try RawSocket.handshake(port: daemon.port, path: "/api/2.0/websocket", cookie: nil)
+        let alias = try await offPool { try RawSocket.handshake(port: daemon.port, path: "/api/2.0/websocket", cookie: nil) }
         #expect(alias.head.hasPrefix("HTTP/1.1 401"))
 
-        let socket = try RawSocket.handshake(port: daemon.port, path: "/2.0/websocket", cookie: cookie, keepOpen: true)
+        let socket = try await offPool { try RawSocket.handshake(port: daemon.port, path: "/2.0/websocket", cookie: cookie, keepOpen: true) }
         defer { socket.close() }
         #expect(socket.head.hasPrefix("HTTP/1.1 101"), "\(socket.head)")
         let created = try await daemon.request(
             "POST", "/api/2.0/drives/", body: #"{"name": "ws", "size": 1073741824, "media": "disk"}"#)
         let uuid = try #require(created.json?["objects"]?.arrayValue?.first?["uuid"]?.stringValue)
-        let text = try socket.readTextFrame(timeout: 5)
+        let text = try await offPool { try socket.readTextFrame(timeout: 10) }
         let frame = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
         #expect(frame["resource_type"]?.stringValue == "drives")
         #expect(frame["resource_uri"]?.stringValue == "/api/2.0/drives/\(uuid)/")
+    }
+}
+
+/// Runs blocking socket calls on a thread of their own, not on the cooperative pool (which other
+/// tests, and in-process daemons, need).
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
 
