@@ -47,6 +47,20 @@ struct StoreOptions: ParsableArguments {
         try AppDatabase.open(path: settings.databasePath, synchronous: settings.synchronous)
     }
 
+    /// Opens and migrates the database, runs `body`, closes it (also when `body` throws);
+    /// account errors become the command line's validation errors.
+    func withDatabase<T>(_ body: (AppDatabase, Settings) async throws -> T) async throws -> T {
+        let settings = try await settings()
+        let database = try openDatabase(settings)
+        defer { try? database.close() }
+        try database.migrate()
+        do {
+            return try await body(database, settings)
+        } catch let error as UserError {
+            throw ValidationError(error.description)
+        }
+    }
+
     func contentDirectory(_ settings: Settings) -> ContentDirectory {
         ContentDirectory(root: settings.dataDirectory, syncWrites: settings.synchronous == .full)
     }
@@ -255,16 +269,10 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let settings = try await store.settings()
-            let database = try store.openDatabase(settings)
-            try database.migrate()
-            do {
+            try await store.withDatabase { database, settings in
                 let user = try database.addUser(email: email, password: password, iterations: settings.pbkdf2Iterations)
                 print(user.uuid)
-            } catch let error as UserError {
-                throw ValidationError(error.description)
             }
-            try database.close()
         }
     }
 
@@ -276,16 +284,10 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let settings = try await store.settings()
-            let database = try store.openDatabase(settings)
-            try database.migrate()
-            do {
+            try await store.withDatabase { database, settings in
                 let user = try await database.setPassword(user: user, password: password, iterations: settings.pbkdf2Iterations)
                 print(user.uuid)
-            } catch let error as UserError {
-                throw ValidationError(error.description)
             }
-            try database.close()
         }
     }
 
@@ -294,13 +296,11 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let settings = try await store.settings()
-            let database = try store.openDatabase(settings)
-            try database.migrate()
-            for user in try database.users() {
-                print("\(user.uuid)\t\(user.email)\t\(user.createdAt)")
+            try await store.withDatabase { database, _ in
+                for user in try database.users() {
+                    print("\(user.uuid)\t\(user.email)\t\(user.createdAt)")
+                }
             }
-            try database.close()
         }
     }
 }
@@ -319,16 +319,10 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let settings = try await store.settings()
-            let database = try store.openDatabase(settings)
-            try database.migrate()
-            do {
+            try await store.withDatabase { database, settings in
                 let issued = try await database.createToken(user: email, expiresIn: expiresIn, now: Date())
                 print(issued.token)
-            } catch let error as UserError {
-                throw ValidationError(error.description)
             }
-            try database.close()
         }
     }
 
@@ -339,17 +333,11 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let settings = try await store.settings()
-            let database = try store.openDatabase(settings)
-            try database.migrate()
-            do {
+            try await store.withDatabase { database, settings in
                 for token in try await database.tokens(user: email) {
                     print("\(token.id)\t\(token.createdAt)\t\(token.expiresAt.map { Timestamp.string($0) } ?? "never")")
-                }
-            } catch let error as UserError {
-                throw ValidationError(error.description)
             }
-            try database.close()
+            }
         }
     }
 
@@ -359,11 +347,7 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let settings = try await store.settings()
-            let database = try store.openDatabase(settings)
-            try database.migrate()
-            let revoked = try await database.revokeToken(token)
-            try database.close()
+            let revoked = try await store.withDatabase { database, _ in try await database.revokeToken(token) }
             guard revoked else { throw ValidationError("no such token") }
             print("revoked")
         }

@@ -5,7 +5,7 @@ import Testing
 /// The command line changes credentials while the daemon runs (another process on the same
 /// database): the daemon's cache of verified credentials must not outlive the change by more
 /// than a second.
-@Suite("Credentials changed by the command line")
+@Suite("Credentials changed by the command line", .timeLimit(.minutes(2)))
 struct CredentialsProcessTests {
     /// Polls `path` with `headers` until it answers `status`; the seconds it took, or nil.
     static func secondsUntil(

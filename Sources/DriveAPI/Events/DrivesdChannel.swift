@@ -195,9 +195,16 @@ struct EventSockets: Sendable {
                 for try await _ in inbound {}
             }
             group.addTask {
-                for await frame in subscription.frames {
-                    if subscription.didOverflow { break }
-                    try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame)))
+                while true {
+                    let frames = await subscription.next()
+                    if frames.isEmpty || subscription.didOverflow { break }
+                    // A burst goes out in one flush: every frame but the last is written without
+                    // one, and the writer waits until the last is handed to the kernel (so a
+                    // client that does not read stops its own writer, and only its own).
+                    for frame in frames.dropLast() {
+                        channel.write(WebSocketFrame(fin: true, opcode: .text, data: frame), promise: nil)
+                    }
+                    try await channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: frames[frames.count - 1]))
                 }
                 guard subscription.didOverflow else { return }  // the hub stopped (shutdown)
                 try? await withThrowingTaskGroup(of: Void.self) { closing in

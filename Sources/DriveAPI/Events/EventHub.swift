@@ -231,46 +231,89 @@ public final class EventHub: Service, Sendable {
     }
 }
 
-/// One subscriber's bounded queue of frames.
+/// One subscriber's bounded queue of frames. The socket's writer takes everything queued at
+/// once (``next()``), so that a burst goes out in one flush rather than one per frame.
 public final class EventSubscription: Sendable {
     public let id: Int
     /// The account whose changes it receives; nil: every account's (admin).
     public let owner: String?
-    public let frames: AsyncStream<ByteBuffer>
-    let continuation: AsyncStream<ByteBuffer>.Continuation
-    let overflowed = Atomic<Bool>(false)
+    let limit: Int
     let hub: EventHub
+    private let queue = Mutex(Queue())
+
+    struct Queue {
+        var frames: [ByteBuffer] = []
+        var waiter: CheckedContinuation<[ByteBuffer], Never>?
+        var finished = false
+        var overflowed = false
+    }
 
     init(id: Int, owner: String?, limit: Int, hub: EventHub) {
         self.id = id
         self.owner = owner
+        self.limit = limit
         self.hub = hub
-        (frames, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(limit))
     }
 
     /// Whether the subscription ended because its queue overflowed.
-    public var didOverflow: Bool { overflowed.load(ordering: .acquiring) }
+    public var didOverflow: Bool { queue.withLock { $0.overflowed } }
 
-    /// Queues a frame; false when the queue was full (the subscription is then over).
+    /// Queues a frame; false when the queue was full: the subscription is then over and what it
+    /// held is dropped at once.
     func deliver(_ frame: ByteBuffer) -> Bool {
-        switch continuation.yield(frame) {
-        case .enqueued: return true
-        case .terminated: return true
-        case .dropped:
-            overflowed.store(true, ordering: .releasing)
-            continuation.finish()
-            return false
-        @unknown default: return true
+        let (waiter, accepted) = queue.withLock { queue -> (CheckedContinuation<[ByteBuffer], Never>?, Bool) in
+            if queue.finished { return (nil, true) }
+            if let waiter = queue.waiter {
+                queue.waiter = nil
+                return (waiter, true)
+            }
+            guard queue.frames.count < limit else {
+                queue.overflowed = true
+                queue.finished = true
+                queue.frames = []
+                return (nil, false)
+            }
+            queue.frames.append(frame)
+            return (nil, true)
+        }
+        waiter?.resume(returning: [frame])
+        return accepted
+    }
+
+    /// Everything queued, oldest first, waiting for a frame when none is; empty once the
+    /// subscription is over (overflowed, cancelled, the hub stopped, or the task cancelled).
+    public func next() async -> [ByteBuffer] {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<[ByteBuffer], Never>) in
+                let ready = queue.withLock { queue -> [ByteBuffer]? in
+                    if !queue.frames.isEmpty {
+                        defer { queue.frames = [] }
+                        return queue.frames
+                    }
+                    if queue.finished || Task.isCancelled { return [] }
+                    queue.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        } onCancel: {
+            finish()
         }
     }
 
+    /// Ends the subscription: a waiting writer gets what is queued (or nothing).
     func finish() {
-        continuation.finish()
+        let waiter = queue.withLock { queue -> CheckedContinuation<[ByteBuffer], Never>? in
+            queue.finished = true
+            defer { queue.waiter = nil }
+            return queue.waiter
+        }
+        waiter?.resume(returning: [])
     }
 
     /// Ends the subscription (the socket went).
     public func cancel() {
-        continuation.finish()
+        finish()
         hub.remove(id)
     }
 }
