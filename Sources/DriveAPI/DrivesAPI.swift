@@ -50,6 +50,9 @@ public struct APISettings: Sendable {
     public var eventQueueLimit: Int = 1024
     /// How often idle websockets are pinged.
     public var eventPingInterval: Duration = .seconds(30)
+    /// Failed logins of one account from one address, within a minute, before they are refused
+    /// for a back-off; 0 turns throttling off.
+    public var loginThrottleBurst: Int = 20
 
     public init(
         catalogue: StorageCatalogue = StorageCatalogue(), durations: OperationDurations = OperationDurations(),
@@ -117,7 +120,9 @@ public struct DrivesAPI: Sendable {
         outboxLogger[metadataKey: "subsystem"] = "outbox"
         self.outboxRunner = OutboxRunner(
             outbox: stores.outbox, doorbell: stores.signals.outbox, handlers: effects, logger: outboxLogger)
-        self.authenticator = Authenticator(accounts: stores.accounts, realm: settings.realm, ttl: settings.credentialCacheTTL)
+        self.authenticator = Authenticator(
+            accounts: stores.accounts, realm: settings.realm, ttl: settings.credentialCacheTTL,
+            throttle: LoginThrottle(burst: settings.loginThrottleBurst))
         var eventsLogger = logger
         eventsLogger[metadataKey: "subsystem"] = "events"
         self.events = EventHub(stores: stores, logger: eventsLogger, queueLimit: settings.eventQueueLimit)

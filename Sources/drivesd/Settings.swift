@@ -23,6 +23,8 @@ import Yams
 /// - `storage.data_dir` (string, empty): the data directory holding drives' bytes; empty means
 ///   `drivesd-data` beside the database file.
 /// - `http.upload_chunk_limit_bytes` (int, `67108864`): largest body of one upload chunk.
+/// - `auth.throttle_burst` (int, `20`): failed logins of one account from one address within a
+///   minute before further attempts are refused for a doubling back-off; 0 turns it off.
 /// - `events.queue_limit` (int, `1024`): change-event frames a websocket subscriber may have
 ///   waiting; one that falls further behind is closed with 1008.
 /// - `events.ping_seconds` (int, `30`): how often idle websockets are pinged.
@@ -86,6 +88,7 @@ struct Settings {
             "database.synchronous": "normal",
             "storage.data_dir": "",
             "http.upload_chunk_limit_bytes": 67_108_864,
+            "auth.throttle_burst": 20,
             "events.queue_limit": 1024,
             "events.ping_seconds": 30,
             "time_scale": 1.0,
@@ -310,6 +313,7 @@ struct Settings {
         api.durations.snapshotSeconds = number("durations.snapshot_seconds", 1, max: year)
         api.responseCacheEntries = int("cache.response_entries", 20_000, max: 10_000_000)
         api.uploadChunkLimit = int("http.upload_chunk_limit_bytes", 67_108_864, min: 1024, max: 1 << 30)
+        api.loginThrottleBurst = int("auth.throttle_burst", 20, min: 0, max: 1_000_000)
         api.eventQueueLimit = int("events.queue_limit", 1024, min: 1, max: 1_000_000)
         api.eventPingInterval = .seconds(int("events.ping_seconds", 30, min: 1, max: 3600))
         if let ceiling = try? reader.requiredBool(forKey: "benchmark.ceiling_route") { api.ceilingRoute = ceiling } else {

@@ -386,7 +386,9 @@ struct AuthenticationTests {
 
     @Test("a burst of wrong passwords is refused for a back-off, per account and address; the right one works after it")
     func throttling() async throws {
-        try await withDrivesd { env in
+        var settings = APISettings(durations: OperationDurations(timeScale: 0))
+        settings.loginThrottleBurst = 5
+        try await withDrivesd(settings: settings) { env in
             // Alice's right header is in the credential cache: it must not bypass the back-off.
             #expect(try await env.get("/api/2.0/drives/", as: env.alice).code == 200)
             let wrong = Account(user: env.alice.user, password: "guess")
@@ -405,8 +407,12 @@ struct AuthenticationTests {
         }
     }
 
-    @Test("the throttle's back-off doubles, is per key, and a success or a quiet window clears it")
+    @Test("the throttle's back-off doubles, is per key, and a success or a quiet window clears it; burst 0 is off")
     func throttleMachine() {
+        let off = LoginThrottle(burst: 0)
+        for _ in 0..<100 { off.failed("x", now: Date()) }
+        #expect(off.retryAfter("x", now: Date()) == nil)
+        #expect(!off.isEngaged)
         let throttle = LoginThrottle(burst: 3, window: 60, maximumBackoff: 8)
         let t0 = Date(timeIntervalSince1970: 1_000_000)
         #expect(throttle.retryAfter("a", now: t0) == nil)

@@ -4,6 +4,8 @@ import Synchronization
 /// Slows down guessing: failed logins are counted per (account, client address); from the
 /// `burst`-th failure within `window`, that pair is refused without checking the password for a
 /// back-off that doubles with each further failure (1 s, 2 s, 4 s, … up to `maximumBackoff`).
+/// The default burst, 20 a minute, leaves room for test suites that check their wrong-password
+/// paths a few times against one account; a burst of 0 turns throttling off.
 /// A success clears the count; so does a quiet `window`. Other addresses, and other accounts
 /// from the same address, are not affected. Bounded: at most `capacity` pairs are tracked.
 public final class LoginThrottle: Sendable {
@@ -21,8 +23,8 @@ public final class LoginThrottle: Sendable {
         var last: Date
     }
 
-    public init(burst: Int = 5, window: TimeInterval = 60, maximumBackoff: TimeInterval = 60, capacity: Int = 100_000) {
-        self.burst = max(1, burst)
+    public init(burst: Int = 20, window: TimeInterval = 60, maximumBackoff: TimeInterval = 60, capacity: Int = 100_000) {
+        self.burst = max(0, burst)
         self.window = window
         self.maximumBackoff = maximumBackoff
         self.capacity = max(1, capacity)
@@ -48,6 +50,7 @@ public final class LoginThrottle: Sendable {
     }
 
     public func failed(_ key: String, now: Date) {
+        guard burst > 0 else { return }
         entries.withLock { entries in
             if var failures = entries[key], now.timeIntervalSince(failures.last) <= window {
                 failures.count += 1
