@@ -141,6 +141,58 @@ struct HostileInputTests {
             #expect(try await env.get("/api/2.0/drives/").totalCount == 0)
         }
     }
+
+    @Test("hostile Digest, Bearer and cookie credentials and login bodies: 401 or 400 with the error array, never a session")
+    func hostileCredentials() async throws {
+        try await withDrivesd { env in
+            let challenge = try #require(
+                try await env.request(.get, "/api/2.0/drives/", authenticated: false).headers[values: .wwwAuthenticate].last)
+            let nonce = challenge.components(separatedBy: "nonce=\"").dropFirst().first?.components(separatedBy: "\"").first ?? ""
+            var headers = [
+                "Digest", "Digest ", "Digest username", "Digest username=", "Digest username=\"", "Digest =\"x\"",
+                "Digest username=\"alice@example.com\", realm=\"users\", nonce=\"\(nonce)\", uri=\"/api/2.0/drives/\", response=\"00\"",
+                "Digest username=\"alice@example.com\", username=\"bob@example.com\", nonce=\"\(nonce)\"",
+                "Digest nonce=\"1:2:3\", nonce=\"::\", uri=\"\\\"", "Digest " + String(repeating: "a=b, ", count: 2000),
+                "Digest username=\"\u{0}\", realm=\"users\", nonce=\"\(nonce)\", uri=\"/\", qop=auth, nc=1, cnonce=x, response=\"x\"",
+                "Bearer ", "Bearer \u{7F}", "Bearer " + String(repeating: "t", count: 8000), "Bearer dsd_", "Bearer a b c",
+                "Negotiate x", "Digest\tusername=\"x\"",
+            ]
+            for text in Self.hostileStrings { headers.append("Bearer \(text)") }
+            for header in headers {
+                let reply = try await env.request(.get, "/api/2.0/drives/", headers: [.authorization: header])
+                #expect(reply.code == 401, "\(header.prefix(40)) → \(reply.code)")
+                assertSafe(reply, "auth \(header.prefix(40))")
+            }
+            for cookie in ["sessionid=", "sessionid", "sessionid=\"\"", "sessionid=" + String(repeating: "s", count: 8000), "sessionid=x; sessionid=y",
+                "; ; ;", "sessionid=%00", "async_auth=a|b|c", "csrftoken=x"] + Self.hostileStrings.map({ "sessionid=\($0)" })
+            {
+                let reply = try await env.request(.post, "/api/2.0/drives/", body: Self.validDrive, authenticated: false, headers: [.cookie: cookie])
+                #expect(reply.code == 401, "cookie \(cookie.prefix(40)) → \(reply.code)")
+                assertSafe(reply, "cookie \(cookie.prefix(40))")
+                let socket = try await env.request(.get, "/websocket", authenticated: false, headers: [.cookie: cookie])
+                #expect(socket.code == 401, "websocket cookie \(cookie.prefix(40))")
+            }
+            // An account that does not exist: the failures it piles up throttle nobody else.
+            let valid = #"{"username": "mallory@example.com", "password": "wrong"}"#
+            for body in Self.mutations(of: valid) + Self.malformedBodies {
+                let reply = try await env.request(.post, "/api/2.0/accounts/action/?do=login", body: body, authenticated: false)
+                // Well-formed credentials of nobody: 401; anything else: 400.
+                let parsed = try? JSONDecoder().decode(JSONValue.self, from: Data(body.utf8))
+                var wellFormed = false
+                if case .string(let name)? = parsed?["username"], !name.isEmpty, case .string? = parsed?["password"] {
+                    wellFormed = parsed?.objectValue != nil
+                }
+                #expect(reply.code == (wellFormed ? 401 : 400), "login \(body.prefix(60)) → \(reply.code)")
+                assertSafe(reply, "login \(body.prefix(60))")
+                #expect(reply.headers[values: .setCookie].isEmpty, "login \(body.prefix(60)) set a cookie")
+            }
+            for action in Self.hostileStrings {
+                let escaped = action.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "x"
+                assertSafe(try await env.request(.post, "/api/2.0/accounts/action/?do=\(escaped)", body: "{}"), "do=\(action.prefix(20))")
+            }
+            #expect(try await env.get("/api/2.0/drives/").totalCount == 0)
+        }
+    }
 }
 
 /// A second account can neither see nor change the first one's objects through any route.

@@ -48,13 +48,15 @@ public final class Authenticator: Sendable {
     /// HMAC-SHA256 keyed with a per-process random key, its key schedule done once.
     let mac = HMAC<SHA256>(key: SymmetricKey(size: .bits256))
     let state = Mutex(State())
+    /// When the credential epoch is next read (uptime nanoseconds): looked at without a lock on
+    /// every request, claimed by one request at a time.
+    let nextEpochCheck = Atomic<UInt64>(0)
 
     struct State {
         var cache: [CacheKey: Entry] = [:]
         /// Moves when the cache is dropped: an entry verified before a drop is not inserted after it.
         var generation: UInt64 = 0
         var epoch: Int64?
-        var nextEpochCheck = ContinuousClock.now
         var secrets: Secrets?
     }
 
@@ -351,13 +353,12 @@ public final class Authenticator: Sendable {
 
     /// Drops the cache when the store's credential epoch moved (read at most every 500 ms).
     func refreshEpoch() async {
-        let now = ContinuousClock.now
-        let due = state.withLock { state -> Bool in
-            guard now >= state.nextEpochCheck else { return false }
-            state.nextEpochCheck = now + .milliseconds(500)
-            return true
-        }
-        guard due, let epoch = try? await accounts.credentialEpoch() else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let due = nextEpochCheck.load(ordering: .relaxed)
+        guard now >= due,
+            nextEpochCheck.compareExchange(expected: due, desired: now + 500_000_000, ordering: .relaxed).exchanged,
+            let epoch = try? await accounts.credentialEpoch()
+        else { return }
         state.withLock { state in
             if state.epoch != epoch {
                 if state.epoch != nil {
