@@ -7,6 +7,16 @@
 -- command line). The event publisher reads the rows after the commit (ids grow in commit order:
 -- SQLite has one writer), renders the resource as GET would, pushes the frames to the websocket
 -- subscribers, and deletes what it has published.
+--
+-- Events cost nothing while nobody listens: the triggers record only while `event_listeners`
+-- counts a subscriber. A subscriber is counted (committed) before its handshake is answered, so
+-- every change committed after the handshake is recorded.
+CREATE TABLE event_listeners (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    count INTEGER NOT NULL CHECK (count >= 0)
+);
+INSERT INTO event_listeners (id, count) VALUES (1, 0);
+
 CREATE TABLE change_events (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     owner         TEXT NOT NULL,
@@ -15,76 +25,76 @@ CREATE TABLE change_events (
     deleted       INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1))
 );
 
-CREATE TRIGGER drives_event_insert AFTER INSERT ON drives BEGIN
+CREATE TRIGGER drives_event_insert AFTER INSERT ON drives WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid) VALUES (NEW.owner, 'drives', NEW.uuid);
 END;
-CREATE TRIGGER drives_event_update AFTER UPDATE ON drives BEGIN
+CREATE TRIGGER drives_event_update AFTER UPDATE ON drives WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid) VALUES (NEW.owner, 'drives', NEW.uuid);
 END;
-CREATE TRIGGER drives_event_delete AFTER DELETE ON drives BEGIN
+CREATE TRIGGER drives_event_delete AFTER DELETE ON drives WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid, deleted) VALUES (OLD.owner, 'drives', OLD.uuid, 1);
 END;
 
-CREATE TRIGGER servers_event_insert AFTER INSERT ON servers BEGIN
+CREATE TRIGGER servers_event_insert AFTER INSERT ON servers WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid) VALUES (NEW.owner, 'servers', NEW.uuid);
 END;
-CREATE TRIGGER servers_event_update AFTER UPDATE ON servers BEGIN
+CREATE TRIGGER servers_event_update AFTER UPDATE ON servers WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid) VALUES (NEW.owner, 'servers', NEW.uuid);
 END;
-CREATE TRIGGER servers_event_delete AFTER DELETE ON servers BEGIN
+CREATE TRIGGER servers_event_delete AFTER DELETE ON servers WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid, deleted) VALUES (OLD.owner, 'servers', OLD.uuid, 1);
 END;
 
 -- A drive's `mounted_on` is its rows here.
-CREATE TRIGGER server_drives_event_insert AFTER INSERT ON server_drives WHEN NEW.drive_seq IS NOT NULL BEGIN
+CREATE TRIGGER server_drives_event_insert AFTER INSERT ON server_drives WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 AND NEW.drive_seq IS NOT NULL BEGIN
     INSERT INTO change_events (owner, resource_type, uuid) SELECT owner, 'drives', uuid FROM drives WHERE seq = NEW.drive_seq;
 END;
-CREATE TRIGGER server_drives_event_delete AFTER DELETE ON server_drives WHEN OLD.drive_seq IS NOT NULL BEGIN
+CREATE TRIGGER server_drives_event_delete AFTER DELETE ON server_drives WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 AND OLD.drive_seq IS NOT NULL BEGIN
     INSERT INTO change_events (owner, resource_type, uuid) SELECT owner, 'drives', uuid FROM drives WHERE seq = OLD.drive_seq;
 END;
 
-CREATE TRIGGER jobs_event_insert AFTER INSERT ON jobs BEGIN
+CREATE TRIGGER jobs_event_insert AFTER INSERT ON jobs WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid) VALUES (NEW.owner, 'jobs', NEW.uuid);
 END;
-CREATE TRIGGER jobs_event_update AFTER UPDATE ON jobs BEGIN
+CREATE TRIGGER jobs_event_update AFTER UPDATE ON jobs WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid) VALUES (NEW.owner, 'jobs', NEW.uuid);
 END;
-CREATE TRIGGER jobs_event_delete AFTER DELETE ON jobs BEGIN
+CREATE TRIGGER jobs_event_delete AFTER DELETE ON jobs WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid, deleted) VALUES (OLD.owner, 'jobs', OLD.uuid, 1);
 END;
 
 -- A snapshot's drive lists its snapshots: both change.
-CREATE TRIGGER snapshots_event_insert AFTER INSERT ON snapshots BEGIN
+CREATE TRIGGER snapshots_event_insert AFTER INSERT ON snapshots WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid) VALUES (NEW.owner, 'snapshots', NEW.uuid);
     INSERT INTO change_events (owner, resource_type, uuid) SELECT owner, 'drives', uuid FROM drives WHERE seq = NEW.drive_seq;
 END;
-CREATE TRIGGER snapshots_event_update AFTER UPDATE ON snapshots BEGIN
+CREATE TRIGGER snapshots_event_update AFTER UPDATE ON snapshots WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid) VALUES (NEW.owner, 'snapshots', NEW.uuid);
 END;
-CREATE TRIGGER snapshots_event_delete AFTER DELETE ON snapshots BEGIN
+CREATE TRIGGER snapshots_event_delete AFTER DELETE ON snapshots WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid, deleted) VALUES (OLD.owner, 'snapshots', OLD.uuid, 1);
     INSERT INTO change_events (owner, resource_type, uuid) SELECT owner, 'drives', uuid FROM drives WHERE seq = OLD.drive_seq;
 END;
 
-CREATE TRIGGER tags_event_insert AFTER INSERT ON tags BEGIN
+CREATE TRIGGER tags_event_insert AFTER INSERT ON tags WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid) VALUES (NEW.owner, 'tags', NEW.uuid);
 END;
-CREATE TRIGGER tags_event_update AFTER UPDATE ON tags BEGIN
+CREATE TRIGGER tags_event_update AFTER UPDATE ON tags WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid) VALUES (NEW.owner, 'tags', NEW.uuid);
 END;
-CREATE TRIGGER tags_event_delete AFTER DELETE ON tags BEGIN
+CREATE TRIGGER tags_event_delete AFTER DELETE ON tags WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid, deleted) VALUES (OLD.owner, 'tags', OLD.uuid, 1);
 END;
 
 -- Tagging changes the tag's `resources` and the resource's `tags`.
-CREATE TRIGGER tag_resources_event_insert AFTER INSERT ON tag_resources BEGIN
+CREATE TRIGGER tag_resources_event_insert AFTER INSERT ON tag_resources WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid) SELECT owner, 'tags', uuid FROM tags WHERE seq = NEW.tag_seq;
     INSERT INTO change_events (owner, resource_type, uuid)
         SELECT owner, NEW.res_type, uuid FROM drives WHERE NEW.res_type = 'drives' AND uuid = NEW.res_uuid
         UNION ALL SELECT owner, NEW.res_type, uuid FROM servers WHERE NEW.res_type = 'servers' AND uuid = NEW.res_uuid
         UNION ALL SELECT owner, NEW.res_type, uuid FROM snapshots WHERE NEW.res_type = 'snapshots' AND uuid = NEW.res_uuid;
 END;
-CREATE TRIGGER tag_resources_event_delete AFTER DELETE ON tag_resources BEGIN
+CREATE TRIGGER tag_resources_event_delete AFTER DELETE ON tag_resources WHEN (SELECT count FROM event_listeners WHERE id = 1) > 0 BEGIN
     INSERT INTO change_events (owner, resource_type, uuid) SELECT owner, 'tags', uuid FROM tags WHERE seq = OLD.tag_seq;
     INSERT INTO change_events (owner, resource_type, uuid)
         SELECT owner, OLD.res_type, uuid FROM drives WHERE OLD.res_type = 'drives' AND uuid = OLD.res_uuid

@@ -28,4 +28,9 @@ public protocol EventRepository: Sendable {
     /// Deletes the events up to `id` (published); returns how many went.
     @discardableResult
     func deleteEvents(through id: Int64) async throws -> Int
+    /// Counts subscribers in (`delta` > 0) or out: the store records events only while the count
+    /// is above zero. Returns once committed: every later commit is recorded.
+    func addListeners(_ delta: Int) async throws
+    /// Forgets the subscribers a previous run of the daemon counted (at start).
+    func resetListeners() async throws
 }

@@ -34,4 +34,20 @@ public struct SQLiteEventRepository: EventRepository {
             return db.changesCount
         }
     }
+
+    public func addListeners(_ delta: Int) async throws {
+        try await setListeners("UPDATE event_listeners SET count = max(0, count + ?) WHERE id = 1", [delta])
+    }
+
+    public func resetListeners() async throws {
+        try await setListeners("UPDATE event_listeners SET count = 0 WHERE id = 1", [])
+    }
+
+    private func setListeners(_ sql: String, _ arguments: StatementArguments) async throws {
+        let generation = database.generation
+        try await database.write { db in
+            generation.scopeCommit(to: [])
+            try db.run(sql: sql, arguments: arguments)
+        }
+    }
 }

@@ -111,6 +111,7 @@ struct Serve: AsyncParsableCommand {
         defer { lock.release() }
         let api = try DrivesdApp.buildAPI(.sqlite(database), dataDirectory: directory, settings: settings.api, logger: logger)
         let prepared = try await api.content.prepare()
+        try await api.events.prepare()
         logger.info(
             "data directory ready",
             metadata: [

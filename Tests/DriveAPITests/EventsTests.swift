@@ -210,7 +210,7 @@ struct EventsTests {
         }
     }
 
-    @Test("frames come from commits, whoever commits: bulk create, clone (source and job), server with recurse, admin reset")
+    @Test("frames come from commits, whoever commits: bulk create, a mount, a server deleted with recurse, an admin reset")
     func everyWriter() async throws {
         try await withLiveDrivesd { env in
             let cookie = try await env.asyncCookie()
@@ -234,12 +234,13 @@ struct EventsTests {
                     body: #"{"objects": [{"name": "s", "cpu": 1000, "mem": 536870912, "vnc_password": "x", "drives": [{"drive": "\#(uuids[0])", "dev_channel": "0:0", "device": "virtio", "boot_order": 1}]}]}"#)
                 try #require(server.code == 201, "\(server.text)")
                 let serverUUID = try #require(server.first?["uuid"]?.stringValue)
+                // What must be seen deleted, named before the deletions so that their frames end the wait.
+                seen.withLock { $0 = Set(uuids.map(Self.drive) + ["/api/2.0/servers/\(serverUUID)/"]) }
                 let recurse = try await env.request(.delete, "/api/2.0/servers/\(serverUUID)/?recurse=all_drives")
                 try #require(recurse.code == 204, "\(recurse.text)")
                 let reset = try await env.request(
                     .post, "/_drivesd/reset", body: #"{"account": "alice@example.com"}"#, headers: [.authorization: TestEnv.adminAuthorization])
                 try #require(reset.code == 200)
-                seen.withLock { $0 = Set(uuids.map(Self.drive) + ["/api/2.0/servers/\(serverUUID)/"]) }
             }
             let deleted = Set(log.all.filter { $0["object"] == nil }.compactMap { $0["resource_uri"]?.stringValue })
             for uri in seen.withLock({ $0 }) { #expect(deleted.contains(uri), "no deletion frame for \(uri)") }
@@ -271,14 +272,45 @@ struct EventsTests {
         }
     }
 
+    @Test("events are recorded only while someone listens: nothing while no socket is open")
+    func recordedOnlyWhileListened() async throws {
+        try await withDrivesd { env in
+            let events = env.api.stores.events
+            _ = try await env.createDrive(name: "unheard")
+            #expect(try await events.latestEventID() == 0)
+            let subscription = try await env.api.events.subscribe(owner: env.alice.user.uuid)
+            let heard = try await env.createDrive(name: "heard")
+            let afterOne = try await events.latestEventID()
+            #expect(afterOne > 0)
+            try await env.api.events.pump()
+            let frames = await subscription.next()
+            #expect(frames.count == 1)
+            #expect(frames.first.map { String(buffer: $0) }?.contains(heard) == true)
+            subscription.cancel()
+            // The count goes down once the cancel's update commits (asynchronously): then a
+            // change records nothing.
+            var quiet = false
+            for _ in 0..<100 {
+                let before = try await events.latestEventID()
+                _ = try await env.createDrive(name: "unheard-again")
+                if try await events.latestEventID() == before {
+                    quiet = true
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(quiet)
+        }
+    }
+
     @Test("a subscriber that does not keep up is closed when its queue overflows; writers never wait for it")
     func slowSubscriber() async throws {
         var settings = APISettings(durations: OperationDurations(timeScale: 0))
         settings.eventQueueLimit = 4
         try await withDrivesd(settings: settings) { env in
-            let stalled = env.api.events.subscribe(owner: env.alice.user.uuid)
-            let reading = env.api.events.subscribe(owner: env.alice.user.uuid)
-            let others = env.api.events.subscribe(owner: env.bob.user.uuid)
+            let stalled = try await env.api.events.subscribe(owner: env.alice.user.uuid)
+            let reading = try await env.api.events.subscribe(owner: env.alice.user.uuid)
+            let others = try await env.api.events.subscribe(owner: env.bob.user.uuid)
             try await env.api.events.pump()
             var uuids: [String] = []
             for i in 0..<3 {

@@ -169,17 +169,25 @@ struct EventSockets: Sendable {
             guard let cookie = Authenticator.cookie("async_auth", in: fields),
                 let user = try? await authenticator.asyncCookieUser(cookie)
             else { return .refused(.unauthorized, Self.cookieMissing) }
-            return .accepted(hub.subscribe(owner: user.uuid))
+            return await subscribe(owner: user.uuid)
         }
         if trimmed == Self.adminPath {
             guard !adminPassword.isEmpty, let header = head.headers["authorization"].first,
                 let (user, pass) = Authenticator.parseBasic(header),
                 Authenticator.same(user, adminUsername) && Authenticator.same(pass, adminPassword)
             else { return .refused(.unauthorized, CloudSigmaError.unauthorized) }
-            return .accepted(hub.subscribe(owner: nil))
+            return await subscribe(owner: nil)
         }
         return .refused(
             .notFound, CloudSigmaError(.notexist, "No websocket at \(path): change events are served on /websocket"))
+    }
+
+    func subscribe(owner: String?) async -> Handshake {
+        do {
+            return .accepted(try await hub.subscribe(owner: owner))
+        } catch {
+            return .refused(.serviceUnavailable, CloudSigmaError(.concurrency, "Could not subscribe to change events: \(error)"))
+        }
     }
 
     /// Sends the subscription's frames until the client goes or the queue overflows. An

@@ -64,9 +64,14 @@ public final class EventHub: Service, Sendable {
     }
 
     /// A new subscriber to `owner`'s changes (nil: every account's, for the admin). It receives
-    /// every change committed after this call (W6). Cancel it when the socket goes.
-    public func subscribe(owner: String?) -> EventSubscription {
-        state.withLock { state in
+    /// every change committed after this call returns (W6): the store counts it first, and
+    /// records events only while it counts subscribers. Cancel it when the socket goes.
+    public func subscribe(owner: String?) async throws -> EventSubscription {
+        try await events.addListeners(1)
+        // A hub that never published starts after what is recorded now.
+        let latest = state.withLock({ $0.cursor }) == nil ? try await events.latestEventID() : nil
+        return state.withLock { state in
+            if state.cursor == nil, let latest { state.cursor = latest }
             state.nextID += 1
             let subscription = EventSubscription(id: state.nextID, owner: owner, limit: queueLimit, hub: self)
             state.subscribers[subscription.id] = subscription
@@ -74,8 +79,23 @@ public final class EventHub: Service, Sendable {
         }
     }
 
+    /// At start: forgets the subscribers a previous run counted (a crash left them counted).
+    public func prepare() async throws {
+        try await events.resetListeners()
+    }
+
     func remove(_ id: Int) {
-        _ = state.withLock { $0.subscribers.removeValue(forKey: id) }
+        let removed = state.withLock { $0.subscribers.removeValue(forKey: id) } != nil
+        guard removed else { return }
+        let events = self.events
+        let logger = self.logger
+        Task {
+            do {
+                try await events.addListeners(-1)
+            } catch {
+                logger.error("could not count a subscriber out", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     public func run() async throws {
@@ -187,10 +207,8 @@ public final class EventHub: Service, Sendable {
                 if !listener.deliver(bytes) {
                     logger.notice(
                         "websocket subscriber too slow: closed", metadata: ["subscriber": "\(listener.id)", "queue": "\(queueLimit)"])
-                    state.withLock { state in
-                        state.closedSlow += 1
-                        state.subscribers[listener.id] = nil
-                    }
+                    state.withLock { $0.closedSlow += 1 }
+                    remove(listener.id)
                 }
             }
             sent += 1
