@@ -104,13 +104,18 @@ public final class Authenticator: Sendable {
             let scheme = header.prefix { $0 != " " }.lowercased()
             switch scheme {
             case "basic":
+                // The fast path: a remembered header, not even decoded, while nobody is throttled.
+                let engaged = throttle.isEngaged
+                if !engaged, let user = cached(header, kind: "basic")?.user { return Authentication(user: user, method: .basic) }
                 guard let (email, password) = Self.parseBasic(header) else { throw await unauthorized() }
                 // During a back-off even a remembered (right) password is refused: otherwise a
                 // guesser would get the right one through the cache of an account in use.
-                if throttle.isEngaged, let retry = throttle.retryAfter(Self.throttleKey(email, address), now: clock()) {
-                    throw await unauthorized(retryAfter: retry)
+                if engaged {
+                    if let retry = throttle.retryAfter(Self.throttleKey(email, address), now: clock()) {
+                        throw await unauthorized(retryAfter: retry)
+                    }
+                    if let user = cached(header, kind: "basic")?.user { return Authentication(user: user, method: .basic) }
                 }
-                if let user = cached(header, kind: "basic")?.user { return Authentication(user: user, method: .basic) }
                 let generation = currentGeneration
                 guard let user = try await verifyPassword(email: email, password: password, address: address) else {
                     throw await unauthorized(retryAfter: throttle.retryAfter(Self.throttleKey(email, address), now: clock()))
