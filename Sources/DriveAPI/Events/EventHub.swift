@@ -25,6 +25,8 @@ public final class EventHub: Service, Sendable {
     let events: any EventRepository
     let stores: Stores
     let doorbell: Doorbell
+    /// Rung when a subscriber comes (the hub sleeps on it while nobody listens).
+    let subscribed = Doorbell()
     let logger: Logger
     /// Frames a subscriber may have waiting.
     public let queueLimit: Int
@@ -68,15 +70,18 @@ public final class EventHub: Service, Sendable {
     /// records events only while it counts subscribers. Cancel it when the socket goes.
     public func subscribe(owner: String?) async throws -> EventSubscription {
         try await events.addListeners(1)
-        // A hub that never published starts after what is recorded now.
-        let latest = state.withLock({ $0.cursor }) == nil ? try await events.latestEventID() : nil
-        return state.withLock { state in
-            if state.cursor == nil, let latest { state.cursor = latest }
+        // A hub that was idle starts after what is recorded now (read after the count committed:
+        // what follows is this subscriber's).
+        let latest = try await events.latestEventID()
+        let subscription = state.withLock { state in
+            if state.cursor == nil { state.cursor = latest }
             state.nextID += 1
             let subscription = EventSubscription(id: state.nextID, owner: owner, limit: queueLimit, hub: self)
             state.subscribers[subscription.id] = subscription
             return subscription
         }
+        subscribed.ring()
+        return subscription
     }
 
     /// At start: forgets the subscribers a previous run counted (a crash left them counted).
@@ -109,6 +114,18 @@ public final class EventHub: Service, Sendable {
         }
         await withGracefulShutdownHandler {
             while !Task.isCancelledOrShuttingDown {
+                // Nobody listens: commits are none of the hub's business (the store records no
+                // events then). It sleeps until a subscriber comes, and the next one starts the
+                // cursor afresh.
+                let idle = state.withLock { state -> Bool in
+                    guard state.subscribers.isEmpty else { return false }
+                    state.cursor = nil
+                    return true
+                }
+                if idle {
+                    await subscribed.wait(upTo: .seconds(1))
+                    continue
+                }
                 do {
                     try await pump()
                 } catch {
@@ -119,6 +136,7 @@ public final class EventHub: Service, Sendable {
             }
         } onGracefulShutdown: {
             self.doorbell.ring()
+            self.subscribed.ring()
         }
     }
 
