@@ -77,6 +77,17 @@ struct CredentialsProcessTests {
         let alias = try await offPool { try RawSocket.handshake(port: daemon.port, path: "/api/2.0/websocket", cookie: nil) }
         #expect(alias.head.hasPrefix("HTTP/1.1 401"))
 
+        // A request asking for an upgrade that is not served is answered (400), not swallowed.
+        let basic = "Authorization: Basic " + Data("\(daemon.email):\(daemon.password)".utf8).base64EncodedString() + "\r\n"
+        for upgrade in ["Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n",
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"]
+        {
+            let request = "GET /api/2.0/drives/ HTTP/1.1\r\nHost: 127.0.0.1\r\n" + basic + upgrade + "\r\n"
+            let answer = try await offPool { try RawSocket.exchange(port: daemon.port, request: request, keepOpen: false) }
+            #expect(answer.head.hasPrefix("HTTP/1.1 400"), "\(answer.head.prefix(200))")
+            #expect(answer.head.contains("\"error_type\": \"validation\""))
+        }
+
         let socket = try await offPool { try RawSocket.handshake(port: daemon.port, path: "/2.0/websocket", cookie: cookie, keepOpen: true) }
         defer { socket.close() }
         #expect(socket.head.hasPrefix("HTTP/1.1 101"), "\(socket.head)")

@@ -81,6 +81,10 @@ struct DrivesdChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.enableErrorHandling = false
             configuration.enableResponseHeaderValidation = false
             let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            // NIO's upgrader consumes a request that asks for an upgrade it does not perform (an
+            // unknown protocol, a malformed handshake): note such requests, to answer them.
+            let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<Negotiated>.self)
+            try channel.pipeline.syncOperations.addHandler(UpgradeWatcher(accepted: accepted), position: .before(upgradeHandler))
             return Value(negotiated: negotiated, channel: channel, accepted: accepted)
         }
     }
@@ -89,8 +93,9 @@ struct DrivesdChannel: ServerChildChannel, HTTPChannelHandler {
         do {
             switch try await value.negotiated.get() {
             case .http(let http):
-                if let (status, error) = value.accepted.refusal {
-                    // NIO consumed the refused handshake request: answer it here, then close.
+                if let (status, error) = value.accepted.refusal ?? value.accepted.unservedUpgrade {
+                    // NIO consumed the request (a refused handshake, or an upgrade it does not
+                    // perform): answer it here, then close.
                     try await http.executeThenClose { _, outbound in
                         var body = ByteBuffer()
                         body.writeBytes(error.body.jsonBytes)
@@ -118,7 +123,39 @@ struct DrivesdChannel: ServerChildChannel, HTTPChannelHandler {
             logger.trace("connection closed before a request")
         } catch {
             logger.debug("connection ended", metadata: ["error": "\(error)"])
+            // The negotiation failed (a malformed handshake): the HTTP/1 encoder is still there.
+            if let (status, refusal) = value.accepted.refusal ?? value.accepted.unservedUpgrade {
+                let body = ByteBuffer(bytes: refusal.body.jsonBytes)
+                let head = HTTPResponseHead(
+                    version: .http1_1, status: .init(statusCode: status.code),
+                    headers: ["connection": "close", "content-type": "application/json; charset=utf-8", "content-length": "\(body.readableBytes)"])
+                let channel = value.channel
+                channel.write(HTTPServerResponsePart.head(head), promise: nil)
+                channel.write(HTTPServerResponsePart.body(.byteBuffer(body)), promise: nil)
+                try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil))
+                try? await channel.close()
+            }
         }
+    }
+}
+
+/// Notes the first request's `Upgrade` header, before NIO's upgrader sees (and may swallow) it.
+final class UpgradeWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    let accepted: AcceptedSubscription
+
+    init(accepted: AcceptedSubscription) { self.accepted = accepted }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head(let head) = unwrapInboundIn(data) {
+            if let requested = head.headers["upgrade"].first {
+                accepted.sawUpgrade(requested, path: head.uri)
+            }
+            context.fireChannelRead(data)
+            context.pipeline.syncOperations.removeHandler(self, promise: nil)
+            return
+        }
+        context.fireChannelRead(data)
     }
 }
 
@@ -130,6 +167,22 @@ final class AcceptedSubscription: Sendable {
     func take() -> EventSubscription? { value.withLock { $0.subscription.take() } }
     func refuse(_ status: HTTPResponse.Status, _ error: CloudSigmaError) { value.withLock { $0.refusal = (status, error) } }
     var refusal: (HTTPResponse.Status, CloudSigmaError)? { value.withLock { $0.refusal } }
+
+    private let upgrade = Mutex<(requested: String, path: String)?>(nil)
+    func sawUpgrade(_ requested: String, path: String) { upgrade.withLock { $0 = (requested, path) } }
+
+    /// The answer to a first request that asked for an upgrade that did not happen: NIO's
+    /// upgrader consumed it, so the router never sees it.
+    var unservedUpgrade: (HTTPResponse.Status, CloudSigmaError)? {
+        guard let (requested, path) = upgrade.withLock({ $0 }) else { return nil }
+        return (
+            .badRequest,
+            CloudSigmaError(
+                .validation,
+                "drivesd does not serve Upgrade: \(requested) for \(path): send the request without an Upgrade header (websockets: a handshake on /websocket with Sec-WebSocket-Key and Sec-WebSocket-Version 13)"
+            )
+        )
+    }
 }
 
 /// What a handshake gets.
