@@ -68,10 +68,9 @@ extension TestEnv {
     /// Opens the websocket at `path` with `headers`, runs `body` once it is open, then keeps
     /// reading until `until` holds for the frames (or `timeout`); returns what arrived.
     func listen(
-        path: String = "/websocket", headers: HTTPFields, timeout: Duration = .seconds(30),
+        path: String = "/websocket", headers: HTTPFields, timeout: Duration = .seconds(30), log: FrameLog = FrameLog(),
         until: @escaping @Sendable (FrameLog) -> Bool, _ body: @escaping @Sendable () async throws -> Void
     ) async throws -> FrameLog {
-        let log = FrameLog()
         let (opened, openedContinuation) = AsyncStream.makeStream(of: Void.self)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -215,7 +214,8 @@ struct EventsTests {
         try await withLiveDrivesd { env in
             let cookie = try await env.asyncCookie()
             let seen = Mutex<Set<String>>([])
-            let log = try await env.listen(headers: [.cookie: cookie], until: { log in
+            let frames = FrameLog()
+            let log = try await env.listen(headers: [.cookie: cookie], log: frames, until: { log in
                 let want = seen.withLock { $0 }
                 guard !want.isEmpty else { return false }
                 let deleted = Set(log.all.filter { $0["object"] == nil }.compactMap { $0["resource_uri"]?.stringValue })
@@ -234,6 +234,11 @@ struct EventsTests {
                     body: #"{"objects": [{"name": "s", "cpu": 1000, "mem": 536870912, "vnc_password": "x", "drives": [{"drive": "\#(uuids[0])", "dev_channel": "0:0", "device": "virtio", "boot_order": 1}]}]}"#)
                 try #require(server.code == 201, "\(server.text)")
                 let serverUUID = try #require(server.first?["uuid"]?.stringValue)
+                // Frames show the state when published: wait for the mount's before undoing it
+                // (under load, a later deletion would otherwise be all that is left to show).
+                for _ in 0..<1000 where !frames.all.contains(where: { ($0["object"]?["mounted_on"]?.arrayValue?.isEmpty) == false }) {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
                 // What must be seen deleted, named before the deletions so that their frames end the wait.
                 seen.withLock { $0 = Set(uuids.map(Self.drive) + ["/api/2.0/servers/\(serverUUID)/"]) }
                 let recurse = try await env.request(.delete, "/api/2.0/servers/\(serverUUID)/?recurse=all_drives")
