@@ -89,11 +89,12 @@ struct CredentialsProcessTests {
     }
 }
 
-/// Runs blocking socket calls on a thread of their own, not on the cooperative pool (which other
-/// tests, and in-process daemons, need).
+/// Runs blocking socket calls on a dispatch queue, not on the cooperative pool (which other
+/// tests, and in-process daemons, need). Not on a Foundation `Thread`: starting those while other
+/// tests launch processes crashed `Process.run()` in CI (Foundation on Linux).
 func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
+        DispatchQueue.global(qos: .userInitiated).async { continuation.resume(with: Result { try body() }) }
     }
 }
 
