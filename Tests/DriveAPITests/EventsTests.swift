@@ -153,37 +153,42 @@ struct EventsTests {
         try await withLiveDrivesd { env in
             let aliceCookie = try await env.asyncCookie()
             let bobCookie = try await env.asyncCookie(as: env.bob)
-            let done = Mutex<(alice: String?, bob: String?)>((nil, nil))
+            // Bob's first drive, then Alice's, then Bob's second: each socket waits for a frame
+            // committed after the other account's change, so a leaked frame would have come first
+            // (one socket's frames keep commit order).
+            let made = Mutex<(b1: String?, a: String?, b2: String?)>((nil, nil, nil))
             let adminHeaders: HTTPFields = [.authorization: TestEnv.adminAuthorization]
-            let adminLog = FrameLog()
-            async let admin: FrameLog = env.listen(path: "/_drivesd/websocket", headers: adminHeaders, timeout: .seconds(5), until: { log in
-                let (a, b) = done.withLock { $0 }
-                guard let a, let b else { return false }
-                return !log.about(Self.drive(a)).isEmpty && !log.about(Self.drive(b)).isEmpty
+            async let admin: FrameLog = env.listen(path: "/_drivesd/websocket", headers: adminHeaders, until: { log in
+                let (_, a, b2) = made.withLock { $0 }
+                guard let a, let b2 else { return false }
+                return !log.about(Self.drive(a)).isEmpty && !log.about(Self.drive(b2)).isEmpty
             }) {}
-            _ = adminLog
-            let bobLog = try await env.listen(headers: [.cookie: bobCookie], timeout: .seconds(3), until: { log in
-                guard let b = done.withLock({ $0.bob }) else { return false }
-                return !log.about(Self.drive(b)).isEmpty && log.all.count > 3
+            let bobLog = try await env.listen(headers: [.cookie: bobCookie], until: { log in
+                guard let b2 = made.withLock({ $0.b2 }) else { return false }
+                return !log.about(Self.drive(b2)).isEmpty
             }) {
-                let aliceLog = try await env.listen(headers: [.cookie: aliceCookie], timeout: .seconds(5), until: { log in
-                    guard let a = done.withLock({ $0.alice }) else { return false }
+                let aliceLog = try await env.listen(headers: [.cookie: aliceCookie], until: { log in
+                    guard let a = made.withLock({ $0.a }) else { return false }
                     return !log.about(Self.drive(a)).isEmpty
                 }) {
+                    let b1 = try await env.createDrive(name: "bob's first", as: env.bob)
+                    made.withLock { $0.b1 = b1 }
                     let a = try await env.createDrive(name: "alice's")
-                    let b = try await env.createDrive(name: "bob's", as: env.bob)
-                    done.withLock { $0 = (a, b) }
+                    made.withLock { $0.a = a }
                 }
-                let (a, b) = done.withLock { $0 }
+                let b2 = try await env.createDrive(name: "bob's second", as: env.bob)
+                made.withLock { $0.b2 = b2 }
+                let (b1, a, _) = made.withLock { $0 }
                 #expect(!aliceLog.about(Self.drive(try #require(a))).isEmpty)
-                #expect(aliceLog.about(Self.drive(try #require(b))).isEmpty, "alice sees bob's drive")
+                #expect(aliceLog.about(Self.drive(try #require(b1))).isEmpty, "alice sees bob's drive")
             }
-            let (a, b) = done.withLock { $0 }
-            #expect(!bobLog.about(Self.drive(try #require(b))).isEmpty)
+            let (b1, a, b2) = made.withLock { $0 }
+            #expect(!bobLog.about(Self.drive(try #require(b1))).isEmpty)
+            #expect(!bobLog.about(Self.drive(try #require(b2))).isEmpty)
             #expect(bobLog.about(Self.drive(try #require(a))).isEmpty, "bob sees alice's drive")
             let adminFrames = try await admin
             #expect(adminFrames.about(Self.drive(try #require(a))).first?["owner"]?.stringValue == env.alice.user.uuid)
-            #expect(adminFrames.about(Self.drive(try #require(b))).first?["owner"]?.stringValue == env.bob.user.uuid)
+            #expect(adminFrames.about(Self.drive(try #require(b2))).first?["owner"]?.stringValue == env.bob.user.uuid)
         }
     }
 
