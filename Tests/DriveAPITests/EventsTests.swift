@@ -86,10 +86,15 @@ extension TestEnv {
                                 if case .text(let text) = message {
                                     log.append(try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)))
                                 }
-                                if until(log) { return }
                             }
                         }
-                        reading.addTask { try await Task.sleep(until: deadline) }
+                        // The condition is looked at on a clock, not only when a frame comes: it
+                        // may depend on what the body records after the frame it waits for arrived.
+                        reading.addTask {
+                            while !until(log) && ContinuousClock.now < deadline {
+                                try await Task.sleep(for: .milliseconds(20))
+                            }
+                        }
                         _ = try await reading.next()
                         reading.cancelAll()
                     }
