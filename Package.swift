@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // JSON shapes of CloudSigma's objects. No I/O.
@@ -85,6 +86,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             resources: [
                 .embedInCode("Documents/schemas/drive-schema.json"),
@@ -94,6 +96,20 @@ let package = Package(
                 .embedInCode("Documents/schemas/libdrive-schema.json"),
                 .embedInCode("Documents/schemas/tag-schema.json"),
                 .embedInCode("Documents/schemas/snapshot-schema.json"),
+                // The web console: templates, style sheet and script, in the binary.
+                .embedInCode("Console/Resources/layout.mustache"),
+                .embedInCode("Console/Resources/login.mustache"),
+                .embedInCode("Console/Resources/overview.mustache"),
+                .embedInCode("Console/Resources/account.mustache"),
+                .embedInCode("Console/Resources/drive.mustache"),
+                .embedInCode("Console/Resources/jobs.mustache"),
+                .embedInCode("Console/Resources/transitions.mustache"),
+                .embedInCode("Console/Resources/faults.mustache"),
+                .embedInCode("Console/Resources/requests.mustache"),
+                .embedInCode("Console/Resources/upload.mustache"),
+                .embedInCode("Console/Resources/error.mustache"),
+                .embedInCode("Console/Resources/console.css"),
+                .embedInCode("Console/Resources/console.js"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -94,6 +94,8 @@ public struct DrivesAPI: Sendable {
     public let content: ContentService
     /// Change events to websocket subscribers.
     public let events: EventHub
+    /// The admin's credentials and console sessions.
+    public let adminAccess: AdminAccess
 
     public var drives: any DriveRepository { stores.drives }
     public var jobs: any JobRepository { stores.jobs }
@@ -126,11 +128,12 @@ public struct DrivesAPI: Sendable {
         var eventsLogger = logger
         eventsLogger[metadataKey: "subsystem"] = "events"
         self.events = EventHub(stores: stores, logger: eventsLogger, queueLimit: settings.eventQueueLimit)
+        self.adminAccess = AdminAccess(
+            username: settings.adminUsername, password: settings.adminPassword, throttleBurst: settings.loginThrottleBurst)
     }
 
     var eventSockets: EventSockets {
-        EventSockets(
-            hub: events, authenticator: authenticator, adminUsername: settings.adminUsername, adminPassword: settings.adminPassword)
+        EventSockets(hub: events, authenticator: authenticator, admin: adminAccess)
     }
 
     /// The router of the whole API.
@@ -142,6 +145,7 @@ public struct DrivesAPI: Sendable {
         router.get("api/2.0/openapi.json") { _, _ in openAPI.response }
         RouteRecorder.current?.prefix = "/_drivesd"
         AdminController(api: self).register(on: router)
+        ConsoleController(api: self).register(on: router)
         RouteRecorder.current?.prefix = "/api/2.0"
         if settings.ceilingRoute {
             // The benchmark's ceiling: the same server and outer middleware, no auth, no store.

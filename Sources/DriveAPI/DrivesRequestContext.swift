@@ -11,6 +11,10 @@ public struct DrivesRequestContext: RequestContext {
     public var authentication: Authentication?
     /// Set by the outermost middleware: the `X-Request-ID` of this request.
     public var requestID = ""
+    /// Set by the outermost middleware: what inner layers note for the request log.
+    var notes: RequestNotes?
+    /// Set by ``AdminAuthMiddleware`` (and the console's gate): how the admin authenticated.
+    var adminGrant: AdminAccess.Grant?
     /// The connection (for `Expect: 100-continue`).
     let channel: (any Channel)?
 

@@ -18,6 +18,8 @@ struct ErrorMiddleware: RouterMiddleware {
         let requestID = Self.requestID(request)
         var context = context
         context.requestID = requestID
+        let notes = RequestNotes()
+        context.notes = notes
         let start = ContinuousClock.now
         var response: Response
         do {
@@ -35,7 +37,7 @@ struct ErrorMiddleware: RouterMiddleware {
                 time: Timestamp.now(), requestID: requestID, method: request.method.rawValue, path: request.uri.path,
                 query: request.uri.query ?? "", status: response.status.code,
                 requestBytes: request.headers[.contentLength].flatMap { Int($0) }, responseBytes: response.body.contentLength,
-                durationMs: seconds * 1000, user: nil))
+                durationMs: seconds * 1000, user: notes.account.withLock { $0 }))
         context.logger.info(
             "\(request.method) \(request.uri.path) \(response.status.code)",
             metadata: [
@@ -99,6 +101,7 @@ struct AuthMiddleware: RouterMiddleware {
         var context = context
         context.user = authentication.user
         context.authentication = authentication
+        context.notes?.account.withLock { $0 = authentication.user.email }
         return try await next(request, context)
     }
 }
@@ -138,23 +141,6 @@ struct FaultMiddleware: RouterMiddleware {
             }
             return try await next(request, context)
         }
-    }
-}
-
-/// HTTP Basic against the admin credentials of the configuration, never a user's.
-struct AdminAuthMiddleware: RouterMiddleware {
-    typealias Context = DrivesRequestContext
-    let username: String
-    let password: String
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !password.isEmpty, let header = request.headers[.authorization],
-            let (user, pass) = Authenticator.parseBasic(header),
-            Authenticator.same(user, username) && Authenticator.same(pass, password)
-        else {
-            throw UnauthorizedError(realm: "drivesd-admin")
-        }
-        return try await next(request, context)
     }
 }
 

@@ -160,6 +160,89 @@ public protocol AdminRepository: Sendable {
     /// The fault path of the state machine: the drive's storage host goes away (`unavailable`) or
     /// comes back. Works on any account's drive; returns the drive's status afterwards.
     func setAvailability(driveUUID: String, available: Bool, now: Date) async throws -> DriveStatus
+    /// Every account with how many drives, snapshots and servers it has (the console).
+    func accountSummaries() async throws -> [AccountSummary]
+    /// How many snapshots there are, across accounts.
+    func snapshotCount() async throws -> Int
+    /// The account (uuid) that owns the drive, nil when there is no such drive.
+    func driveOwner(uuid: String) async throws -> String?
+    /// Pending transitions, soonest first (held ones last): of every resource, or of one.
+    func pendingTransitions(resource: String?, limit: Int) async throws -> [PendingTransition]
+    /// What the drive's content image holds; nil when there is no such drive.
+    func contentMap(driveUUID: String) async throws -> ContentMap?
+}
+
+/// One account and what it holds.
+public struct AccountSummary: Sendable, Equatable {
+    public var uuid: String
+    public var email: String
+    public var created: String
+    public var drives: Int
+    public var snapshots: Int
+    public var servers: Int
+
+    public init(uuid: String, email: String, created: String, drives: Int, snapshots: Int, servers: Int) {
+        self.uuid = uuid
+        self.email = email
+        self.created = created
+        self.drives = drives
+        self.snapshots = snapshots
+        self.servers = servers
+    }
+}
+
+/// A transition waiting for the worker (or, when `held`, for an advance).
+public struct PendingTransition: Sendable, Equatable {
+    /// `drive`, `server` or `snapshot`.
+    public var kind: String
+    public var uuid: String
+    public var owner: String
+    public var name: String
+    public var operation: String
+    public var fromStatus: String
+    /// Unix seconds; meaningless when `held`.
+    public var dueAt: Double
+    public var held: Bool
+
+    public init(
+        kind: String, uuid: String, owner: String, name: String, operation: String, fromStatus: String, dueAt: Double, held: Bool
+    ) {
+        self.kind = kind
+        self.uuid = uuid
+        self.owner = owner
+        self.name = name
+        self.operation = operation
+        self.fromStatus = fromStatus
+        self.dueAt = dueAt
+        self.held = held
+    }
+}
+
+/// A drive's content image: how many extents hold bytes, what they store on disk, and whether
+/// other drives or snapshots share them (copy-on-write).
+public struct ContentMap: Sendable, Equatable {
+    /// nil: the drive has no image (it reads as zeros).
+    public var image: Int64?
+    public var extentSize: Int64
+    /// Extents written (the rest of the drive reads as zeros and stores nothing).
+    public var extents: Int
+    public var storedBytes: Int64
+    /// Stored bytes that something else references too (0 when the image is the drive's alone).
+    public var sharedBytes: Int64
+    /// Drives, library drives and snapshots that reference the image.
+    public var references: Int
+    /// false while an upload is writing into the image.
+    public var sealed: Bool
+
+    public init(image: Int64?, extentSize: Int64, extents: Int, storedBytes: Int64, sharedBytes: Int64, references: Int, sealed: Bool) {
+        self.image = image
+        self.extentSize = extentSize
+        self.extents = extents
+        self.storedBytes = storedBytes
+        self.sharedBytes = sharedBytes
+        self.references = references
+        self.sealed = sealed
+    }
 }
 
 extension AdminRepository {

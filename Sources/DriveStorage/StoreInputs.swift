@@ -99,6 +99,8 @@ public struct DriveQuery: Sendable, Equatable {
     public var tags: [[String]] = []
     /// `tag__name=<name>` filters, likewise.
     public var tagNames: [[String]] = []
+    /// Statuses to keep (any of them); empty: every status. The console's filter.
+    public var statuses: [String] = []
     public var order: [(field: Field, descending: Bool)] = []
     /// nil: every match (`limit=0`).
     public var limit: Int? = 20
@@ -109,12 +111,12 @@ public struct DriveQuery: Sendable, Equatable {
     /// No filter: the owner's drives, whatever their name, uuid or tags.
     public var isUnfiltered: Bool {
         exact.allSatisfy(\.values.isEmpty) && nameContains.allSatisfy(\.isEmpty) && tags.allSatisfy(\.isEmpty)
-            && tagNames.allSatisfy(\.isEmpty)
+            && tagNames.allSatisfy(\.isEmpty) && statuses.isEmpty
     }
 
     public static func == (a: DriveQuery, b: DriveQuery) -> Bool {
         a.exact.map { "\($0.field)=\($0.values)" } == b.exact.map { "\($0.field)=\($0.values)" }
-            && a.nameContains == b.nameContains && a.tags == b.tags && a.tagNames == b.tagNames
+            && a.nameContains == b.nameContains && a.tags == b.tags && a.tagNames == b.tagNames && a.statuses == b.statuses
             && a.order.map { "\($0.field)\($0.descending)" } == b.order.map { "\($0.field)\($0.descending)" }
             && a.limit == b.limit && a.offset == b.offset
     }

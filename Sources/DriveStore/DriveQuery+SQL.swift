@@ -15,6 +15,10 @@ extension DriveQuery {
             clauses.append("(" + group.map { _ in "\(alias).name LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
             args += group.map { "%" + SQLiteDriveRepository.escapeLike($0) + "%" } as [any DatabaseValueConvertible]
         }
+        if !statuses.isEmpty {
+            clauses.append("\(alias).status IN (\(Relations.placeholders(statuses.count)))")
+            args += statuses as [any DatabaseValueConvertible]
+        }
         for (column, groups) in [("t.uuid", tags), ("t.name", tagNames)] {
             for group in groups where !group.isEmpty {
                 clauses.append(

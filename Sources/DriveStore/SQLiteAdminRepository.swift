@@ -89,6 +89,82 @@ public struct SQLiteAdminRepository: AdminRepository {
             return try interpreter.apply(available ? .markAvailable : .markUnavailable, to: row) ?? row.status
         }
     }
+
+    public func accountSummaries() async throws -> [AccountSummary] {
+        try await database.read { db in
+            let sql = """
+                SELECT u.uuid, u.email, u.created_at,
+                    COALESCE((SELECT drives FROM owner_drive_counts WHERE owner = u.uuid), 0),
+                    (SELECT COUNT(*) FROM snapshots WHERE owner = u.uuid),
+                    (SELECT COUNT(*) FROM servers WHERE owner = u.uuid)
+                FROM users u ORDER BY u.email
+                """
+            return try Row.fetchAll(db, sql: sql).map { row in
+                AccountSummary(uuid: row[0], email: row[1], created: row[2], drives: row[3], snapshots: row[4], servers: row[5])
+            }
+        }
+    }
+
+    public func snapshotCount() async throws -> Int {
+        try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM snapshots") ?? 0 }
+    }
+
+    public func driveOwner(uuid: String) async throws -> String? {
+        try await database.read { db in try String.fetchOne(db, sql: "SELECT owner FROM drives WHERE uuid = ?", arguments: [uuid]) }
+    }
+
+    public func pendingTransitions(resource: String?, limit: Int) async throws -> [PendingTransition] {
+        let held = TransitionMode.heldDue / 10
+        return try await database.read { db in
+            // One branch per kind of resource; each joins its own table by seq.
+            var sql = """
+                SELECT * FROM (
+                    SELECT 'drive' AS kind, d.uuid, d.owner, d.name, p.operation, p.from_status, p.due_at
+                        FROM pending_transitions p JOIN drives d ON p.resource_kind = 'drive' AND d.seq = p.resource_seq
+                    UNION ALL
+                    SELECT 'server', s.uuid, s.owner, s.name, p.operation, p.from_status, p.due_at
+                        FROM pending_transitions p JOIN servers s ON p.resource_kind = 'server' AND s.seq = p.resource_seq
+                    UNION ALL
+                    SELECT 'snapshot', n.uuid, n.owner, n.name, p.operation, p.from_status, p.due_at
+                        FROM pending_transitions p JOIN snapshots n ON p.resource_kind = 'snapshot' AND n.seq = p.resource_seq
+                )
+                """
+            var arguments: StatementArguments = []
+            if let resource {
+                sql += " WHERE uuid = ?"
+                arguments += [resource]
+            }
+            sql += " ORDER BY due_at, uuid LIMIT ?"
+            arguments += [max(0, limit)]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                let due: Double = row[6]
+                return PendingTransition(
+                    kind: row[0], uuid: row[1], owner: row[2], name: row[3], operation: row[4], fromStatus: row[5],
+                    dueAt: due, held: due >= held)
+            }
+        }
+    }
+
+    public func contentMap(driveUUID: String) async throws -> ContentMap? {
+        try await database.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT content_image FROM drives WHERE uuid = ?", arguments: [driveUUID]) else {
+                return nil
+            }
+            guard let image: Int64 = row[0],
+                let info = try Row.fetchOne(
+                    db, sql: "SELECT extent_size, refs, sealed FROM content_images WHERE id = ?", arguments: [image])
+            else {
+                return ContentMap(image: nil, extentSize: 0, extents: 0, storedBytes: 0, sharedBytes: 0, references: 0, sealed: true)
+            }
+            let totals = try Row.fetchOne(
+                db, sql: "SELECT COUNT(*), COALESCE(SUM(length), 0) FROM content_extents WHERE image_id = ?", arguments: [image])
+            let stored: Int64 = totals?[1] ?? 0
+            let references: Int = info[1]
+            return ContentMap(
+                image: image, extentSize: info[0], extents: totals?[0] ?? 0, storedBytes: stored,
+                sharedBytes: references > 1 ? stored : 0, references: references, sealed: info[2])
+        }
+    }
 }
 
 extension AppDatabase {

@@ -16,14 +16,14 @@ struct AdminController {
         open.resource("health", get: { _, _ in .json(.object(["status": .string("ok")])) })
         open.resource("ready", get: ready)
         let admin = router.group("_drivesd")
-            .add(middleware: AdminAuthMiddleware(username: api.settings.adminUsername, password: api.settings.adminPassword))
+            .add(middleware: AdminAuthMiddleware(access: api.adminAccess))
         admin.resource("metrics", get: metrics)
         admin.resource("reset", post: reset)
         admin.resource("accounts", get: listAccounts, post: createAccount)
         admin.resource("transitions", get: { _, _ in .json(transitionModes) })
         admin.resource("transitions/:operation", get: getTransition, put: setTransition)
         admin.resource("advance", post: advance)
-        admin.resource("faults", post: registerFaults)
+        admin.resource("faults", get: { _, _ in .json(.object(["objects": .array(api.faults.reports())])) }, post: registerFaults)
         admin.resource("faults/:id", get: { _, context in
             let id = try context.parameters.require("id")
             guard let report = api.faults.report(id) else { throw CloudSigmaError(.notexist, "No fault set with id \(id)") }
@@ -31,6 +31,13 @@ struct AdminController {
         })
         admin.resource("drives/:uuid/availability", put: setAvailability)
         admin.resource("requests", get: requests)
+        admin.resource("pending", get: pending)
+        admin.resource("overview", get: { _, _ in .json(try await overview().json) })
+        // Drives' bytes of any account, through the API's own upload and download protocols
+        // (the console's upload page and download links use them).
+        let acting = admin.group("accounts/:account").add(middleware: ActAsAccountMiddleware(accounts: api.stores.accounts))
+        ContentController(content: api.content, repository: api.stores.content, drives: api.stores.drives, settings: api.settings)
+            .register(on: acting)
         registerCredentials(on: admin)
         admin.resource("storage", get: { _, _ in .json(Self.storageJSON(try await api.stores.content.stats())) })
     }
@@ -193,27 +200,33 @@ struct AdminController {
     @Sendable func setTransition(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let op = try operation(context)
         let body = try await request.jsonBody(limit: api.settings.bodyLimit)
-        let mode: TransitionMode?
-        switch body?["mode"]?.stringValue {
-        case "immediate": mode = .immediate
-        case "manual": mode = .manual
-        case "configured": mode = nil
+        let seconds: Double?
+        switch body?["seconds"] {
+        case .int(let i)?: seconds = Double(i)
+        case .double(let d)?: seconds = d
+        case nil, .null?: seconds = nil
+        default: throw CloudSigmaError.validation("seconds", "mode time needs seconds (a number >= 0)")
+        }
+        let mode = try Self.mode(named: body?["mode"]?.stringValue, seconds: seconds)
+        try await api.stores.transitions.setMode(op, mode)
+        return .json(Self.describe(mode))
+    }
+
+    /// The mode `name` (with `seconds` for `time`) names; nil for `configured`.
+    static func mode(named name: String?, seconds: Double?) throws -> TransitionMode? {
+        switch name {
+        case "immediate": return .immediate
+        case "manual": return .manual
+        case "configured": return nil
         case "time":
-            let seconds: Double
-            switch body?["seconds"] {
-            case .int(let i)?: seconds = Double(i)
-            case .double(let d)?: seconds = d
-            default: throw CloudSigmaError.validation("seconds", "mode time needs seconds (a number >= 0)")
-            }
+            guard let seconds else { throw CloudSigmaError.validation("seconds", "mode time needs seconds (a number >= 0)") }
             guard seconds >= 0, seconds.isFinite, seconds <= 86400 * 365 else {
                 throw CloudSigmaError.validation("seconds", "seconds must be between 0 and one year")
             }
-            mode = .time(seconds: seconds)
+            return .time(seconds: seconds)
         default:
             throw CloudSigmaError.validation("mode", "mode must be one of: immediate, time, manual, configured")
         }
-        try await api.stores.transitions.setMode(op, mode)
-        return .json(Self.describe(mode))
     }
 
     /// Releases held (manual) transitions: all, or `{"operation"}` / `{"uuid"}` only.
@@ -232,18 +245,27 @@ struct AdminController {
 
     /// `{"faults": ["return-503", "delay-2s", "set-status:unavailable"]}` → 201 `{"id", "faults"}`.
     @Sendable func registerFaults(_ request: Request, context: DrivesRequestContext) async throws -> Response {
-        guard case .array(let items)? = try await request.jsonBody(limit: api.settings.bodyLimit)?["faults"], !items.isEmpty else {
+        guard case .array(let items)? = try await request.jsonBody(limit: api.settings.bodyLimit)?["faults"] else {
             throw CloudSigmaError.validation("faults", "faults must be a non-empty list")
         }
         let texts = try items.map { item -> String in
-            guard case .string(let text) = item, FaultRegistry.Fault(text) != nil else {
-                throw CloudSigmaError.validation(
-                    "faults", "Unknown fault \(item.jsonString): use return-<4xx|5xx>, delay-<N>s, set-status:unavailable or set-status:available")
-            }
+            guard case .string(let text) = item else { throw Self.unknownFault(item.jsonString) }
             return text
         }
-        let id = api.faults.register(texts)
+        let id = try registerFaults(texts)
         return .json(api.faults.report(id) ?? .null, status: .created)
+    }
+
+    /// Registers a fault list after checking every fault; returns its id.
+    func registerFaults(_ texts: [String]) throws -> String {
+        guard !texts.isEmpty else { throw CloudSigmaError.validation("faults", "faults must be a non-empty list") }
+        for text in texts where FaultRegistry.Fault(text) == nil { throw Self.unknownFault(text) }
+        return api.faults.register(texts)
+    }
+
+    static func unknownFault(_ text: String) -> CloudSigmaError {
+        CloudSigmaError.validation(
+            "faults", "Unknown fault \(text): use return-<4xx|5xx>, delay-<N>s, set-status:unavailable or set-status:available")
     }
 
     /// `{"status": "unavailable" | "available"}`: the storage host of the drive fails or returns.
@@ -257,7 +279,9 @@ struct AdminController {
         return .json(.object(["uuid": .string(uuid), "status": .string(status.rawValue)]))
     }
 
-    /// `?limit=N` (default 100): the most recent requests, oldest first.
+    /// `?limit=N` (default 100): the most recent requests, oldest first; `after=<seq>` keeps
+    /// newer ones only, `account=<email>`, `status=<code or 2xx/4xx/5xx>` and `path=<substring>`
+    /// filter them.
     @Sendable func requests(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let query = QueryParameters(request.uri)
         var limit = 100
@@ -265,12 +289,14 @@ struct AdminController {
             guard let n = Int(raw), n >= 0 else { throw CloudSigmaError.validation("limit", "limit must be a non-negative integer") }
             limit = n
         }
-        let entries = api.requestLog.recent(limit)
+        let filter = try RequestFilter(query)
+        let entries = api.requestLog.recent(limit, where: filter.matches)
         return .json(
             .object([
                 "objects": .array(
                     entries.map { e in
                         .object([
+                            "seq": .int(Int64(e.seq)), "account": e.user.map(JSONValue.string) ?? .null,
                             "time": .string(e.time), "request_id": .string(e.requestID), "method": .string(e.method),
                             "path": .string(e.path), "query": .string(e.query), "status": .int(Int64(e.status)),
                             "request_bytes": e.requestBytes.map { .int(Int64($0)) } ?? .null,
@@ -279,5 +305,129 @@ struct AdminController {
                         ])
                     })
             ]))
+    }
+
+    /// `GET /_drivesd/pending`: transitions waiting for the worker or held (manual mode), soonest
+    /// first; `?uuid=` for one resource's, `?limit=` (default 500).
+    @Sendable func pending(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        let query = QueryParameters(request.uri)
+        var limit = 500
+        if let raw = query["limit"] {
+            guard let n = Int(raw), n >= 0 else { throw CloudSigmaError.validation("limit", "limit must be a non-negative integer") }
+            limit = n
+        }
+        let rows = try await api.stores.admin.pendingTransitions(resource: query["uuid"], limit: limit)
+        return .json(.object(["objects": .array(rows.map(Self.json))]))
+    }
+
+    static func json(_ row: PendingTransition) -> JSONValue {
+        .object([
+            "resource_type": .string(row.kind), "uuid": .string(row.uuid), "owner": .string(row.owner), "name": .string(row.name),
+            "operation": .string(row.operation), "from_status": .string(row.fromStatus), "held": .bool(row.held),
+            "due": row.held ? .null : .string(Timestamp.string(Date(timeIntervalSince1970: row.dueAt))),
+        ])
+    }
+
+    /// What the console's overview shows, also as `GET /_drivesd/overview`.
+    func overview(now: Date = Date()) async throws -> Overview {
+        async let stats = api.stores.admin.stats()
+        async let accounts = api.stores.admin.accountSummaries()
+        async let content = api.stores.content.stats()
+        async let snapshots = api.stores.admin.snapshotCount()
+        return Overview(
+            stats: try await stats, accounts: try await accounts, content: try await content, snapshots: try await snapshots,
+            minutes: api.requestLog.rates(minutes: 10, now: now), subscribers: api.events.statistics.subscribers)
+    }
+}
+
+/// The console's overview: accounts, drives by status, snapshots, jobs, bytes, request rates.
+struct Overview {
+    var stats: StoreStats
+    var accounts: [AccountSummary]
+    var content: ContentStats
+    var snapshots: Int
+    var minutes: [RequestLog.Minute]
+    var subscribers: Int
+
+    var json: JSONValue {
+        .object([
+            "accounts": .array(
+                accounts.map { a in
+                    .object([
+                        "uuid": .string(a.uuid), "email": .string(a.email), "drives": .int(Int64(a.drives)),
+                        "snapshots": .int(Int64(a.snapshots)), "servers": .int(Int64(a.servers)),
+                    ])
+                }),
+            "drives_by_status": .object(stats.drivesByStatus.mapValues { .int(Int64($0)) }),
+            "snapshots": .int(Int64(snapshots)),
+            "jobs_by_state": .object(stats.jobsByState.mapValues { .int(Int64($0)) }),
+            "pending_transitions": .int(Int64(stats.pendingTransitions)),
+            "held_transitions": .int(Int64(stats.heldTransitions)),
+            "storage": AdminController.storageJSON(content),
+            "event_subscribers": .int(Int64(subscribers)),
+            "requests_per_minute": .array(
+                minutes.map { m in
+                    .object([
+                        "minute": .string(Timestamp.string(Date(timeIntervalSince1970: Double(m.minute * 60)))),
+                        "requests": .int(Int64(m.requests)), "client_errors": .int(Int64(m.clientErrors)),
+                        "server_errors": .int(Int64(m.serverErrors)),
+                    ])
+                }),
+        ])
+    }
+}
+
+/// The filters of the request log (`/_drivesd/requests` and the console's page).
+struct RequestFilter {
+    var after: Int?
+    var account: String?
+    /// An exact code, or a class (`4` for 4xx).
+    var status: Int?
+    var statusClass: Int?
+    var path: String?
+
+    init(_ query: QueryParameters) throws {
+        if let raw = query["after"], !raw.isEmpty {
+            guard let n = Int(raw), n >= 0 else { throw CloudSigmaError.validation("after", "after must be a non-negative integer") }
+            after = n
+        }
+        if let raw = query["account"], !raw.isEmpty { account = raw }
+        if let raw = query["path"], !raw.isEmpty { path = raw }
+        if let raw = query["status"]?.lowercased(), !raw.isEmpty {
+            if raw.count == 3, raw.hasSuffix("xx"), let c = Int(raw.prefix(1)), (1...5).contains(c) {
+                statusClass = c
+            } else if let code = Int(raw), (100...599).contains(code) {
+                status = code
+            } else {
+                throw CloudSigmaError.validation("status", "status must be a code (404) or a class (4xx)")
+            }
+        }
+    }
+
+    func matches(_ entry: RequestLog.Entry) -> Bool {
+        if let after, entry.seq <= after { return false }
+        if let account, entry.user?.lowercased() != account.lowercased() { return false }
+        if let status, entry.status != status { return false }
+        if let statusClass, entry.status / 100 != statusClass { return false }
+        if let path, !entry.path.localizedCaseInsensitiveContains(path) { return false }
+        return true
+    }
+}
+
+/// Lets the admin use an account's API routes (the content protocols) under
+/// `/_drivesd/accounts/{uuid or email}/`: the request runs as that account.
+struct ActAsAccountMiddleware: RouterMiddleware {
+    typealias Context = DrivesRequestContext
+    let accounts: any AccountRepository
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let account = try context.parameters.require("account")
+        guard let user = try await accounts.user(account) else {
+            throw CloudSigmaError(.notexist, "No account \(account)")
+        }
+        var context = context
+        context.user = user
+        context.notes?.account.withLock { $0 = user.email }
+        return try await next(request, context)
     }
 }

@@ -39,6 +39,8 @@ public final class FaultRegistry: Sendable {
     }
 
     let sets = Mutex<[String: [Entry]]>([:])
+    /// Ids in the order they were registered.
+    let order = Mutex<[String]>([])
 
     public init() {}
 
@@ -47,6 +49,7 @@ public final class FaultRegistry: Sendable {
         let id = Identifiers.make()
         let entries = texts.compactMap { text in Fault(text).map { Entry(text: text, fault: $0) } }
         sets.withLock { $0[id] = entries }
+        order.withLock { $0.append(id) }
         return id
     }
 
@@ -59,6 +62,11 @@ public final class FaultRegistry: Sendable {
             sets[id] = entries
             return entries[index].fault
         }
+    }
+
+    /// Every set's report, newest first (`GET /_drivesd/faults`).
+    func reports() -> [JSONValue] {
+        order.withLock { $0 }.reversed().compactMap { report($0) }
     }
 
     /// The report of `GET /_drivesd/faults/{id}`.

@@ -66,7 +66,8 @@ public final class MetricsRegistry: Sendable {
     }
 }
 
-/// The recent requests (`GET /_drivesd/requests`), newest last, in a bounded ring.
+/// The recent requests (`GET /_drivesd/requests`), newest last, in a bounded ring; and how many
+/// requests (and errors) each of the last minutes saw.
 public final class RequestLog: Sendable {
     public struct Entry: Sendable {
         public var time: String
@@ -78,35 +79,97 @@ public final class RequestLog: Sendable {
         public var requestBytes: Int?
         public var responseBytes: Int?
         public var durationMs: Double
+        /// The account the request was authenticated as (its email), nil for none.
         public var user: String?
+        /// Position in the log since start (1, 2, ...): `?after=` pages on it.
+        public var seq: Int = 0
     }
 
+    /// One minute's requests.
+    public struct Minute: Sendable, Equatable {
+        /// Unix minute (seconds / 60).
+        public var minute: Int
+        public var requests: Int = 0
+        public var clientErrors: Int = 0
+        public var serverErrors: Int = 0
+    }
+
+    /// How many minutes of rates are kept.
+    static let minutesKept = 15
+
     let capacity: Int
-    let state = Mutex<(entries: [Entry], next: Int, total: Int)>(([], 0, 0))
+    struct State {
+        var entries: [Entry] = []
+        var next = 0
+        var total = 0
+        var minutes: [Minute] = []
+    }
+    let state = Mutex<State>(State())
 
     public init(capacity: Int = 1000) {
         self.capacity = max(1, capacity)
     }
 
-    func append(_ entry: Entry) {
+    func append(_ entry: Entry, now: Date = Date()) {
+        let minute = Int(now.timeIntervalSince1970 / 60)
         state.withLock { state in
+            var entry = entry
+            state.total += 1
+            entry.seq = state.total
             if state.entries.count < capacity {
                 state.entries.append(entry)
             } else {
                 state.entries[state.next] = entry
             }
             state.next = (state.next + 1) % capacity
-            state.total += 1
+            // The rates are the API's: the admin API and the console's own requests stay out.
+            guard !entry.path.hasPrefix("/_drivesd/") else { return }
+            if state.minutes.last?.minute != minute {
+                state.minutes.append(Minute(minute: minute))
+                if state.minutes.count > Self.minutesKept { state.minutes.removeFirst(state.minutes.count - Self.minutesKept) }
+            }
+            let last = state.minutes.count - 1
+            state.minutes[last].requests += 1
+            if entry.status >= 500 {
+                state.minutes[last].serverErrors += 1
+            } else if entry.status >= 400 {
+                state.minutes[last].clientErrors += 1
+            }
         }
     }
 
     /// The last `limit` entries, oldest first.
     public func recent(_ limit: Int) -> [Entry] {
-        state.withLock { state in
-            let ordered =
-                state.entries.count < capacity
-                ? state.entries : Array(state.entries[state.next...] + state.entries[..<state.next])
-            return Array(ordered.suffix(max(0, limit)))
-        }
+        recent(limit, where: { _ in true })
     }
+
+    /// The last `limit` entries that pass `filter`, oldest first.
+    public func recent(_ limit: Int, where filter: (Entry) -> Bool) -> [Entry] {
+        guard limit > 0 else { return [] }
+        let ordered = state.withLock { state in
+            state.entries.count < capacity
+                ? state.entries : Array(state.entries[state.next...] + state.entries[..<state.next])
+        }
+        var out: [Entry] = []
+        for entry in ordered.reversed() where filter(entry) {
+            out.append(entry)
+            if out.count == limit { break }
+        }
+        return out.reversed()
+    }
+
+    /// The last `minutes` minutes up to `now`, oldest first, with zeros for minutes without
+    /// requests.
+    public func rates(minutes: Int, now: Date = Date()) -> [Minute] {
+        let current = Int(now.timeIntervalSince1970 / 60)
+        let kept = state.withLock { $0.minutes }
+        let byMinute = Dictionary(kept.map { ($0.minute, $0) }, uniquingKeysWith: { a, _ in a })
+        return ((current - max(1, minutes) + 1)...current).map { byMinute[$0] ?? Minute(minute: $0) }
+    }
+}
+
+/// What the inner layers tell the outermost middleware about a request (which account it was
+/// authenticated as), for the request log. One per request; written by one task at a time.
+final class RequestNotes: Sendable {
+    let account = Mutex<String?>(nil)
 }

@@ -199,8 +199,7 @@ struct EventSocketContext: WebSocketContext {
 struct EventSockets: Sendable {
     let hub: EventHub
     let authenticator: Authenticator
-    let adminUsername: String
-    let adminPassword: String
+    let admin: AdminAccess
 
     /// The paths of the account websocket (pycloudsigma's `ws_endpoint` is `…/websocket`; the old
     /// docs say `/2.0/websocket`).
@@ -225,14 +224,28 @@ struct EventSockets: Sendable {
             return await subscribe(owner: user.uuid)
         }
         if trimmed == Self.adminPath {
-            guard !adminPassword.isEmpty, let header = head.headers["authorization"].first,
-                let (user, pass) = Authenticator.parseBasic(header),
-                Authenticator.same(user, adminUsername) && Authenticator.same(pass, adminPassword)
-            else { return .refused(.unauthorized, CloudSigmaError.unauthorized) }
+            var fields = HTTPFields()
+            for (name, value) in head.headers {
+                if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) }
+            }
+            guard let grant = admin.grant(fields) else { return .refused(.unauthorized, CloudSigmaError.unauthorized) }
+            // A console session's cookie goes with any page's websocket: only the console's own
+            // pages (same origin) may open one (cross-site websocket hijacking).
+            if case .session = grant, let origin = head.headers["origin"].first,
+                !Self.sameOrigin(origin, host: head.headers["host"].first)
+            {
+                return .refused(.forbidden, CloudSigmaError(.permission, "The console's websocket is for pages of this server"))
+            }
             return await subscribe(owner: nil)
         }
         return .refused(
             .notFound, CloudSigmaError(.notexist, "No websocket at \(path): change events are served on /websocket"))
+    }
+
+    /// Whether an `Origin` names the host the request was sent to.
+    static func sameOrigin(_ origin: String, host: String?) -> Bool {
+        guard let host, let scheme = origin.range(of: "://") else { return false }
+        return origin[scheme.upperBound...].lowercased() == host.lowercased()
     }
 
     func subscribe(owner: String?) async -> Handshake {
