@@ -26,6 +26,7 @@ selenium = pytest.importorskip("selenium")  # in requirements.txt: a missing one
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -108,7 +109,10 @@ def create_drive(d, user, name):
 
 
 def wait(driver, what, predicate, timeout=20):
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda _: predicate(), message=what)
+    # A live update or a form's redirect replaces elements between a look-up and its use.
+    return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                         ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+                         ).until(lambda _: predicate(), message=what)
 
 
 def mark_page(driver):
@@ -187,7 +191,7 @@ def test_hold_creates_and_advance_from_the_page(console_drivesd, browser):
     # Held: it stays creating however long the configured duration would have taken.
     time.sleep(CREATE_SECONDS + 0.5)
     assert api(d, user, "GET", "drives/%s/" % uuid)[1]["status"] == "creating"
-    held_row.find_element(By.CSS_SELECTOR, "button.advance").click()
+    browser.find_element(By.CSS_SELECTOR, '#held tr[data-uuid="%s"] button.advance' % uuid).click()
     wait(browser, "the release message", lambda: "Released 1 transition" in browser.page_source)
     deadline = time.time() + 10
     while api(d, user, "GET", "drives/%s/" % uuid)[1]["status"] != "unmounted":

@@ -458,7 +458,7 @@ struct ConsoleController {
                 "filter_admin": withAdmin,
                 "entries": entries.reversed().map { e in
                     [
-                        "time": e.time, "account": e.user ?? "–", "method": e.method, "path": e.path, "query": e.query,
+                        "time": e.time, "account": e.user ?? "–", "method": e.method, "path": e.path, "query": e.query.isEmpty ? false : e.query,
                         "status": e.status, "duration": String(format: "%.1f", e.durationMs), "request_id": e.requestID,
                         "class": e.status >= 400 ? "error-\(e.status / 100)" : "",
                     ] as [String: Any]
