@@ -31,7 +31,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 MiB = 1024 * 1024
-CREATE_SECONDS = 3.0
+CREATE_SECONDS = 4.0
 SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS") or os.path.join(HERE, "artifacts", "console")
 CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER_BIN", "/usr/bin/chromedriver")

@@ -284,11 +284,7 @@ struct AdminController {
     /// filter them.
     @Sendable func requests(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let query = QueryParameters(request.uri)
-        var limit = 100
-        if let raw = query["limit"] {
-            guard let n = Int(raw), n >= 0 else { throw CloudSigmaError.validation("limit", "limit must be a non-negative integer") }
-            limit = n
-        }
+        let limit = try Self.limit(query, default: 100)
         let filter = try RequestFilter(query)
         let entries = api.requestLog.recent(limit, where: filter.matches)
         return .json(
@@ -307,15 +303,18 @@ struct AdminController {
             ]))
     }
 
+    /// `?limit=N`: a non-negative integer, `fallback` when absent.
+    static func limit(_ query: QueryParameters, default fallback: Int) throws -> Int {
+        guard let raw = query["limit"] else { return fallback }
+        guard let n = Int(raw), n >= 0 else { throw CloudSigmaError.validation("limit", "limit must be a non-negative integer") }
+        return n
+    }
+
     /// `GET /_drivesd/pending`: transitions waiting for the worker or held (manual mode), soonest
     /// first; `?uuid=` for one resource's, `?limit=` (default 500).
     @Sendable func pending(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let query = QueryParameters(request.uri)
-        var limit = 500
-        if let raw = query["limit"] {
-            guard let n = Int(raw), n >= 0 else { throw CloudSigmaError.validation("limit", "limit must be a non-negative integer") }
-            limit = n
-        }
+        let limit = try Self.limit(query, default: 500)
         let rows = try await api.stores.admin.pendingTransitions(resource: query["uuid"], limit: limit)
         return .json(.object(["objects": .array(rows.map(Self.json))]))
     }
