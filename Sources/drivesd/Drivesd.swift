@@ -86,10 +86,11 @@ struct Serve: AsyncParsableCommand {
         let json = settings.logFormat == .json
         LoggingSystem.bootstrap { label in
             if json { return JSONLogHandler(label: label, logLevel: logLevel) }
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
+            return TextLogHandler(label: label, logLevel: logLevel)
         }
+        // Lines still buffered when serve returns (a clean stop, or a failure at start) are
+        // written before the process exits.
+        defer { LogSink.standardError.flush() }
         var logger = Logger(label: "drivesd")
         logger.logLevel = logLevel
 

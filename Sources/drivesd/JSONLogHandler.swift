@@ -3,7 +3,7 @@ import DriveStore
 import Foundation
 import Logging
 
-/// One JSON object per line on standard error (`log.format: json`): time, level, label, message
+/// One JSON object per line on standard error, through the ``LogSink`` (`log.format: json`): time, level, label, message
 /// and the metadata as strings.
 struct JSONLogHandler: LogHandler {
     let label: String
@@ -24,7 +24,7 @@ struct JSONLogHandler: LogHandler {
         for (key, value) in merged where object[key] == nil { object[key] = .string(value.description) }
         var line = JSONValue.object(object).jsonBytes
         line.append(UInt8(ascii: "\n"))
-        // One write(2) per line: lines from concurrent tasks never interleave.
-        line.withUnsafeBufferPointer { buffer in _ = write(2, buffer.baseAddress, buffer.count) }
+        // Whole lines into the sink: lines from concurrent tasks never interleave.
+        LogSink.standardError.append(line)
     }
 }

@@ -195,6 +195,42 @@ struct OperationsProcessTests {
         #expect(request?["request_id"]?.stringValue?.isEmpty == false)
         #expect(request?["duration_ms"] != nil)
     }
+
+    @Test("text logs (the default) leave the request path but lose no line: every request's line is there after a clean stop")
+    func bufferedTextLogs() async throws {
+        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("log-\(UUID().uuidString).txt").path
+        defer { try? FileManager.default.removeItem(atPath: logPath) }
+        let daemon = try DaemonProcess(environment: ["DRIVESD_LOG_LEVEL": "info"])
+        daemon.stderrPath = logPath
+        try daemon.addUser()
+        try await daemon.start()
+        let ids = (0..<400).map { "log-check-\($0)" }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for slice in 0..<8 {
+                group.addTask {
+                    for id in ids[(slice * 50)..<(slice * 50 + 50)] {
+                        let reply = try await daemon.raw("GET", "/api/2.0/drives/?limit=1", headers: ["X-Request-ID": id])
+                        #expect(reply.status == 200)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        // The stop comes right after the last answer: lines still buffered must reach the log.
+        #expect(daemon.stop() == 0)
+        let text = try String(contentsOfFile: logPath, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.last == "", "the log ends with a partial line")
+        let requestLines = lines.filter { $0.contains("request_id=log-check-") }
+        #expect(requestLines.count == ids.count)
+        for id in ids {
+            #expect(requestLines.filter { $0.contains("request_id=\(id) ") }.count == 1, "\(id)")
+        }
+        // swift-log's text format: time, level, label, metadata, source, message.
+        let sample = try #require(requestLines.first)
+        #expect(sample.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} info drivesd : "#, options: .regularExpression) != nil, "\(sample)")
+        #expect(sample.hasSuffix("GET /api/2.0/drives/ 200"), "\(sample)")
+    }
 }
 
 /// A list filled from several tasks.
