@@ -466,7 +466,18 @@ def cmd_table(args):
     big = n_of("page20_big", "1M")
     moto_n = R.get("moto_describe_one", {}).get("volumes", "?")
 
-    row("ceiling: GET /_drivesd/ceiling (1 KiB)", "ceiling", "req/s", ["baseline"])
+    nginx = val("nginx")
+    row("nginx: 1 KiB static file, 1 worker, no access log", "nginx", "req/s", ["physical anchor"])
+    pct_nginx = "%.0f%% of nginx" % (100 * ceiling / nginx) if ceiling and nginx else None
+    row("ceiling: GET /_drivesd/ceiling (1 KiB), default config", "ceiling", "req/s", ["baseline", pct_nginx],
+        ">=50% of nginx", None if not (ceiling and nginx) else ceiling >= 0.5 * nginx)
+    quiet = val("ceiling_quiet")
+    cost = None
+    if ceiling and quiet:
+        cost = max(0.0, 1 - ceiling / quiet)
+    row("ceiling with log.level warning (no request line)", "ceiling_quiet", "req/s",
+        ["the log line costs %.0f%% of the ceiling" % (100 * cost) if cost is not None else None],
+        "line <= 10%", None if cost is None else cost <= 0.10)
 
     for key, label in (("get_one", ""), ("get_one_nocache", ", no-cache")):
         v = val(key)
@@ -575,12 +586,72 @@ def cmd_table(args):
     return 0
 
 
+# ---------------------------------------------------------------------------- chart
+
+# (key, label) of the throughput scenarios the chart draws, in the table's order.
+CHART_ROWS = [
+    ("nginx", "nginx 1 KiB static"), ("ceiling", "drivesd ceiling"), ("ceiling_quiet", "ceiling, no log line"),
+    ("get_one", "GET drive"), ("get_one_nocache", "GET drive, no-cache"), ("page20", "page of 20"),
+    ("page20_nocache", "page of 20, no-cache"), ("page20_big", "page of 20, 1M"),
+    ("page20_big_nocache", "page of 20, 1M, no-cache"), ("list_all", "list all (10k)"),
+    ("post_one", "POST one drive"), ("post_bulk", "POST bulk 100 (drives/s)"), ("put_meta", "PUT meta"),
+    ("resize", "resize"), ("clone", "clone"), ("mixed", "mixed"), ("mixed_big", "mixed, 1M"),
+    ("moto_create", "moto CreateVolume"), ("moto_describe_one", "moto DescribeVolumes one"),
+]
+
+
+def cmd_chart(args):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    R, _ = load_results(args.results)
+    rows = [(label, R[key]) for key, label in CHART_ROWS if key in R]
+    if not rows:
+        print("chart: no results", file=sys.stderr)
+        return 1
+    labels = [label for label, _ in rows]
+    values = [r["value"] for _, r in rows]
+    p99 = [r.get("p99") or 0 for _, r in rows]
+    colors = ["#8c959f" if label.startswith(("nginx", "moto")) else
+              "#1f6feb" if "ceiling" in label else "#2da44e" for label in labels]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 0.42 * len(rows) + 1.6), sharey=True,
+                                      gridspec_kw={"width_ratios": [3, 2]})
+    y = list(range(len(rows)))
+    left.barh(y, values, color=colors)
+    left.set_yticks(y, labels)
+    left.invert_yaxis()
+    left.set_xscale("log")
+    left.set_xlabel("requests (or drives) per second, log scale")
+    for i, v in enumerate(values):
+        left.text(v, i, " {:,.0f}".format(v), va="center", fontsize=8)
+    ceiling = R.get("ceiling", {}).get("value")
+    if ceiling:
+        left.axvline(ceiling, color="#1f6feb", linestyle="--", linewidth=1)
+    right.barh(y, p99, color=colors)
+    right.set_xscale("log")
+    right.set_xlabel("p99 latency, ms, log scale")
+    for i, v in enumerate(p99):
+        if v:
+            right.text(v, i, " %.2f" % v, va="center", fontsize=8)
+    fig.suptitle(args.title)
+    fig.tight_layout()
+    fig.savefig(args.out, format="svg")
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("chart")
+    s.add_argument("--results", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--title", default="drivesd benchmark")
+    s.set_defaults(func=cmd_chart)
 
     s = sub.add_parser("freeport")
     s.set_defaults(func=cmd_freeport)
