@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The one generator of identifiers for new objects: drives, jobs, servers, tags, accounts,
 /// fault sets, request ids.
@@ -12,8 +13,7 @@ public enum Identifiers {
         let ms = UInt64(max(0, now.timeIntervalSince1970 * 1000))
         var bytes = [UInt8](repeating: 0, count: 16)
         for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: ms >> (8 * UInt64(5 - i))) }
-        var random = SystemRandomNumberGenerator()
-        let low = random.next() as UInt64, high = random.next() as UInt64
+        let (low, high) = RandomPool.shared.pair()
         for i in 0..<8 { bytes[8 + i] = UInt8(truncatingIfNeeded: low >> (8 * UInt64(i))) }
         bytes[6] = 0x70 | UInt8(truncatingIfNeeded: high & 0x0F)
         bytes[7] = UInt8(truncatingIfNeeded: high >> 8)
@@ -31,5 +31,52 @@ public enum Identifiers {
             out.append(hex[Int(byte & 0x0F)])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Random 64-bit words from the system's generator, fetched 4 KiB at a time: one read of
+/// `/dev/urandom` for 256 identifiers instead of two a identifier (a request id is made for every request).
+final class RandomPool: Sendable {
+    static let shared = RandomPool()
+
+    let state = Mutex<(words: [UInt64], next: Int)>(([], 0))
+
+    func pair() -> (UInt64, UInt64) {
+        state.withLock { state in
+            if state.next + 2 > state.words.count {
+                state.words = Self.fill(512)
+                state.next = 0
+            }
+            defer { state.next += 2 }
+            return (state.words[state.next], state.words[state.next + 1])
+        }
+    }
+
+    static func fill(_ count: Int) -> [UInt64] {
+        var words = [UInt64](repeating: 0, count: count)
+        // The kernel's generator, read in bulk (the same source `SystemRandomNumberGenerator`
+        // asks one word at a time).
+        let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            defer { close(fd) }
+            let filled = words.withUnsafeMutableBytes { raw -> Bool in
+                var offset = 0
+                while offset < raw.count {
+                    let n = read(fd, raw.baseAddress! + offset, raw.count - offset)
+                    if n > 0 {
+                        offset += n
+                    } else if n < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        return false
+                    }
+                }
+                return true
+            }
+            if filled { return words }
+        }
+        var generator = SystemRandomNumberGenerator()
+        for i in words.indices { words[i] = generator.next() }
+        return words
     }
 }

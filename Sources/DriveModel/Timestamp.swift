@@ -9,13 +9,32 @@ public enum Timestamp {
         var tm = tm()
         var time = time_t(seconds)
         gmtime_r(&time, &tm)
-        let y = Int(tm.tm_year) + 1900, mo = Int(tm.tm_mon) + 1, d = Int(tm.tm_mday)
-        let h = Int(tm.tm_hour), mi = Int(tm.tm_min), s = Int(tm.tm_sec)
-        func pad(_ v: Int, _ n: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, n - s.count)) + s
+        // `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`, digits written in place (this runs for every
+        // request's log entry and every rendered change).
+        return String(unsafeUninitializedCapacity: 32) { buffer in
+            func put(_ value: Int, _ digits: Int, at offset: Int) {
+                var v = value
+                for i in stride(from: offset + digits - 1, through: offset, by: -1) {
+                    buffer[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+            }
+            put(Int(tm.tm_year) + 1900, 4, at: 0)
+            buffer[4] = UInt8(ascii: "-")
+            put(Int(tm.tm_mon) + 1, 2, at: 5)
+            buffer[7] = UInt8(ascii: "-")
+            put(Int(tm.tm_mday), 2, at: 8)
+            buffer[10] = UInt8(ascii: "T")
+            put(Int(tm.tm_hour), 2, at: 11)
+            buffer[13] = UInt8(ascii: ":")
+            put(Int(tm.tm_min), 2, at: 14)
+            buffer[16] = UInt8(ascii: ":")
+            put(Int(tm.tm_sec), 2, at: 17)
+            buffer[19] = UInt8(ascii: ".")
+            put(min(max(micros, 0), 999_999), 6, at: 20)
+            for (i, c) in "+00:00".utf8.enumerated() { buffer[26 + i] = c }
+            return 32
         }
-        return "\(pad(y, 4))-\(pad(mo, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(micros, 6))+00:00"
     }
 
     public static func now() -> String { string(Date()) }

@@ -111,10 +111,9 @@ final class LogSink: Sendable {
 struct TextLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level
-    var metadata: Logger.Metadata = [:] {
-        didSet { prettyMetadata = Self.pretty(metadata) }
-    }
-    var prettyMetadata: String?
+    // Hummingbird sets `hb.request.id` on every request's logger: the metadata is formatted when a
+    // line is written, not each time it changes.
+    var metadata: Logger.Metadata = [:]
     let sink: LogSink
 
     init(label: String, logLevel: Logger.Level, sink: LogSink = .standardError) {
@@ -137,17 +136,13 @@ struct TextLogHandler: LogHandler {
         line.append(UInt8(ascii: " "))
         line += label.utf8
         line += " :".utf8
-        if let extra = event.metadata, !extra.isEmpty {
-            let merged = metadata.isEmpty ? extra : metadata.merging(extra) { $1 }
-            for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-                line.append(UInt8(ascii: " "))
-                line += key.utf8
-                line.append(UInt8(ascii: "="))
-                line += value.description.utf8
-            }
-        } else if let prettyMetadata {
+        let extra = event.metadata ?? [:]
+        let merged = extra.isEmpty ? metadata : metadata.isEmpty ? extra : metadata.merging(extra) { $1 }
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             line.append(UInt8(ascii: " "))
-            line += prettyMetadata.utf8
+            line += key.utf8
+            line.append(UInt8(ascii: "="))
+            line += value.description.utf8
         }
         line += " [".utf8
         line += event.source.utf8
@@ -155,10 +150,6 @@ struct TextLogHandler: LogHandler {
         line += event.message.description.utf8
         line.append(UInt8(ascii: "\n"))
         sink.append(line)
-    }
-
-    static func pretty(_ metadata: Logger.Metadata) -> String? {
-        metadata.isEmpty ? nil : metadata.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")
     }
 
     /// `2026-11-30T05:35:39+0000`, cached for the current second.
