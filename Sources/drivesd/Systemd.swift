@@ -58,10 +58,18 @@ enum Memory {
     /// in per-thread arenas that keep the freed memory: the RSS grew by 30+ MiB during a 1 GiB
     /// download. A fixed threshold keeps blocks of 256 KiB and more out of the arenas, so they go
     /// back to the system when freed.
+    ///
+    /// Fixing that threshold also fixes the trim threshold at glibc's 128 KiB: an arena whose
+    /// free top grew past it gave the pages back at once (`madvise`), and the next request faulted
+    /// them in again. A profile of single creates spent 6% in `madvise` and 13% in page faults;
+    /// with a 4 MiB trim threshold single creates went from 5,559 to 8,669 req/s and bulks of 100
+    /// from 13.6k to 17.5k drives/s, for 9 MiB more resident memory.
     static func returnLargeBuffersToTheSystem() {
-        // mallopt(M_MMAP_THRESHOLD = -3, ...), looked up: Glibc's module does not export malloc.h.
+        // mallopt(M_MMAP_THRESHOLD = -3 / M_TRIM_THRESHOLD = -1, ...), looked up: Glibc's module
+        // does not export malloc.h.
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
         let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
         _ = mallopt(-3, 256 * 1024)
+        _ = mallopt(-1, 4 * 1024 * 1024)
     }
 }
