@@ -74,6 +74,22 @@ def cmd_value(args):
     record(args.results, obj)
 
 
+def cmd_median(args):
+    """Records `key` as the round (of `rounds`) whose value is the median, with every round's value."""
+    R, _ = load_results(args.results)
+    runs = [R[k] for k in args.rounds if k in R]
+    if not runs:
+        print("median: no rounds of %s" % args.key, file=sys.stderr)
+        return 1
+    runs.sort(key=lambda r: r["value"])
+    obj = dict(runs[len(runs) // 2])
+    obj["key"] = args.key
+    obj["rounds"] = [round(r["value"]) for r in runs]
+    record(args.results, obj)
+    print("%s: median %.0f of %s" % (args.key, obj["value"], obj["rounds"]))
+    return 0
+
+
 # ---------------------------------------------------------------------------- waiting
 
 
@@ -467,16 +483,20 @@ def cmd_table(args):
     moto_n = R.get("moto_describe_one", {}).get("volumes", "?")
 
     nginx = val("nginx")
-    row("nginx: 1 KiB static file, 1 worker, no access log", "nginx", "req/s", ["physical anchor"])
+    def rounds(key):
+        r = R.get(key)
+        return "rounds %s" % "/".join("{:,}".format(v) for v in r["rounds"]) if r and r.get("rounds") else None
+
+    row("nginx: 1 KiB static file, 1 worker, no access log", "nginx", "req/s", ["physical anchor", rounds("nginx")])
     pct_nginx = "%.0f%% of nginx" % (100 * ceiling / nginx) if ceiling and nginx else None
-    row("ceiling: GET /_drivesd/ceiling (1 KiB), default config", "ceiling", "req/s", ["baseline", pct_nginx],
+    row("ceiling: GET /_drivesd/ceiling (1 KiB), default config", "ceiling", "req/s", ["baseline", pct_nginx, rounds("ceiling")],
         ">=50% of nginx", None if not (ceiling and nginx) else ceiling >= 0.5 * nginx)
     quiet = val("ceiling_quiet")
     cost = None
     if ceiling and quiet:
         cost = max(0.0, 1 - ceiling / quiet)
     row("ceiling with log.level warning (no request line)", "ceiling_quiet", "req/s",
-        ["the log line costs %.0f%% of the ceiling" % (100 * cost) if cost is not None else None],
+        ["the log line costs %.0f%% of the ceiling" % (100 * cost) if cost is not None else None, rounds("ceiling_quiet")],
         "line <= 10%", None if cost is None else cost <= 0.10)
 
     for key, label in (("get_one", ""), ("get_one_nocache", ", no-cache")):
@@ -646,6 +666,12 @@ def cmd_chart(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("median")
+    s.add_argument("--results", required=True)
+    s.add_argument("--key", required=True)
+    s.add_argument("rounds", nargs="+")
+    s.set_defaults(func=cmd_median)
 
     s = sub.add_parser("chart")
     s.add_argument("--results", required=True)
