@@ -53,6 +53,9 @@ public struct APISettings: Sendable {
     /// Failed logins of one account from one address, within a minute, before they are refused
     /// for a back-off; 0 turns throttling off.
     public var loginThrottleBurst: Int = 20
+    /// Writes each request's log line (at `log.level` info) in the daemon's format; nil: through
+    /// the request's swift-log logger.
+    public var accessLog: (@Sendable (AccessLogLine) -> Void)? = nil
 
     public init(
         catalogue: StorageCatalogue = StorageCatalogue(), durations: OperationDurations = OperationDurations(),
@@ -139,7 +142,8 @@ public struct DrivesAPI: Sendable {
     /// The router of the whole API.
     public func buildRouter() -> Router<DrivesRequestContext> {
         let router = Router(context: DrivesRequestContext.self)
-        router.add(middleware: ErrorMiddleware(realm: settings.realm, metrics: metrics, requestLog: requestLog))
+        router.add(
+            middleware: ErrorMiddleware(realm: settings.realm, metrics: metrics, requestLog: requestLog, accessLog: settings.accessLog))
         // The OpenAPI document of this API, public like any API description.
         let openAPI = Document(OpenAPIDocument.json)
         router.get("api/2.0/openapi.json") { _, _ in openAPI.response }

@@ -13,6 +13,9 @@ struct ErrorMiddleware: RouterMiddleware {
     let realm: String
     let metrics: MetricsRegistry
     let requestLog: RequestLog
+    /// Writes the request's line itself (the daemon's log format) instead of going through
+    /// swift-log's metadata dictionary; nil: through `context.logger`.
+    var accessLog: (@Sendable (AccessLogLine) -> Void)? = nil
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async -> Response {
         let requestID = Self.requestID(request)
@@ -38,12 +41,21 @@ struct ErrorMiddleware: RouterMiddleware {
                 query: request.uri.query ?? "", status: response.status.code,
                 requestBytes: request.headers[.contentLength].flatMap { Int($0) }, responseBytes: response.body.contentLength,
                 durationMs: seconds * 1000, user: notes.account.withLock { $0 }))
-        context.logger.info(
-            "\(request.method) \(request.uri.path) \(response.status.code)",
-            metadata: [
-                "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
-                "request_id": "\(requestID)", "duration_ms": "\((seconds * 1_000_000).rounded() / 1000)",
-            ])
+        if context.logger.logLevel <= .info {
+            let line = AccessLogLine(
+                method: request.method.rawValue, path: request.uri.path, status: response.status.code, requestID: requestID,
+                microseconds: Int((seconds * 1_000_000).rounded()))
+            if let accessLog {
+                accessLog(line)
+            } else {
+                context.logger.info(
+                    "\(line.method) \(line.path) \(line.status)",
+                    metadata: [
+                        "method": "\(line.method)", "path": "\(line.path)", "status": "\(line.status)", "request_id": "\(requestID)",
+                        "duration_ms": "\(line.durationMilliseconds)",
+                    ])
+            }
+        }
         return response
     }
 
@@ -87,6 +99,29 @@ struct ErrorMiddleware: RouterMiddleware {
             context.logger.error("unexpected failure", metadata: ["error": "\(error)"])
             return .error(CloudSigmaError(.backend, "Internal error"))
         }
+    }
+}
+
+/// One request's log line: what the outermost middleware knows when the answer is ready.
+public struct AccessLogLine: Sendable {
+    public var method: String
+    public var path: String
+    public var status: Int
+    public var requestID: String
+    public var microseconds: Int
+
+    public init(method: String, path: String, status: Int, requestID: String, microseconds: Int) {
+        self.method = method
+        self.path = path
+        self.status = status
+        self.requestID = requestID
+        self.microseconds = microseconds
+    }
+
+    /// `0.123`: milliseconds with three decimals.
+    public var durationMilliseconds: String {
+        let fraction = String(microseconds % 1000)
+        return "\(microseconds / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
 }
 

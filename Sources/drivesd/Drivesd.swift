@@ -110,7 +110,9 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("the data directory \(directory.root) is in use by another drivesd process")
         }
         defer { lock.release() }
-        let api = try DrivesdApp.buildAPI(.sqlite(database), dataDirectory: directory, settings: settings.api, logger: logger)
+        var apiSettings = settings.api
+        apiSettings.accessLog = json ? JSONLogHandler.accessLine : { TextLogHandler.accessLine($0) }
+        let api = try DrivesdApp.buildAPI(.sqlite(database), dataDirectory: directory, settings: apiSettings, logger: logger)
         let prepared = try await api.content.prepare()
         try await api.events.prepare()
         logger.info(

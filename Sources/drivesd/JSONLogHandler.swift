@@ -1,3 +1,4 @@
+import DriveAPI
 import DriveModel
 import DriveStore
 import Foundation
@@ -26,5 +27,20 @@ struct JSONLogHandler: LogHandler {
         line.append(UInt8(ascii: "\n"))
         // Whole lines into the sink: lines from concurrent tasks never interleave.
         LogSink.standardError.append(line)
+    }
+}
+
+extension JSONLogHandler {
+    /// A request's line as one JSON object, without swift-log's metadata dictionary.
+    static func accessLine(_ line: AccessLogLine) {
+        let status = String(line.status)
+        var bytes = JSONValue.object([
+            "time": .string(Timestamp.now()), "level": .string("info"), "label": .string("drivesd"),
+            "message": .string("\(line.method) \(line.path) \(status)"), "method": .string(line.method),
+            "path": .string(line.path), "status": .string(status), "request_id": .string(line.requestID),
+            "duration_ms": .string(line.durationMilliseconds),
+        ]).jsonBytes
+        bytes.append(UInt8(ascii: "\n"))
+        LogSink.standardError.append(bytes)
     }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import DriveAPI
 import Foundation
 import Logging
 import Synchronization
@@ -150,6 +151,32 @@ struct TextLogHandler: LogHandler {
         line += event.message.description.utf8
         line.append(UInt8(ascii: "\n"))
         sink.append(line)
+    }
+
+    /// A request's line, in this handler's format, without swift-log's metadata dictionary
+    /// (written for every request at `log.level` info).
+    static func accessLine(_ line: AccessLogLine, sink: LogSink = .standardError) {
+        var out: [UInt8] = []
+        out.reserveCapacity(200 + 2 * line.path.utf8.count)
+        out += Clock.timestamp().utf8
+        out += " info drivesd : duration_ms=".utf8
+        out += line.durationMilliseconds.utf8
+        out += " method=".utf8
+        out += line.method.utf8
+        out += " path=".utf8
+        out += line.path.utf8
+        out += " request_id=".utf8
+        out += line.requestID.utf8
+        out += " status=".utf8
+        out += String(line.status).utf8
+        out += " [DriveAPI] ".utf8
+        out += line.method.utf8
+        out.append(UInt8(ascii: " "))
+        out += line.path.utf8
+        out.append(UInt8(ascii: " "))
+        out += String(line.status).utf8
+        out.append(UInt8(ascii: "\n"))
+        sink.append(out)
     }
 
     /// `2026-11-30T05:35:39+0000`, cached for the current second.

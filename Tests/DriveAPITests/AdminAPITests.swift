@@ -222,3 +222,17 @@ struct AdminAPITests {
         }
     }
 }
+
+@Suite("Access log line")
+struct AccessLogLineTests {
+    @Test("durations are milliseconds with three decimals")
+    func durations() {
+        func line(_ us: Int) -> AccessLogLine {
+            AccessLogLine(method: "GET", path: "/", status: 200, requestID: "r", microseconds: us)
+        }
+        #expect(line(0).durationMilliseconds == "0.000")
+        #expect(line(5).durationMilliseconds == "0.005")
+        #expect(line(1234).durationMilliseconds == "1.234")
+        #expect(line(120_050).durationMilliseconds == "120.050")
+    }
+}
