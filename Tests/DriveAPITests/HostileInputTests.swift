@@ -193,6 +193,56 @@ struct HostileInputTests {
             #expect(try await env.get("/api/2.0/drives/").totalCount == 0)
         }
     }
+
+    @Test("hostile console forms, paths and queries, and hostile queries on the admin API: no 5xx, nothing changes")
+    func hostileConsoleAndAdmin() async throws {
+        try await withDrivesd { env in
+            let uuid = try await env.createDrive(name: "steady")
+            let admin: HTTPFields = [.authorization: TestEnv.adminAuthorization]
+            let page = try await ConsoleTests.console(env, .get, "/")
+            let csrf = try ConsoleTests.csrf(page)
+            func console(_ method: HTTPRequest.Method, _ path: String, form: String? = nil) async throws -> Reply {
+                let reply = try await ConsoleTests.console(env, method, path, form: form)
+                #expect(reply.code < 500, "\(method) \(path) → \(reply.code) \(reply.text.prefix(200))")
+                if reply.code == 303 {
+                    let location = reply.headers[.location] ?? ""
+                    #expect(location.hasPrefix("/_drivesd/console/"), "\(path) redirects to \(location)")
+                    #expect(!location.contains("\r") && !location.contains("\n") && !location.contains("Set-Cookie"), "\(path) redirects to \(location)")
+                }
+                return reply
+            }
+            for hostile in Self.hostileStrings {
+                let encoded = hostile.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? hostile
+                _ = try await console(.get, "/accounts/\(encoded)")
+                _ = try await console(.get, "/accounts/\(env.alice.user.uuid)/drives/\(encoded)")
+                _ = try await console(.get, "/drives/\(encoded)")
+                _ = try await console(.get, "/accounts/\(env.alice.user.uuid)?name=\(encoded)&tag=\(encoded)&page=\(encoded)")
+                _ = try await console(.get, "/requests?account=\(encoded)&path=\(encoded)&status=\(encoded)&after=\(encoded)")
+                _ = try await console(.post, "/transitions/\(encoded)", form: "csrf=\(csrf)&mode=\(encoded)&seconds=\(encoded)")
+                _ = try await console(.post, "/advance", form: "csrf=\(csrf)&uuid=\(encoded)&return=\(encoded)")
+                _ = try await console(.post, "/faults", form: "csrf=\(csrf)&faults=\(encoded)")
+                _ = try await console(.post, "/drives/\(encoded)/availability", form: "csrf=\(csrf)&status=\(encoded)")
+                for path in ["pending?uuid=\(encoded)&limit=\(encoded)", "requests?after=\(encoded)&status=\(encoded)&account=\(encoded)"] {
+                    assertSafe(try await env.request(.get, "/_drivesd/\(path)", headers: admin), path)
+                }
+                assertSafe(
+                    try await env.request(.get, "/_drivesd/accounts/\(encoded)/drives/\(uuid)/download/", headers: admin), "download as \(hostile)")
+            }
+            // Broken encodings, odd seconds, a CRLF in the return path, a form over the size limit.
+            for form in [
+                "csrf=\(csrf)&mode=time&seconds=NaN", "csrf=\(csrf)&mode=time&seconds=1e400", "csrf=\(csrf)&mode=time&seconds=-0",
+                "csrf=\(csrf)&mode=%ZZ&seconds=%", "csrf=\(csrf)&&&==&mode", "csrf=\(csrf)&mode=manual&return=%2F_drivesd%2Fconsole%2F%0D%0ASet-Cookie:x=y",
+            ] {
+                _ = try await console(.post, "/transitions/resize", form: form)
+            }
+            let big = try await console(.post, "/faults", form: "csrf=\(csrf)&faults=" + String(repeating: "delay-0s%0A", count: 8000))
+            #expect(big.code == 413)
+            // Nothing changed: no mode set but those the valid forms chose, the drive as it was, no fault list.
+            #expect(env.api.stores.transitions.modes.keys.allSatisfy { $0 == .resize })
+            #expect(try await env.status(uuid) == "creating")
+            #expect(try await env.admin(.get, "faults").json?["objects"]?.arrayValue?.isEmpty == true)
+        }
+    }
 }
 
 /// A second account can neither see nor change the first one's objects through any route.

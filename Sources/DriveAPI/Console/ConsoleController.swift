@@ -159,7 +159,10 @@ struct ConsoleController {
             guard let slash = value[scheme.upperBound...].firstIndex(of: "/") else { return nil }
             value = String(value[slash...])
         }
-        guard value.hasPrefix(prefix), !value.contains("\\"), !value.hasPrefix("//") else { return nil }
+        // A header value: no control characters (a CR LF would end the Location header).
+        guard value.hasPrefix(prefix), !value.contains("\\"), !value.hasPrefix("//"),
+            value.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
+        else { return nil }
         return value
     }
 
