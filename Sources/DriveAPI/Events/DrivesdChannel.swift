@@ -215,24 +215,18 @@ struct EventSockets: Sendable {
     func accept(_ head: HTTPRequestHead) async -> Handshake {
         let path = String(head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
         let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        let fields = HTTPFields(head.headers, splitCookie: false)
         if Self.accountPaths.contains(trimmed) {
-            var fields = HTTPFields()
-            for value in head.headers["cookie"] { fields.append(HTTPField(name: .cookie, value: value)) }
             guard let cookie = Authenticator.cookie("async_auth", in: fields),
                 let user = try? await authenticator.asyncCookieUser(cookie)
             else { return .refused(.unauthorized, Self.cookieMissing) }
             return await subscribe(owner: user.uuid)
         }
         if trimmed == Self.adminPath {
-            var fields = HTTPFields()
-            for (name, value) in head.headers {
-                if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) }
-            }
             guard let grant = admin.grant(fields) else { return .refused(.unauthorized, CloudSigmaError.unauthorized) }
             // A console session's cookie goes with any page's websocket: only the console's own
             // pages (same origin) may open one (cross-site websocket hijacking).
-            if case .session = grant, let origin = head.headers["origin"].first,
-                !Self.sameOrigin(origin, host: head.headers["host"].first)
+            if case .session = grant, let origin = fields[.origin], !Self.sameOrigin(origin, host: head.headers["host"].first)
             {
                 return .refused(.forbidden, CloudSigmaError(.permission, "The console's websocket is for pages of this server"))
             }
