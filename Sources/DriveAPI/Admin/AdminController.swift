@@ -272,11 +272,17 @@ struct AdminController {
     @Sendable func setAvailability(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let uuid = try context.parameters.require("uuid")
         let wanted = try await request.jsonBody(limit: api.settings.bodyLimit)?["status"]?.stringValue
+        let status = try await setAvailability(uuid: uuid, wanted: wanted)
+        return .json(.object(["uuid": .string(uuid), "status": .string(status.rawValue)]))
+    }
+
+    /// Moves the drive to `unavailable` or back (`wanted`: "unavailable" | "available"); its
+    /// status afterwards.
+    func setAvailability(uuid: String, wanted: String?) async throws -> DriveStatus {
         guard wanted == "unavailable" || wanted == "available" else {
             throw CloudSigmaError.validation("status", "status must be unavailable or available")
         }
-        let status = try await api.stores.admin.setAvailability(driveUUID: uuid, available: wanted == "available")
-        return .json(.object(["uuid": .string(uuid), "status": .string(status.rawValue)]))
+        return try await api.stores.admin.setAvailability(driveUUID: uuid, available: wanted == "available")
     }
 
     /// `?limit=N` (default 100): the most recent requests, oldest first; `after=<seq>` keeps

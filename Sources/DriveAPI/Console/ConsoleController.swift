@@ -517,11 +517,7 @@ struct ConsoleController {
     /// `PUT /_drivesd/drives/{uuid}/availability`.
     @Sendable func setAvailability(_ fields: [String: String], context: DrivesRequestContext) async throws -> (flash: String, location: String?) {
         let uuid = try context.parameters.require("uuid")
-        let wanted = fields["status"]
-        guard wanted == "unavailable" || wanted == "available" else {
-            throw CloudSigmaError.validation("status", "status must be unavailable or available")
-        }
-        let status = try await api.stores.admin.setAvailability(driveUUID: uuid, available: wanted == "available")
+        let status = try await admin.setAvailability(uuid: uuid, wanted: fields["status"])
         return ("Drive \(uuid) is \(status.rawValue)", Self.prefix + "/drives/\(uuid)")
     }
 
