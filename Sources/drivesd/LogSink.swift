@@ -59,10 +59,6 @@ final class LogSink: Sendable {
         }
     }
 
-    func append(_ line: String) {
-        append(Array(line.utf8))
-    }
-
     /// Writes everything appended so far, now, on the caller's thread.
     func flush() {
         writing.withLock { _ in
@@ -129,54 +125,54 @@ struct TextLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var line: [UInt8] = []
-        line.reserveCapacity(256)
-        line += Clock.timestamp().utf8
-        line.append(UInt8(ascii: " "))
-        line += event.level.rawValue.utf8
-        line.append(UInt8(ascii: " "))
-        line += label.utf8
-        line += " :".utf8
         let extra = event.metadata ?? [:]
         let merged = extra.isEmpty ? metadata : metadata.isEmpty ? extra : metadata.merging(extra) { $1 }
-        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            line.append(UInt8(ascii: " "))
-            line += key.utf8
-            line.append(UInt8(ascii: "="))
-            line += value.description.utf8
-        }
-        line += " [".utf8
-        line += event.source.utf8
-        line += "] ".utf8
-        line += event.message.description.utf8
-        line.append(UInt8(ascii: "\n"))
-        sink.append(line)
+        sink.append(
+            Self.line(
+                level: event.level.rawValue, label: label,
+                pairs: merged.sorted(by: { $0.key < $1.key }).lazy.map { ($0.key, $0.value.description) },
+                source: event.source, message: event.message.description))
     }
 
     /// A request's line, in this handler's format, without swift-log's metadata dictionary
     /// (written for every request at `log.level` info).
     static func accessLine(_ line: AccessLogLine, sink: LogSink = .standardError) {
+        let status = String(line.status)
+        sink.append(
+            Self.line(
+                level: "info", label: "drivesd",
+                pairs: [
+                    ("duration_ms", line.durationMilliseconds), ("method", line.method), ("path", line.path),
+                    ("request_id", line.requestID), ("status", status),
+                ],
+                source: "DriveAPI", message: "\(line.method) \(line.path) \(status)"))
+    }
+
+    /// `<time> <level> <label> : k=v ... [<source>] <message>` and a newline (swift-log's
+    /// `StreamLogHandler` format).
+    static func line<Pairs: Sequence<(String, String)>>(
+        level: String, label: String, pairs: Pairs, source: String, message: String
+    ) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(200 + 2 * line.path.utf8.count)
+        out.reserveCapacity(256)
         out += Clock.timestamp().utf8
-        out += " info drivesd : duration_ms=".utf8
-        out += line.durationMilliseconds.utf8
-        out += " method=".utf8
-        out += line.method.utf8
-        out += " path=".utf8
-        out += line.path.utf8
-        out += " request_id=".utf8
-        out += line.requestID.utf8
-        out += " status=".utf8
-        out += String(line.status).utf8
-        out += " [DriveAPI] ".utf8
-        out += line.method.utf8
         out.append(UInt8(ascii: " "))
-        out += line.path.utf8
+        out += level.utf8
         out.append(UInt8(ascii: " "))
-        out += String(line.status).utf8
+        out += label.utf8
+        out += " :".utf8
+        for (key, value) in pairs {
+            out.append(UInt8(ascii: " "))
+            out += key.utf8
+            out.append(UInt8(ascii: "="))
+            out += value.utf8
+        }
+        out += " [".utf8
+        out += source.utf8
+        out += "] ".utf8
+        out += message.utf8
         out.append(UInt8(ascii: "\n"))
-        sink.append(out)
+        return out
     }
 
     /// `2026-11-30T05:35:39+0000`, cached for the current second.
