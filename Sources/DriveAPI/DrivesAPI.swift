@@ -53,6 +53,9 @@ public struct APISettings: Sendable {
     /// Failed logins of one account from one address, within a minute, before they are refused
     /// for a back-off; 0 turns throttling off.
     public var loginThrottleBurst: Int = 20
+    /// The wall clock of authentication (nonces, sessions, tokens, login back-offs); tests move
+    /// their own.
+    public var authClock: @Sendable () -> Date = { Date() }
     /// Writes each request's log line (at `log.level` info) in the daemon's format; nil: through
     /// the request's swift-log logger.
     public var accessLog: (@Sendable (AccessLogLine) -> Void)? = nil
@@ -127,7 +130,7 @@ public struct DrivesAPI: Sendable {
             outbox: stores.outbox, doorbell: stores.signals.outbox, handlers: effects, logger: outboxLogger)
         self.authenticator = Authenticator(
             accounts: stores.accounts, realm: settings.realm, ttl: settings.credentialCacheTTL,
-            throttle: LoginThrottle(burst: settings.loginThrottleBurst))
+            throttle: LoginThrottle(burst: settings.loginThrottleBurst), clock: settings.authClock)
         var eventsLogger = logger
         eventsLogger[metadataKey: "subsystem"] = "events"
         self.events = EventHub(stores: stores, logger: eventsLogger, queueLimit: settings.eventQueueLimit)
