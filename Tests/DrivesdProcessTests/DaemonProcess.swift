@@ -14,7 +14,7 @@ final class DaemonProcess: @unchecked Sendable {
     private let defaultDatabasePath: String
     let port: Int
     var environment: [String: String]
-    private(set) var process: Process?
+    private(set) var process: ChildProcess?
     /// Where `serve`'s standard error goes (nil: discarded).
     var stderrPath: String?
     let email = "proc@example.com"
@@ -34,7 +34,10 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     deinit {
-        if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if let process, process.isRunning {
+            kill(process.pid, SIGKILL)
+            process.wait()
+        }
         try? FileManager.default.removeItem(atPath: (defaultDatabasePath as NSString).deletingLastPathComponent)
     }
 
@@ -58,17 +61,7 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// Runs a CLI command to completion; returns (exit code, stdout, and stderr with `errors`).
     func run(_ arguments: [String], errors: Bool = false) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = try Self.binary
-        process.arguments = arguments
-        process.environment = environment
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = errors ? out : FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try ChildProcess.run(try Self.binary.path, arguments, environment: environment, errors: errors)
     }
 
     func addUser() throws {
@@ -78,22 +71,10 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// Starts `drivesd serve` and waits until it answers.
     func start(timeScale: Double = 1) async throws {
-        let process = Process()
-        process.executableURL = try Self.binary
-        process.arguments = [
-            "serve", "--database", databasePath, "--port", String(port), "--time-scale", String(timeScale),
-        ]
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        if let stderrPath {
-            if !FileManager.default.fileExists(atPath: stderrPath) { _ = FileManager.default.createFile(atPath: stderrPath, contents: nil) }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-            try handle.seekToEnd()
-            process.standardError = handle
-        } else {
-            process.standardError = FileHandle.nullDevice
-        }
-        try process.run()
+        let process = try ChildProcess(
+            try Self.binary.path,
+            ["serve", "--database", databasePath, "--port", String(port), "--time-scale", String(timeScale)],
+            environment: environment, errors: stderrPath.map { .append($0) } ?? .discard)
         self.process = process
         for _ in 0..<1500 {
             if let reply = try? await request("GET", "/api/2.0/drives/"), reply.status == 200 { return }
@@ -108,27 +89,25 @@ final class DaemonProcess: @unchecked Sendable {
         guard let process else { return -1 }
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        if process.isRunning { kill(process.pid, SIGKILL) }
         self.process = nil
-        return process.terminationStatus
+        return process.wait()
     }
 
     /// SIGKILL: no chance to clean up.
     func killHard() {
         guard let process else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        kill(process.pid, SIGKILL)
+        process.wait()
         self.process = nil
     }
 
     /// SIGTERM; returns the exit status.
     func stop() -> Int32 {
         guard let process else { return -1 }
-        process.terminate()
-        process.waitUntilExit()
+        kill(process.pid, SIGTERM)
         self.process = nil
-        return process.terminationStatus
+        return process.wait()
     }
 
     struct Reply {

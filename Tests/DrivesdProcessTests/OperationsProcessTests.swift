@@ -98,16 +98,8 @@ struct OperationsProcessTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("drivesd.service")
         try local.write(to: path, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: analyzer)
-        process.arguments = ["verify", path.path]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = errors
-        try process.run()
-        let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(output)")
+        let (status, output) = try ChildProcess.run(analyzer, ["verify", path.path], errors: true)
+        #expect(status == 0, "\(output)")
     }
 
     @Test("check-config: the shipped file is valid; a bad one gets every error explained, typos with a hint")

@@ -9,14 +9,7 @@ import Testing
 @Suite("Resource faults", .serialized)
 struct ResourceFaultTests {
     static func run(_ arguments: [String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/mount")
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        try ChildProcess("/bin/mount", arguments).wait()
     }
 
     @Test("disk full, then space again; read-only, then writable again")
@@ -26,14 +19,7 @@ struct ResourceFaultTests {
         try #require(try Self.run(["-t", "tmpfs", "-o", "size=3m", "tmpfs", dir.path]) == 0, "mount tmpfs (needs root)")
         defer {
             // The read-only bind (if a failure left it) and the tmpfs beneath it.
-            for _ in 0..<2 {
-                let umount = Process()
-                umount.executableURL = URL(fileURLWithPath: "/bin/umount")
-                umount.arguments = ["-l", dir.path]
-                umount.standardError = FileHandle.nullDevice
-                try? umount.run()
-                umount.waitUntilExit()
-            }
+            for _ in 0..<2 { _ = try? ChildProcess("/bin/umount", ["-l", dir.path]).wait() }
             try? FileManager.default.removeItem(at: dir)
         }
         let daemon = try DaemonProcess()
@@ -82,12 +68,7 @@ struct ResourceFaultTests {
             // Or it refuses to start, with a non-zero exit: either way, no write is acknowledged.
             #expect(daemon.exitStatusAfterFailedStart() != 0)
         }
-        let umount = Process()
-        umount.executableURL = URL(fileURLWithPath: "/bin/umount")
-        umount.arguments = [dir.path]
-        try umount.run()
-        umount.waitUntilExit()
-        #expect(umount.terminationStatus == 0)
+        #expect(try ChildProcess("/bin/umount", [dir.path]).wait() == 0)
         try await daemon.start(timeScale: 0)
         let recovered = try await daemon.request("POST", "/api/2.0/drives/", body: #"{"name": "rw", "size": 1073741824, "media": "disk"}"#)
         #expect(recovered.status == 201)
@@ -105,12 +86,7 @@ struct ResourceFaultTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try #require(try Self.run(["-t", "tmpfs", "-o", "size=3m", "tmpfs", dir.path]) == 0, "mount tmpfs (needs root)")
         defer {
-            let umount = Process()
-            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
-            umount.arguments = ["-l", dir.path]
-            umount.standardError = FileHandle.nullDevice
-            try? umount.run()
-            umount.waitUntilExit()
+            _ = try? ChildProcess("/bin/umount", ["-l", dir.path]).wait()
             try? FileManager.default.removeItem(at: dir)
         }
         let daemon = try DaemonProcess(environment: ["DRIVESD_STORAGE_DATA_DIR": dir.path])
