@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -51,10 +52,13 @@ class Drivesd:
     config: str = None
     users: list = field(default_factory=list)
     proc: subprocess.Popen = None
+    # The certificate authority to trust when the instance serves HTTPS (its configuration sets
+    # http.tls.certificate and http.tls.key); None: plain HTTP.
+    tls_ca: str = None
 
     @property
     def base(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls_ca else "http", self.port)
 
     @property
     def api_endpoint(self):
@@ -120,8 +124,9 @@ class Drivesd:
         req = urllib.request.Request(self.api_endpoint + "capabilities/")
         token = base64.b64encode(("%s:%s" % (user.email, user.password)).encode()).decode()
         req.add_header("Authorization", "Basic " + token)
+        context = ssl.create_default_context(cafile=self.tls_ca) if self.tls_ca else None
         try:
-            with urllib.request.urlopen(req, timeout=2) as resp:
+            with urllib.request.urlopen(req, timeout=2, context=context) as resp:
                 return resp.status == 200
         except urllib.error.HTTPError:
             return True  # it answers; the tests will judge the answer
@@ -176,10 +181,10 @@ def new_user(tag):
     return User("interop-%s-%s@drivesd.test" % (tag, uuidlib.uuid4().hex[:8]), USER_PASSWORD)
 
 
-def launch(workdir, port, time_scale, users, config=None):
+def launch(workdir, port, time_scale, users, config=None, tls_ca=None):
     """Create the users through the CLI, start serving; retry on another port if it is taken."""
     binary = drivesd_binary()
-    d = Drivesd(binary=binary, workdir=workdir, port=port, time_scale=time_scale, config=config)
+    d = Drivesd(binary=binary, workdir=workdir, port=port, time_scale=time_scale, config=config, tls_ca=tls_ca)
     for u in users:
         d.add_user(u)
     for _ in range(3):

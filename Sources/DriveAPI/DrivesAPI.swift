@@ -7,9 +7,11 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOSSL
 
 /// Settings of the API front end.
 public struct APISettings: Sendable {
@@ -50,6 +52,10 @@ public struct APISettings: Sendable {
     public var eventQueueLimit: Int = 1024
     /// How often idle websockets are pinged.
     public var eventPingInterval: Duration = .seconds(30)
+    /// How long an HTTP connection may send nothing before it is closed: before its first
+    /// request, between requests, and while a request's head or body is being read (not while
+    /// its answer is written); nil: never.
+    public var idleTimeout: Duration? = .seconds(60)
     /// Failed logins of one account from one address, within a minute, before they are refused
     /// for a back-off; 0 turns throttling off.
     public var loginThrottleBurst: Int = 20
@@ -102,6 +108,8 @@ public struct DrivesAPI: Sendable {
     public let events: EventHub
     /// The admin's credentials and console sessions.
     public let adminAccess: AdminAccess
+    /// Open HTTP connections (websockets included).
+    public let connections = ConnectionCounter()
 
     public var drives: any DriveRepository { stores.drives }
     public var jobs: any JobRepository { stores.jobs }
@@ -198,19 +206,24 @@ public struct DrivesAPI: Sendable {
         return recorder.routes.filter { $0.path.hasPrefix("/api/2.0/") }
     }
 
-    /// The HTTP application, with the transition worker as a service beside it.
+    /// The HTTP application, with the transition worker as a service beside it; HTTPS when `tls`
+    /// is given.
     public func buildApplication(
-        host: String, port: Int, logger: Logger, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+        host: String, port: Int, logger: Logger, tls: TLSConfiguration? = nil,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
         let sockets = eventSockets
+        let idleTimeout = settings.idleTimeout
+        let connections = self.connections
         let webSocket = WebSocketServerConfiguration(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: settings.eventPingInterval))
+        let http = HTTPServerBuilder { responder in
+            DrivesdChannel(
+                responder: responder, sockets: sockets, additionalChannelHandlers: { [ExpectContinueHandler()] },
+                webSocket: webSocket, idleTimeout: idleTimeout, connections: connections, secure: tls != nil)
+        }
         return Application(
             router: buildRouter(),
-            server: HTTPServerBuilder { responder in
-                DrivesdChannel(
-                    responder: responder, sockets: sockets, additionalChannelHandlers: { [ExpectContinueHandler()] },
-                    webSocket: webSocket)
-            },
+            server: try tls.map { try HTTPServerBuilder.tls(http, tlsConfiguration: $0) } ?? http,
             configuration: .init(address: .hostname(host, port: port), serverName: "drivesd"),
             services: [worker, outboxRunner, events],
             onServerRunning: onServerRunning,

@@ -93,10 +93,21 @@ struct Serve: AsyncParsableCommand {
         defer { LogSink.standardError.flush() }
         var logger = Logger(label: "drivesd")
         logger.logLevel = logLevel
+        if let files = FileLimit.raiseToHard() {
+            logger.info("open files limit", metadata: ["soft_at_start": "\(files.soft)", "soft": "\(files.now)"])
+        }
 
         let database = try store.openDatabase(settings)
         let applied = try database.migrate()
         if !applied.isEmpty { logger.info("applied migrations", metadata: ["migrations": "\(applied)"]) }
+        if !ListenGuard.isLoopback(settings.host), case let defaults = try await ListenGuard.defaultCredentials(settings, database: database),
+            !defaults.isEmpty
+        {
+            throw ValidationError(
+                "refusing to listen on \(settings.host), which is reachable from other machines, while "
+                    + defaults.joined(separator: "; and ")
+                    + " (or listen on 127.0.0.1 only: http.host, DRIVESD_HTTP_HOST)")
+        }
         if try database.userCount() == 0 {
             let user = try database.addUser(
                 email: settings.demoEmail, password: settings.demoPassword, iterations: settings.pbkdf2Iterations)
@@ -125,12 +136,13 @@ struct Serve: AsyncParsableCommand {
         logger.info(
             "drivesd serving",
             metadata: [
-                "endpoint": "http://\(settings.host):\(settings.port)/api/2.0/", "database": "\(settings.databasePath)",
+                "endpoint": "\(settings.tls == nil ? "http" : "https")://\(settings.host):\(settings.port)/api/2.0/", "database": "\(settings.databasePath)",
                 "data_dir": "\(settings.dataDirectory)",
                 "time_scale": "\(settings.api.durations.timeScale)",
             ])
         let runningLogger = logger
-        let app = api.buildApplication(host: settings.host, port: settings.port, logger: logger) { channel in
+        let tls = try settings.tls.map { try TLSFiles.serverConfiguration(certificate: $0.certificate, key: $0.key) }
+        let app = try api.buildApplication(host: settings.host, port: settings.port, logger: logger, tls: tls) { channel in
             let logger = runningLogger
             logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
             // Migrations ran and the socket is bound: tell systemd (Type=notify).

@@ -23,6 +23,10 @@ import Yams
 /// - `storage.data_dir` (string, empty): the data directory holding drives' bytes; empty means
 ///   `drivesd-data` beside the database file.
 /// - `http.upload_chunk_limit_bytes` (int, `67108864`): largest body of one upload chunk.
+/// - `http.tls.certificate` / `http.tls.key` (string, empty): PEM files of the certificate chain
+///   and its private key; both set: drivesd serves HTTPS (and `wss:`) instead of HTTP.
+/// - `http.idle_timeout_seconds` (int, `60`): a connection that sends nothing for this long
+///   (before its first request, between requests, or in the middle of one) is closed; 0 never.
 /// - `auth.throttle_burst` (int, `20`): failed logins of one account from one address within a
 ///   minute before further attempts are refused for a doubling back-off; 0 turns it off.
 /// - `events.queue_limit` (int, `1024`): change-event frames a websocket subscriber may have
@@ -76,6 +80,8 @@ struct Settings {
     var logLevel: Logger.Level
     var logFormat: LogFormat
     var shutdownTimeout: Double
+    /// PEM paths of the certificate chain and key (HTTPS); nil: plain HTTP.
+    var tls: (certificate: String, key: String)?
 
     enum LogFormat: String { case text, json }
 
@@ -88,6 +94,9 @@ struct Settings {
             "database.synchronous": "normal",
             "storage.data_dir": "",
             "http.upload_chunk_limit_bytes": 67_108_864,
+            "http.idle_timeout_seconds": 60,
+            "http.tls.certificate": "",
+            "http.tls.key": "",
             "auth.throttle_burst": 20,
             "events.queue_limit": 1024,
             "events.ping_seconds": 30,
@@ -316,6 +325,22 @@ struct Settings {
         api.loginThrottleBurst = int("auth.throttle_burst", 20, min: 0, max: 1_000_000)
         api.eventQueueLimit = int("events.queue_limit", 1024, min: 1, max: 1_000_000)
         api.eventPingInterval = .seconds(int("events.ping_seconds", 30, min: 1, max: 3600))
+        let certificate = string("http.tls.certificate", "")
+        let key = string("http.tls.key", "")
+        switch (certificate.isEmpty, key.isEmpty) {
+        case (true, true): tls = nil
+        case (false, false):
+            tls = (certificate, key)
+            for (name, path) in [("http.tls.certificate", certificate), ("http.tls.key", key)]
+            where !FileManager.default.isReadableFile(atPath: path) {
+                problems.append("\(name): cannot read \(path)")
+            }
+        default:
+            tls = nil
+            problems.append("http.tls.certificate and http.tls.key go together: set both (PEM files) or neither")
+        }
+        let idle = int("http.idle_timeout_seconds", 60, min: 0, max: 86400)
+        api.idleTimeout = idle == 0 ? nil : .seconds(idle)
         if let ceiling = try? reader.requiredBool(forKey: "benchmark.ceiling_route") { api.ceilingRoute = ceiling } else {
             problems.append("benchmark.ceiling_route must be true or false")
         }
@@ -328,4 +353,37 @@ struct SettingsError: Error, CustomStringConvertible {
     let problems: [String]
     init(_ problems: [String]) { self.problems = problems }
     var description: String { problems.joined(separator: "\n") }
+}
+
+/// drivesd refuses to listen beyond loopback with credentials anyone can guess.
+enum ListenGuard {
+    /// Whether `host` only accepts connections from this machine: `localhost`, 127.0.0.0/8, ::1.
+    static func isLoopback(_ host: String) -> Bool {
+        let host = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        if host == "localhost" || host == "::1" || host == "0:0:0:0:0:0:0:1" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets.allSatisfy { UInt8($0) != nil } && octets[0] == "127"
+    }
+
+    /// What is still at its default, each with the key that changes it: the admin password
+    /// (unless the admin API is off), the demo account's password (the one it will be created
+    /// with, or the one it has).
+    static func defaultCredentials(_ settings: Settings, database: AppDatabase) async throws -> [String] {
+        var found: [String] = []
+        if settings.api.adminPassword == "admin" {
+            found.append(
+                "the admin API's password is the default: set admin.password (DRIVESD_ADMIN_PASSWORD), or make it empty to turn the admin API off")
+        }
+        let demoDefault: Bool
+        if try database.userCount() == 0 {
+            demoDefault = settings.demoPassword == "demo"
+        } else {
+            demoDefault = try await database.verifyUser(email: settings.demoEmail, password: "demo") != nil
+        }
+        if demoDefault {
+            found.append(
+                "the demo account \(settings.demoEmail) has the default password: set demo.password (DRIVESD_DEMO_PASSWORD) before it is created, or change it with `drivesd user password \(settings.demoEmail) --password ...`")
+        }
+        return found
+    }
 }

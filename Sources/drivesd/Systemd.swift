@@ -73,3 +73,20 @@ enum Memory {
         _ = mallopt(-1, 4 * 1024 * 1024)
     }
 }
+
+enum FileLimit {
+    /// Raises the soft limit of open files to the hard one, as Go's runtime does at start: every
+    /// connection, database connection and content file is a descriptor, and systemd's default
+    /// soft limit (1,024) let a thousand idle clients stop the daemon from accepting anyone.
+    /// Returns (before, after), or nil when the limit could not be read.
+    @discardableResult
+    static func raiseToHard() -> (soft: UInt64, now: UInt64)? {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+        let before = UInt64(limit.rlim_cur)
+        guard limit.rlim_cur < limit.rlim_max else { return (before, before) }
+        limit.rlim_cur = limit.rlim_max
+        guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return (before, before) }
+        return (before, UInt64(limit.rlim_cur))
+    }
+}

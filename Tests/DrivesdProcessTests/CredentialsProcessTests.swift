@@ -2,90 +2,92 @@ import DriveModel
 import Foundation
 import Testing
 
-/// The command line changes credentials while the daemon runs (another process on the same
-/// database): the daemon's cache of verified credentials must not outlive the change by more
-/// than a second.
-@Suite("Credentials changed by the command line", .timeLimit(.minutes(2)))
-struct CredentialsProcessTests {
-    @Test("token create, list, revoke while the daemon runs; user password: the old credentials stop within a second")
-    func commandLine() async throws {
-        let daemon = try DaemonProcess()
-        try daemon.addUser()
-        try await daemon.start(timeScale: 0)
-        defer { _ = daemon.stop() }
-        let database = ["--database", daemon.databasePath]
+extension ProcessSuites {
+    /// The command line changes credentials while the daemon runs (another process on the same
+    /// database): the daemon's cache of verified credentials must not outlive the change by more
+    /// than a second.
+    @Suite("Credentials changed by the command line", .timeLimit(.minutes(2)))
+    struct CredentialsProcessTests {
+        @Test("token create, list, revoke while the daemon runs; user password: the old credentials stop within a second")
+        func commandLine() async throws {
+            let daemon = try DaemonProcess()
+            try daemon.addUser()
+            try await daemon.start(timeScale: 0)
+            defer { _ = daemon.stop() }
+            let database = ["--database", daemon.databasePath]
 
-        let (created, token) = try daemon.run(["token", "create", daemon.email, "--expires-in", "3600"] + database)
-        #expect(created == 0)
-        let secret = token.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(secret.hasPrefix("dsd_") && secret.count > 40)
-        let bearer = ["Authorization": "Bearer \(secret)"]
-        #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: bearer) } == 200)
-        #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: bearer) } == 200)  // cached now
+            let (created, token) = try daemon.run(["token", "create", daemon.email, "--expires-in", "3600"] + database)
+            #expect(created == 0)
+            let secret = token.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(secret.hasPrefix("dsd_") && secret.count > 40)
+            let bearer = ["Authorization": "Bearer \(secret)"]
+            #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: bearer) } == 200)
+            #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: bearer) } == 200)  // cached now
 
-        let (listed, list) = try daemon.run(["token", "list", daemon.email] + database)
-        #expect(listed == 0)
-        let lines = list.split(separator: "\n")
-        #expect(lines.count == 1)
-        #expect(!list.contains(secret), "the list never shows a token")
-        let id = try #require(lines.first?.split(separator: "\t").first.map(String.init))
+            let (listed, list) = try daemon.run(["token", "list", daemon.email] + database)
+            #expect(listed == 0)
+            let lines = list.split(separator: "\n")
+            #expect(lines.count == 1)
+            #expect(!list.contains(secret), "the list never shows a token")
+            let id = try #require(lines.first?.split(separator: "\t").first.map(String.init))
 
-        // The daemon reads the credential epoch at most every 500 ms, on a request: a second
-        // after the change, the next request must see it (whatever the machine's load).
-        #expect(try daemon.run(["token", "revoke", id] + database).0 == 0)
-        try await Task.sleep(for: .seconds(1))
-        #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: bearer) } == 401)
-        #expect(try daemon.run(["token", "revoke", id] + database, errors: true).0 != 0, "revoking twice: no such token")
-        #expect(try daemon.run(["token", "create", "nobody@example.com"] + database, errors: true).0 != 0)
+            // The daemon reads the credential epoch at most every 500 ms, on a request: a second
+            // after the change, the next request must see it (whatever the machine's load).
+            #expect(try daemon.run(["token", "revoke", id] + database).0 == 0)
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: bearer) } == 401)
+            #expect(try daemon.run(["token", "revoke", id] + database, errors: true).0 != 0, "revoking twice: no such token")
+            #expect(try daemon.run(["token", "create", "nobody@example.com"] + database, errors: true).0 != 0)
 
-        let basic = ["Authorization": "Basic " + Data("\(daemon.email):\(daemon.password)".utf8).base64EncodedString()]
-        #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: basic) } == 200)
-        #expect(try daemon.run(["user", "password", daemon.email, "--password", "changed-pw"] + database).0 == 0)
-        try await Task.sleep(for: .seconds(1))
-        #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: basic) } == 401)
-        let fresh = ["Authorization": "Basic " + Data("\(daemon.email):changed-pw".utf8).base64EncodedString()]
-        #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: fresh) } == 200)
-    }
-
-    @Test("the websocket handshake: 101 with the cookie, 401 without; frames arrive on the raw socket")
-    func handshake() async throws {
-        let daemon = try DaemonProcess()
-        try daemon.addUser()
-        try await daemon.start(timeScale: 0)
-        defer { _ = daemon.stop() }
-        let cookieReply = try await daemon.raw("POST", "/api/2.0/accounts/action/?do=authenticate_asynchronous", body: Data("{}".utf8))
-        #expect(cookieReply.status == 200)
-        let setCookie = try #require(cookieReply.headers["set-cookie"])
-        let cookie = String(setCookie.prefix { $0 != ";" })
-        #expect(cookie.hasPrefix("async_auth="))
-
-        let refused = try await offPool { try RawSocket.handshake(port: daemon.port, path: "/websocket", cookie: "async_auth=nope") }
-        #expect(refused.head.hasPrefix("HTTP/1.1 401"), "\(refused.head)")
-        #expect(refused.head.contains("error_type"), "the error array")
-        let alias = try await offPool { try RawSocket.handshake(port: daemon.port, path: "/api/2.0/websocket", cookie: nil) }
-        #expect(alias.head.hasPrefix("HTTP/1.1 401"))
-
-        // A request asking for an upgrade that is not served is answered (400), not swallowed.
-        let basic = "Authorization: Basic " + Data("\(daemon.email):\(daemon.password)".utf8).base64EncodedString() + "\r\n"
-        for upgrade in ["Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n",
-            "Upgrade: websocket\r\nConnection: Upgrade\r\n"]
-        {
-            let request = "GET /api/2.0/drives/ HTTP/1.1\r\nHost: 127.0.0.1\r\n" + basic + upgrade + "\r\n"
-            let answer = try await offPool { try RawSocket.exchange(port: daemon.port, request: request, keepOpen: false) }
-            #expect(answer.head.hasPrefix("HTTP/1.1 400"), "\(answer.head.prefix(200))")
-            #expect(answer.head.contains("\"error_type\": \"validation\""))
+            let basic = ["Authorization": "Basic " + Data("\(daemon.email):\(daemon.password)".utf8).base64EncodedString()]
+            #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: basic) } == 200)
+            #expect(try daemon.run(["user", "password", daemon.email, "--password", "changed-pw"] + database).0 == 0)
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: basic) } == 401)
+            let fresh = ["Authorization": "Basic " + Data("\(daemon.email):changed-pw".utf8).base64EncodedString()]
+            #expect(try await offPool { try RawSocket.status(port: daemon.port, path: "/api/2.0/drives/", headers: fresh) } == 200)
         }
 
-        let socket = try await offPool { try RawSocket.handshake(port: daemon.port, path: "/2.0/websocket", cookie: cookie, keepOpen: true) }
-        defer { socket.close() }
-        #expect(socket.head.hasPrefix("HTTP/1.1 101"), "\(socket.head)")
-        let created = try await daemon.request(
-            "POST", "/api/2.0/drives/", body: #"{"name": "ws", "size": 1073741824, "media": "disk"}"#)
-        let uuid = try #require(created.json?["objects"]?.arrayValue?.first?["uuid"]?.stringValue)
-        let text = try await offPool { try socket.readTextFrame(timeout: 10) }
-        let frame = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-        #expect(frame["resource_type"]?.stringValue == "drives")
-        #expect(frame["resource_uri"]?.stringValue == "/api/2.0/drives/\(uuid)/")
+        @Test("the websocket handshake: 101 with the cookie, 401 without; frames arrive on the raw socket")
+        func handshake() async throws {
+            let daemon = try DaemonProcess()
+            try daemon.addUser()
+            try await daemon.start(timeScale: 0)
+            defer { _ = daemon.stop() }
+            let cookieReply = try await daemon.raw("POST", "/api/2.0/accounts/action/?do=authenticate_asynchronous", body: Data("{}".utf8))
+            #expect(cookieReply.status == 200)
+            let setCookie = try #require(cookieReply.headers["set-cookie"])
+            let cookie = String(setCookie.prefix { $0 != ";" })
+            #expect(cookie.hasPrefix("async_auth="))
+
+            let refused = try await offPool { try RawSocket.handshake(port: daemon.port, path: "/websocket", cookie: "async_auth=nope") }
+            #expect(refused.head.hasPrefix("HTTP/1.1 401"), "\(refused.head)")
+            #expect(refused.head.contains("error_type"), "the error array")
+            let alias = try await offPool { try RawSocket.handshake(port: daemon.port, path: "/api/2.0/websocket", cookie: nil) }
+            #expect(alias.head.hasPrefix("HTTP/1.1 401"))
+
+            // A request asking for an upgrade that is not served is answered (400), not swallowed.
+            let basic = "Authorization: Basic " + Data("\(daemon.email):\(daemon.password)".utf8).base64EncodedString() + "\r\n"
+            for upgrade in ["Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n",
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"]
+            {
+                let request = "GET /api/2.0/drives/ HTTP/1.1\r\nHost: 127.0.0.1\r\n" + basic + upgrade + "\r\n"
+                let answer = try await offPool { try RawSocket.exchange(port: daemon.port, request: request, keepOpen: false) }
+                #expect(answer.head.hasPrefix("HTTP/1.1 400"), "\(answer.head.prefix(200))")
+                #expect(answer.head.contains("\"error_type\": \"validation\""))
+            }
+
+            let socket = try await offPool { try RawSocket.handshake(port: daemon.port, path: "/2.0/websocket", cookie: cookie, keepOpen: true) }
+            defer { socket.close() }
+            #expect(socket.head.hasPrefix("HTTP/1.1 101"), "\(socket.head)")
+            let created = try await daemon.request(
+                "POST", "/api/2.0/drives/", body: #"{"name": "ws", "size": 1073741824, "media": "disk"}"#)
+            let uuid = try #require(created.json?["objects"]?.arrayValue?.first?["uuid"]?.stringValue)
+            let text = try await offPool { try socket.readTextFrame(timeout: 10) }
+            let frame = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+            #expect(frame["resource_type"]?.stringValue == "drives")
+            #expect(frame["resource_uri"]?.stringValue == "/api/2.0/drives/\(uuid)/")
+        }
     }
 }
 

@@ -17,6 +17,8 @@ final class DaemonProcess: @unchecked Sendable {
     private(set) var process: ChildProcess?
     /// Where `serve`'s standard error goes (nil: discarded).
     var stderrPath: String?
+    /// The soft limit of open files `serve` starts under (through `prlimit`); nil: this process's.
+    var softFileLimit: Int?
     let email = "proc@example.com"
     let password = "proc-secret"
 
@@ -71,13 +73,19 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// Starts `drivesd serve` and waits until it answers.
     func start(timeScale: Double = 1) async throws {
+        var command = [
+            try Self.binary.path, "serve", "--database", databasePath, "--port", String(port), "--time-scale", String(timeScale),
+        ]
+        if let softFileLimit { command = ["/usr/bin/prlimit", "--nofile=\(softFileLimit):"] + command }
         let process = try ChildProcess(
-            try Self.binary.path,
-            ["serve", "--database", databasePath, "--port", String(port), "--time-scale", String(timeScale)],
-            environment: environment, errors: stderrPath.map { .append($0) } ?? .discard)
+            command[0], Array(command.dropFirst()), environment: environment, errors: stderrPath.map { .append($0) } ?? .discard)
         self.process = process
-        for _ in 0..<1500 {
-            if let reply = try? await request("GET", "/api/2.0/drives/"), reply.status == 200 { return }
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            // The health route needs no credentials (a 401 with a challenge can hold URLSession
+            // far past its timeout).
+            if let reply = try? await request("GET", "/_drivesd/health"), reply.status == 200 { return }
+            if !process.isRunning { throw TestFailure("drivesd exited at start") }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw TestFailure("drivesd did not start on port \(port)")

@@ -66,6 +66,8 @@ struct AdminController {
         let running = api.worker.isRunning
         checks["worker"] = .string(running ? "running" : "stopped")
         ok = ok && running
+        // Open HTTP connections, this request's included (not a check: informs).
+        checks["connections"] = .int(Int64(api.connections.current))
         checks["status"] = .string(ok ? "ready" : "not ready")
         return .json(.object(checks), status: ok ? .ok : .serviceUnavailable)
     }
@@ -105,6 +107,13 @@ struct AdminController {
         out += "# HELP drivesd_event_subscribers_closed_slow_total Websockets closed because their queue overflowed.\n"
         out += "# TYPE drivesd_event_subscribers_closed_slow_total counter\n"
         out += "drivesd_event_subscribers_closed_slow_total \(events.closedSlow)\n"
+        out += "# HELP drivesd_http_connections Open HTTP connections (websockets included).\n"
+        out += "# TYPE drivesd_http_connections gauge\ndrivesd_http_connections \(api.connections.current)\n"
+        out += "# HELP drivesd_http_connections_total HTTP connections accepted since start.\n"
+        out += "# TYPE drivesd_http_connections_total counter\ndrivesd_http_connections_total \(api.connections.total)\n"
+        out += "# HELP drivesd_http_connections_closed_before_request_total Connections closed because no complete request head arrived within the idle timeout.\n"
+        out += "# TYPE drivesd_http_connections_closed_before_request_total counter\n"
+        out += "drivesd_http_connections_closed_before_request_total \(api.connections.closedBeforeRequest)\n"
         out += "# HELP drivesd_users Accounts.\n# TYPE drivesd_users gauge\ndrivesd_users \(stats.users)\n"
         out += "# HELP drivesd_database_bytes Size of the database file and its WAL.\n# TYPE drivesd_database_bytes gauge\n"
         out += "drivesd_database_bytes \(stats.databaseBytes)\n"

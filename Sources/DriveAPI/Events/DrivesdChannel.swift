@@ -35,9 +35,22 @@ struct DrivesdChannel: ServerChildChannel, HTTPChannelHandler {
     let sockets: EventSockets
     let additionalChannelHandlers: @Sendable () -> [any RemovableChannelHandler]
     let webSocket: WebSocketServerConfiguration
+    /// How long a connection may send nothing (before and between requests, or while a request
+    /// is being read); nil: forever.
+    let idleTimeout: Duration?
+    let connections: ConnectionCounter
+    /// Served over TLS (the requests' scheme).
+    let secure: Bool
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            connections.track(channel)
+            let idleTimeout = self.idleTimeout
+            if let idleTimeout {
+                try channel.pipeline.syncOperations.addHandler(
+                    FirstRequestDeadline(timeout: .init(idleTimeout), counter: connections), name: FirstRequestDeadline.name,
+                    position: .first)
+            }
             let accepted = AcceptedSubscription()
             let sockets = self.sockets
             let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
@@ -58,6 +71,8 @@ struct DrivesdChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
+                        // A websocket is kept alive by its pings, not by the idle timeout.
+                        FirstRequestDeadline.remove(from: channel)
                         guard let subscription = accepted.take() else { throw ChannelError.inappropriateOperationForState }
                         let asyncChannel = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
                             wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
@@ -69,9 +84,10 @@ struct DrivesdChannel: ServerChildChannel, HTTPChannelHandler {
                 upgraders: [upgrader],
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        FirstRequestDeadline.remove(from: channel)
+                        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: secure))
                         try channel.pipeline.syncOperations.addHandlers(handlers())
-                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
                         return Negotiated.http(
                             try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)))
                     }

@@ -1,0 +1,83 @@
+import Logging
+import NIOCore
+import Synchronization
+
+/// Open connections, counted as they are accepted and closed (`/_drivesd/ready`, the metrics).
+public final class ConnectionCounter: Sendable {
+    private let open = Atomic<Int>(0)
+    private let accepted = Atomic<Int>(0)
+    private let timedOut = Atomic<Int>(0)
+
+    public init() {}
+
+    /// Connections open now.
+    public var current: Int { open.load(ordering: .relaxed) }
+    /// Connections accepted since start.
+    public var total: Int { accepted.load(ordering: .relaxed) }
+    /// Connections closed because their first request had not arrived within the idle timeout.
+    public var closedBeforeRequest: Int { timedOut.load(ordering: .relaxed) }
+
+    /// Counts `channel` until it closes.
+    func track(_ channel: any Channel) {
+        open.add(1, ordering: .relaxed)
+        accepted.add(1, ordering: .relaxed)
+        channel.closeFuture.whenComplete { [self] _ in open.subtract(1, ordering: .relaxed) }
+    }
+
+    func countIdleClose() { timedOut.add(1, ordering: .relaxed) }
+}
+
+/// Closes a connection whose first request head has not fully arrived within the idle timeout:
+/// a client that connects and sends nothing, or half a request, or one byte at a time. It sits at
+/// the front of the pipeline until the first head is read (the HTTP upgrade negotiation then
+/// removes it); from then on Hummingbird's `HTTPConnectionStateHandler` applies the same
+/// timeout between requests and while a request is being read.
+final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    static let name = "drivesd.first-request-deadline"
+
+    /// Removes the handler from `channel`'s pipeline (the first request head arrived), if there.
+    static func remove(from channel: any Channel) {
+        let pipeline = channel.pipeline.syncOperations
+        if let context = try? pipeline.context(name: name) { pipeline.removeHandler(context: context, promise: nil) }
+    }
+
+    let timeout: TimeAmount
+    let counter: ConnectionCounter
+    private var scheduled: Scheduled<Void>?
+
+    init(timeout: TimeAmount, counter: ConnectionCounter) {
+        self.timeout = timeout
+        self.counter = counter
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let counter = self.counter
+        let channel = context.channel
+        scheduled = context.eventLoop.scheduleTask(in: timeout) {
+            counter.countIdleClose()
+            channel.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        scheduled?.cancel()
+        scheduled = nil
+    }
+
+    /// A shutdown began: a connection still waiting for its first request has nothing to
+    /// finish, so it closes now instead of holding the graceful shutdown for its whole timeout.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        scheduled?.cancel()
+        scheduled = nil
+        context.fireChannelInactive()
+    }
+}
