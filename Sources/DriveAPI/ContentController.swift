@@ -290,6 +290,12 @@ struct ContentController {
             headers[.contentLength] = String(range.count)
             return Response(status: status, headers: headers)
         }
+        do {
+            try read.verify(range)
+        } catch {
+            read.close()
+            throw Self.apiError(error)
+        }
         let pieces = read.pieces(range)
         let body = ResponseBody(contentLength: Int(range.count)) { writer in
             defer { read.close() }

@@ -169,6 +169,16 @@ public struct ContentDirectory: Sendable {
         return stat(extentPath(image: image, index: index), &info) == 0 && Int64(info.st_size) >= length
     }
 
+    /// What identifies an extent file's bytes without reading them (nil: missing): any write,
+    /// truncation or replacement changes its change time, which no user can set back.
+    public func stamp(image: Int64, index: Int64) -> FileStamp? {
+        var info = stat()
+        guard stat(extentPath(image: image, index: index), &info) == 0 else { return nil }
+        return FileStamp(
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            changed: Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec))
+    }
+
     /// The size and SHA-256 of an extent file, for `verify`; nil when it is missing.
     public func inspect(image: Int64, index: Int64) throws -> (size: Int64, checksum: [UInt8])? {
         let path = extentPath(image: image, index: index)
@@ -310,6 +320,15 @@ public struct StoredExtentFile: Sendable, Equatable {
 }
 
 /// A failure of the data directory.
+/// See ``ContentDirectory/stamp(image:index:)``.
+public struct FileStamp: Hashable, Sendable {
+    public var device: UInt64
+    public var inode: UInt64
+    public var size: Int64
+    /// `st_ctim` in nanoseconds.
+    public var changed: Int64
+}
+
 public enum ContentError: Error, CustomStringConvertible, Sendable {
     case io(path: String, errno: Int32, String)
     /// A file the database references is missing or does not hold what was recorded.

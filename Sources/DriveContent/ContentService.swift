@@ -17,12 +17,54 @@ public final class ContentService: Sendable {
     let leases = Mutex<[Int64: Int]>([:])
     /// Writes into one upload are serialised (their bookkeeping reads, then writes, the ranges).
     let uploadLocks = KeyedLock()
+    /// Extent files whose bytes matched their recorded checksum, with the stamp they had then
+    /// (see ``ContentRead/verify(_:)``). Bounded: emptied when it reaches `verifiedLimit`.
+    let verified = Mutex<[VerifiedKey: VerifiedExtent]>([:])
+    static let verifiedLimit = 100_000
+
+    struct VerifiedKey: Hashable {
+        var image: Int64
+        var index: Int64
+    }
+
+    struct VerifiedExtent: Equatable {
+        var stamp: FileStamp
+        var checksum: [UInt8]
+    }
 
     public init(directory: ContentDirectory, repository: any ContentRepository, catalogue: StorageCatalogue, logger: Logger) {
         self.directory = directory
         self.repository = repository
         self.catalogue = catalogue
         self.logger = logger
+    }
+
+    /// Throws ``ContentError/damaged(path:_:)`` unless extent `index` of `image` is at least
+    /// `length` bytes long and its SHA-256 is `checksum`; remembers a match until the file
+    /// changes.
+    func verifyExtent(image: Int64, index: Int64, length: Int64, checksum: [UInt8]) throws {
+        let path = directory.extentPath(image: image, index: index)
+        guard let stamp = directory.stamp(image: image, index: index) else {
+            throw ContentError.damaged(path: path, "missing")
+        }
+        let key = VerifiedKey(image: image, index: index)
+        let known = VerifiedExtent(stamp: stamp, checksum: checksum)
+        if verified.withLock({ $0[key] }) == known { return }
+        // The stamp was taken before reading: a change while hashing makes the next read check again.
+        guard let found = try directory.inspect(image: image, index: index) else {
+            throw ContentError.damaged(path: path, "missing")
+        }
+        guard found.size >= length else {
+            throw ContentError.damaged(path: path, "\(found.size) bytes, \(length) recorded")
+        }
+        guard found.checksum == checksum else {
+            logger.error("content file damaged", metadata: ["path": "\(path)", "image": "\(image)", "extent": "\(index)"])
+            throw ContentError.damaged(path: path, "checksum differs from the one recorded when it was written")
+        }
+        verified.withLock { cache in
+            if cache.count >= Self.verifiedLimit { cache.removeAll(keepingCapacity: true) }
+            cache[key] = known
+        }
     }
 
     /// The size an upload of `size` bytes of type `storageType` completes with.
@@ -397,6 +439,20 @@ public final class ContentRead: Sendable {
         try service.directory.read(
             image: image, index: index, storedLength: target.extents[index] ?? 0,
             offset: piece.offset - index * target.extentSize, into: buffer)
+    }
+
+    /// Checks that the extent files holding `range` still hold the bytes recorded when they
+    /// were sealed (SHA-256), before an answer starts: a file damaged behind drivesd's back gets
+    /// an error, not wrong bytes. A file verified before and unchanged since (same inode, size
+    /// and change time) is not read again.
+    public func verify(_ range: Range<Int64>) throws {
+        guard let image = target.image, !range.isEmpty else { return }
+        let first = range.lowerBound / target.extentSize
+        let last = (range.upperBound - 1) / target.extentSize
+        for (index, checksum) in target.checksums where index >= first && index <= last {
+            guard let length = target.extents[index], length > 0 else { continue }
+            try service.verifyExtent(image: image, index: index, length: length, checksum: checksum)
+        }
     }
 
     /// Lets the image's files go (idempotent).

@@ -148,6 +148,8 @@ public struct ReadTarget: Sendable {
     public var image: Int64?
     public var extentSize: Int64
     public var extents: [Int64: Int64]
+    /// The SHA-256 recorded for each sealed extent (by index) when it was written.
+    public var checksums: [Int64: [UInt8]] = [:]
 
     public init(
         uuid: String, status: DriveStatus, size: Int64, storageType: String, image: Int64?, extentSize: Int64,

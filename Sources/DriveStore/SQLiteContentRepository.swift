@@ -215,16 +215,21 @@ public struct SQLiteContentRepository: ContentRepository {
             }
             let image: Int64? = row[3]
             var extents: [Int64: Int64] = [:]
+            var checksums: [Int64: [UInt8]] = [:]
             if let image {
                 for extent in try Row.fetchAll(
-                    db.cachedStatement(sql: "SELECT idx, length FROM content_extents WHERE image_id = ?"), arguments: [image])
+                    db.cachedStatement(sql: "SELECT idx, length, checksum FROM content_extents WHERE image_id = ?"),
+                    arguments: [image])
                 {
                     extents[extent[0]] = extent[1]
+                    if let checksum = extent[2] as Data? { checksums[extent[0]] = Array(checksum) }
                 }
             }
-            return ReadTarget(
+            var target = ReadTarget(
                 uuid: uuid, status: DriveStatus(rawValue: row[0]) ?? .unavailable, size: row[1], storageType: row[2],
                 image: image, extentSize: row[4] ?? 4 * 1024 * 1024, extents: extents)
+            target.checksums = checksums
+            return target
         }
     }
 

@@ -170,7 +170,9 @@ struct CheckConfig: AsyncParsableCommand {
         do {
             let settings = try await Settings.load(configFile: store.config, overrides: [:])
             print("configuration OK\(store.config.map { " (\($0))" } ?? " (defaults and environment)")")
-            print("  listen: \(settings.host):\(settings.port)  database: \(settings.databasePath)")
+            print(
+                "  listen: \(settings.tls == nil ? "http" : "https")://\(settings.host):\(settings.port)  database: \(settings.databasePath)"
+            )
             print("  storage types: \(settings.api.catalogue.types.map(\.name).joined(separator: ", ")) (default \(settings.api.catalogue.defaultType))")
             print("  time scale: \(settings.api.durations.timeScale)  log: \(settings.logLevel) \(settings.logFormat.rawValue)")
         } catch let error as SettingsError {

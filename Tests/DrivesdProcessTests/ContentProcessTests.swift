@@ -143,6 +143,12 @@ extension ProcessSuites {
             let upload = try await daemon.raw(
                 "POST", "/api/2.0/drives/upload/", body: Self.image(7), headers: ["Content-Type": "application/octet-stream"])
             #expect(upload.status == 200)
+            let drive = String(decoding: upload.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            // Served once while intact: its extents are remembered as verified. (The drive is the
+            // storage type's minimum size, zeros after the image.)
+            let whole = "bytes=0-\(Self.size - 1)"
+            let intact = try await daemon.raw("GET", "/api/2.0/drives/\(drive)/download/", headers: ["Range": whole])
+            #expect(intact.status == 206 && sameBytes(intact.body, Self.image(7)))
             let (refused, message) = try daemon.run(["verify", "--repair", "--database", daemon.databasePath], errors: true)
             #expect(refused != 0)
             #expect(message.contains("in use"), "\(message)")
@@ -153,15 +159,38 @@ extension ProcessSuites {
             let data = (daemon.databasePath as NSString).deletingLastPathComponent + "/drivesd-data/images"
             let files = try #require(FileManager.default.enumerator(atPath: data)?.allObjects as? [String])
             let victim = try #require(files.sorted().last { (try? FileManager.default.attributesOfItem(atPath: data + "/" + $0)[.size] as? Int) == Self.chunk * 4 })
-            let handle = try #require(FileHandle(forUpdatingAtPath: data + "/" + victim))
-            try handle.seek(toOffset: 1000)
-            let byte = try #require(try handle.read(upToCount: 1)).first!
-            try handle.seek(toOffset: 1000)
-            try handle.write(contentsOf: Data([byte ^ 0xff]))
-            try handle.close()
+            func flip() throws {
+                let handle = try #require(FileHandle(forUpdatingAtPath: data + "/" + victim))
+                try handle.seek(toOffset: 1000)
+                let byte = try #require(try handle.read(upToCount: 1)).first!
+                try handle.seek(toOffset: 1000)
+                try handle.write(contentsOf: Data([byte ^ 0xff]))
+                try handle.close()
+            }
+            try flip()
             let (damaged, report) = try daemon.run(["verify", "--database", daemon.databasePath])
             #expect(damaged == 1, "\(report)")
             #expect(report.contains("DAMAGED") && report.contains("checksum"), "\(report)")
+
+            // A download answers an error instead of the wrong bytes; the extents that are intact
+            // still download. The damaged file is the first extent (4 MiB): the rest starts after it.
+            try await daemon.start(timeScale: 0)
+            let refusedDownload = try await daemon.raw("GET", "/api/2.0/drives/\(drive)/download/")
+            #expect(refusedDownload.status == 500)
+            let error = try JSONDecoder().decode(JSONValue.self, from: refusedDownload.body)
+            #expect(error.arrayValue?.first?["error_type"]?.stringValue == "backend", "\(error)")
+            #expect(error.arrayValue?.first?["error_message"]?.stringValue?.contains("damaged") == true, "\(error)")
+            let rest = try await daemon.raw(
+                "GET", "/api/2.0/drives/\(drive)/download/", headers: ["Range": "bytes=\(Self.chunk * 4)-\(Self.size - 1)"])
+            #expect(rest.status == 206)
+            #expect(sameBytes(rest.body, Self.image(7).dropFirst(Self.chunk * 4)))
+            // Damaged while the daemon runs, after it verified the file once: found again.
+            try flip()
+            let repaired = try await daemon.raw("GET", "/api/2.0/drives/\(drive)/download/", headers: ["Range": whole])
+            #expect(repaired.status == 206 && sameBytes(repaired.body, Self.image(7)))
+            try flip()
+            #expect(try await daemon.raw("GET", "/api/2.0/drives/\(drive)/download/", headers: ["Range": whole]).status == 500)
+            #expect(daemon.stop() == 0)
         }
 
         @Test("kill -9 while snapshots are taken and cloned: every acknowledged snapshot is there and available, every clone holds its bytes")

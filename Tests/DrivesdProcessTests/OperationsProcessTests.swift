@@ -121,6 +121,13 @@ extension ProcessSuites {
             #expect(explained.contains("http.port must be between 0 and 65535"))
             #expect(explained.contains("log.level must be one of"))
             #expect(explained.contains("tape is not a CloudSigma storage type"))
+            try "http:\n  idle_timeout_seconds: -1\n  tls:\n    certificate: /nonexistent/server.pem\n".write(
+                to: bad, atomically: true, encoding: .utf8)
+            let (tlsFailed, tlsExplained) = try daemon.run(["check-config", "--config", bad.path])
+            #expect(tlsFailed != 0)
+            #expect(tlsExplained.contains("2 errors"), "\(tlsExplained)")
+            #expect(tlsExplained.contains("http.tls.certificate and http.tls.key go together"))
+            #expect(tlsExplained.contains("http.idle_timeout_seconds must be"))
             try "htpp:\n  port: 9000\n".write(to: bad, atomically: true, encoding: .utf8)
             let (typo, hint) = try daemon.run(["check-config", "--config", bad.path])
             #expect(typo != 0)
