@@ -84,7 +84,7 @@ def test_pycloudsigma_over_https(tls_drivesd, monkeypatch):
     import cloudsigma.resource as cr
     user = tls_drivesd.users[0]
     drives = cr.Drive(api_endpoint=tls_drivesd.api_endpoint, username=user.email, password=user.password)
-    assert drives.api_endpoint.startswith("https://127.0.0.1:")
+    assert drives.c.api_endpoint.startswith("https://127.0.0.1:")
     created = drives.create({"name": "over-tls", "size": 1024 ** 3, "media": "disk"})
     assert created["status"] == "creating"
     deadline = time.time() + 30
