@@ -89,6 +89,73 @@ extension ProcessSuites {
             #expect(frame["resource_uri"]?.stringValue == "/api/2.0/drives/\(uuid)/")
         }
     }
+
+        @Test("websocket garbage: random bytes, unmasked, oversized, 1 GiB declared, reserved opcodes close that socket only; others keep their frames")
+        func websocketGarbage() async throws {
+            let daemon = try DaemonProcess()
+            try daemon.addUser()
+            try await daemon.start(timeScale: 0)
+            let cookieReply = try await daemon.raw("POST", "/api/2.0/accounts/action/?do=authenticate_asynchronous", body: Data("{}".utf8))
+            let cookie = String(try #require(cookieReply.headers["set-cookie"]).prefix { $0 != ";" })
+            let witness = try await offPool { try RawSocket.handshake(port: daemon.port, path: "/websocket", cookie: cookie, keepOpen: true) }
+            defer { witness.close() }
+            #expect(witness.head.hasPrefix("HTTP/1.1 101"))
+
+            func masked(_ opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
+                let key: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+                var frame: [UInt8] = [0x80 | opcode]
+                if payload.count < 126 {
+                    frame.append(0x80 | UInt8(payload.count))
+                } else if payload.count < 65536 {
+                    frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xff)]
+                } else {
+                    frame.append(0x80 | 127)
+                    frame += (0..<8).reversed().map { UInt8(truncatingIfNeeded: payload.count >> ($0 * 8)) }
+                }
+                return frame + key + payload.enumerated().map { $0.element ^ key[$0.offset % 4] }
+            }
+            var random = SystemRandomNumberGenerator()
+            let violations: [(String, [UInt8])] = [
+                // Random bytes after a first byte with the reserved bits set (no extension was agreed).
+                ("random bytes", [0xF1] + (0..<255).map { _ in UInt8.random(in: 0...255, using: &random) }),
+                ("an unmasked client frame", [0x81, 0x05] + Array("hello".utf8)),
+                ("a reserved opcode", masked(0x3, Array("x".utf8))),
+                ("a frame over the 64 KiB limit", masked(0x2, [UInt8](repeating: 7, count: 70_000))),
+                ("1 GiB declared", [0x82, 0x80 | 127, 0, 0, 0, 0, 0x40, 0, 0, 0, 1, 2, 3, 4] + [UInt8](repeating: 0, count: 1000)),
+                ("a control frame with 200 bytes", masked(0x9, [UInt8](repeating: 1, count: 200))),
+            ]
+            for (what, bytes) in violations {
+                let socket = try await offPool { try RawSocket.handshake(port: daemon.port, path: "/websocket", cookie: cookie, keepOpen: true) }
+                #expect(socket.head.hasPrefix("HTTP/1.1 101"))
+                _ = bytes.withUnsafeBytes { send(socket.fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+                let closed = try await offPool { () -> Bool in
+                    let deadline = Date().addingTimeInterval(10)
+                    while Date() < deadline {
+                        if TCPClient.closedByPeer(socket.fd) { return true }
+                        usleep(20_000)
+                    }
+                    return false
+                }
+                #expect(closed, "\(what): the socket stayed open")
+                socket.close()
+            }
+            // Text the server has no use for (valid or not as UTF-8) is read and dropped.
+            let chatty = try await offPool { try RawSocket.handshake(port: daemon.port, path: "/websocket", cookie: cookie, keepOpen: true) }
+            defer { chatty.close() }
+            for bytes in [masked(0x1, Array("{\"subscribe\": true}".utf8)), masked(0x1, [0xff, 0xfe, 0xc3])] {
+                _ = bytes.withUnsafeBytes { send(chatty.fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+
+            // The other sockets were untouched: both get the next change.
+            let created = try await daemon.request("POST", "/api/2.0/drives/", body: #"{"name": "after", "size": 1073741824, "media": "disk"}"#)
+            #expect(created.status == 201)
+            let uuid = try #require(created.json?["objects"]?.arrayValue?.first?["uuid"]?.stringValue)
+            for socket in [witness, chatty] {
+                let text = try await offPool { try socket.readTextFrame(timeout: 10) }
+                #expect(text.contains(uuid))
+            }
+            #expect(daemon.stop() == 0)
+        }
 }
 
 /// Runs blocking socket calls on a dispatch queue, not on the cooperative pool (which other

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOWebSocket
 import Synchronization
 
 /// Open connections, counted as they are accepted and closed (`/_drivesd/ready`, the metrics).
@@ -79,5 +80,30 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
         scheduled?.cancel()
         scheduled = nil
         context.fireChannelInactive()
+    }
+}
+
+/// RFC 6455 §5.1: a server must close the connection on a client frame that is not masked.
+/// NIO's frame decoder leaves that check to the application (its decoder serves clients too).
+final class RequireMaskedFrames: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private var closing = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        let frame = unwrapInboundIn(data)
+        guard frame.maskKey != nil else {
+            closing = true
+            var reason = context.channel.allocator.buffer(capacity: 2)
+            reason.write(webSocketErrorCode: .protocolError)
+            let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: reason)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(close)).whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        context.fireChannelRead(data)
     }
 }

@@ -74,6 +74,7 @@ struct DrivesdChannel: ServerChildChannel, HTTPChannelHandler {
                         // A websocket is kept alive by its pings, not by the idle timeout.
                         FirstRequestDeadline.remove(from: channel)
                         guard let subscription = accepted.take() else { throw ChannelError.inappropriateOperationForState }
+                        try channel.pipeline.syncOperations.addHandler(RequireMaskedFrames())
                         let asyncChannel = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
                             wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
                         return Negotiated.websocket(asyncChannel, subscription)
