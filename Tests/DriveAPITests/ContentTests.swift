@@ -397,6 +397,17 @@ import Testing
             #expect(
                 try await env.send(.post, "/api/2.0/drives/\(uuid)/upload_chunk/not-a-token/", bytes: [1], authenticated: false).status
                     == .notFound)
+            // A link is for its drive and its range only: on another drive's path it does not exist,
+            // and that drive is untouched.
+            let other = try await initUpload(env, size: size)
+            let second = try #require(try await link(1).json?["link"]?.stringValue)
+            let secondToken = try #require(second.split(separator: "/").last.map(String.init))
+            let misused = try await env.send(
+                .post, "/api/2.0/drives/\(other)/upload_chunk/\(secondToken)/", bytes: Array(data[1_500_000...]), authenticated: false)
+            #expect(misused.status == .notFound)
+            let probe = try await env.send(
+                .get, "/api/2.0/drives/\(other)/upload/?resumableChunkNumber=2&resumableChunkSize=1500000&resumableTotalSize=\(size)")
+            #expect(probe.status != .ok, "the other drive's chunk 2 reads as written")
             // A short body is zero-filled (U5); the last chunk completes the drive.
             let last = try #require(try await link(1).json?["link"]?.stringValue)
             #expect(try await env.send(.post, last, bytes: Array(data[1_500_000..<2_999_000]), authenticated: false).status == .ok)
