@@ -136,7 +136,7 @@ struct Serve: AsyncParsableCommand {
         logger.info(
             "drivesd serving",
             metadata: [
-                "endpoint": "\(settings.tls == nil ? "http" : "https")://\(settings.host):\(settings.port)/api/2.0/", "database": "\(settings.databasePath)",
+                "endpoint": "\(settings.scheme)://\(settings.host):\(settings.port)/api/2.0/", "database": "\(settings.databasePath)",
                 "data_dir": "\(settings.dataDirectory)",
                 "time_scale": "\(settings.api.durations.timeScale)",
             ])
@@ -170,9 +170,7 @@ struct CheckConfig: AsyncParsableCommand {
         do {
             let settings = try await Settings.load(configFile: store.config, overrides: [:])
             print("configuration OK\(store.config.map { " (\($0))" } ?? " (defaults and environment)")")
-            print(
-                "  listen: \(settings.tls == nil ? "http" : "https")://\(settings.host):\(settings.port)  database: \(settings.databasePath)"
-            )
+            print("  listen: \(settings.scheme)://\(settings.host):\(settings.port)  database: \(settings.databasePath)")
             print("  storage types: \(settings.api.catalogue.types.map(\.name).joined(separator: ", ")) (default \(settings.api.catalogue.defaultType))")
             print("  time scale: \(settings.api.durations.timeScale)  log: \(settings.logLevel) \(settings.logFormat.rawValue)")
         } catch let error as SettingsError {

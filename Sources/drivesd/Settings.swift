@@ -82,6 +82,8 @@ struct Settings {
     var shutdownTimeout: Double
     /// PEM paths of the certificate chain and key (HTTPS); nil: plain HTTP.
     var tls: (certificate: String, key: String)?
+    /// `https` with TLS files, `http` without.
+    var scheme: String { tls == nil ? "http" : "https" }
 
     enum LogFormat: String { case text, json }
 
