@@ -72,10 +72,6 @@ final class ChildProcess: @unchecked Sendable {
     @discardableResult
     func wait() -> Int32 { reap(block: true)! }
 
-    func signal(_ signal: Int32) {
-        if isRunning { kill(pid, signal) }
-    }
-
     private func reap(block: Bool) -> Int32? {
         lock.lock()
         defer { lock.unlock() }

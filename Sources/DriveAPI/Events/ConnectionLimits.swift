@@ -61,6 +61,7 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
         }
     }
 
+    /// Also called when the channel closes (the pipeline removes every handler then).
     func handlerRemoved(context: ChannelHandlerContext) {
         scheduled?.cancel()
         scheduled = nil
@@ -76,11 +77,6 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
         context.fireUserInboundEventTriggered(event)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
-        scheduled?.cancel()
-        scheduled = nil
-        context.fireChannelInactive()
-    }
 }
 
 /// RFC 6455 §5.1: a server must close the connection on a client frame that is not masked.
