@@ -76,7 +76,9 @@ public struct ContentDirectory: Sendable {
         try writeAll(fd, bytes, at: 0, path: temporary)
         if syncWrites, fsync(fd) != 0 { throw ContentError.io(path: temporary, errno: errno, "sync") }
         guard rename(temporary, path) == 0 else { throw ContentError.io(path: path, errno: errno, "rename") }
-        return StoredExtentFile(length: Int64(bytes.count), checksum: Array(SHA256.hash(data: bytes)))
+        // Stamped after the rename (which changes the file's change time).
+        return StoredExtentFile(
+            length: Int64(bytes.count), checksum: Array(SHA256.hash(data: bytes)), stamp: stamp(image: image, index: index))
     }
 
     /// Writes `bytes` at `offset` inside an extent file of an image still being uploaded
@@ -135,7 +137,7 @@ public struct ContentDirectory: Sendable {
             return nil
         }
         guard ftruncate(fd, off_t(length)) == 0 else { throw ContentError.io(path: path, errno: errno, "truncate") }
-        return StoredExtentFile(length: length, checksum: Array(SHA256.hash(data: buffer)))
+        return StoredExtentFile(length: length, checksum: Array(SHA256.hash(data: buffer)), stamp: Self.stamp(fd))
     }
 
     // MARK: Reading
@@ -174,9 +176,13 @@ public struct ContentDirectory: Sendable {
     public func stamp(image: Int64, index: Int64) -> FileStamp? {
         var info = stat()
         guard stat(extentPath(image: image, index: index), &info) == 0 else { return nil }
-        return FileStamp(
-            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
-            changed: Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec))
+        return FileStamp(info)
+    }
+
+    static func stamp(_ fd: Int32) -> FileStamp? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return FileStamp(info)
     }
 
     /// The size and SHA-256 of an extent file, for `verify`; nil when it is missing.
@@ -317,6 +323,8 @@ public struct ContentDirectory: Sendable {
 public struct StoredExtentFile: Sendable, Equatable {
     public var length: Int64
     public var checksum: [UInt8]
+    /// The file's stamp once written: the bytes hashed are the file's bytes until it changes.
+    public var stamp: FileStamp?
 }
 
 /// A failure of the data directory.
@@ -327,6 +335,13 @@ public struct FileStamp: Hashable, Sendable {
     public var size: Int64
     /// `st_ctim` in nanoseconds.
     public var changed: Int64
+
+    init(_ info: stat) {
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        changed = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
+    }
 }
 
 public enum ContentError: Error, CustomStringConvertible, Sendable {

@@ -61,9 +61,17 @@ public final class ContentService: Sendable {
             logger.error("content file damaged", metadata: ["path": "\(path)", "image": "\(image)", "extent": "\(index)"])
             throw ContentError.damaged(path: path, "checksum differs from the one recorded when it was written")
         }
+        written(image: image, index: index, StoredExtentFile(length: found.size, checksum: checksum, stamp: stamp))
+    }
+
+    /// Remembers an extent file drivesd has just written as verified: the checksum it records
+    /// was computed from the bytes it wrote, so the first read need not hash them again.
+    func written(image: Int64, index: Int64, _ file: StoredExtentFile) {
+        guard let stamp = file.stamp else { return }
+        let entry = VerifiedExtent(stamp: stamp, checksum: file.checksum)
         verified.withLock { cache in
             if cache.count >= Self.verifiedLimit { cache.removeAll(keepingCapacity: true) }
-            cache[key] = known
+            cache[VerifiedKey(image: image, index: index)] = entry
         }
     }
 
@@ -154,6 +162,7 @@ public final class ContentService: Sendable {
             let extentStart = index * extentSize
             let extentEnd = min(extentStart + extentSize, current.size)
             if let sealed = try directory.seal(image: image, index: index, length: extentEnd - extentStart) {
+                written(image: image, index: index, sealed)
                 extents.append(StoredExtent(image: image, index: index, length: sealed.length, checksum: sealed.checksum))
             } else {
                 zeros.append(index)
@@ -344,6 +353,7 @@ public final class StreamingUpload {
             let bytes = UnsafeRawBufferPointer(rebasing: all[0..<filled])
             if ContentDirectory.isZero(bytes) { return }
             let file = try service.directory.writeExtent(image: image, index: nextIndex, bytes: bytes)
+            service.written(image: image, index: nextIndex, file)
             extents.append(StoredExtent(image: image, index: nextIndex, length: file.length, checksum: file.checksum))
         }
     }

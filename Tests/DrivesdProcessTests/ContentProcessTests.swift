@@ -190,6 +190,26 @@ extension ProcessSuites {
             #expect(repaired.status == 206 && sameBytes(repaired.body, Self.image(7)))
             try flip()
             #expect(try await daemon.raw("GET", "/api/2.0/drives/\(drive)/download/", headers: ["Range": whole]).status == 500)
+
+            // Written by this process and damaged before any read: the checksum drivesd recorded
+            // while writing is remembered with the file's stamp then, so the damage is still found.
+            let before = Set(try #require(FileManager.default.enumerator(atPath: data)?.allObjects as? [String]))
+            let second = try await daemon.raw(
+                "POST", "/api/2.0/drives/upload/", body: Self.image(8), headers: ["Content-Type": "application/octet-stream"])
+            #expect(second.status == 200)
+            let fresh = String(decoding: second.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let after = try #require(FileManager.default.enumerator(atPath: data)?.allObjects as? [String])
+            let written = try #require(after.filter { !before.contains($0) }.sorted().last {
+                (try? FileManager.default.attributesOfItem(atPath: data + "/" + $0)[.size] as? Int) == Self.chunk * 4
+            })
+            let handle = try #require(FileHandle(forUpdatingAtPath: data + "/" + written))
+            try handle.seek(toOffset: 7)
+            let original = try #require(try handle.read(upToCount: 1)).first!
+            try handle.seek(toOffset: 7)
+            try handle.write(contentsOf: Data([original ^ 0xff]))
+            try handle.close()
+            let unread = try await daemon.raw("GET", "/api/2.0/drives/\(fresh)/download/", headers: ["Range": whole])
+            #expect(unread.status == 500)
             #expect(daemon.stop() == 0)
         }
 
