@@ -18,6 +18,11 @@ public enum PasswordHasher {
         return key.withUnsafeBytes { Array($0) }
     }
 
+    /// ``hash(_:salt:iterations:)`` off the calling thread (about 100 ms at the default).
+    public static func hashOffThread(_ password: String, salt: [UInt8], iterations: Int) async throws -> [UInt8] {
+        try await Offload.run { try hash(password, salt: salt, iterations: iterations) }
+    }
+
     public static func newSalt() -> [UInt8] {
         var rng = SystemRandomNumberGenerator()
         return (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
@@ -100,10 +105,10 @@ extension AppDatabase {
         }
         guard let stored else {
             // Spend comparable time so that unknown emails cannot be told from wrong passwords.
-            _ = try? PasswordHasher.hash(password, salt: [0], iterations: 10_000)
+            _ = try? await PasswordHasher.hashOffThread(password, salt: [0], iterations: 10_000)
             return nil
         }
-        let hash = try PasswordHasher.hash(password, salt: Array(stored.salt), iterations: stored.iterations)
+        let hash = try await PasswordHasher.hashOffThread(password, salt: Array(stored.salt), iterations: stored.iterations)
         guard PasswordHasher.equal(hash, Array(stored.hash)) else { return nil }
         if !stored.hasHA1 {
             // A user from before Digest: its HA1 can be derived now that the password is known.

@@ -27,6 +27,10 @@ import Yams
 ///   and its private key; both set: drivesd serves HTTPS (and `wss:`) instead of HTTP.
 /// - `http.idle_timeout_seconds` (int, `60`): a connection that sends nothing for this long
 ///   (before its first request, between requests, or in the middle of one) is closed; 0 never.
+/// - `http.handlers_on_event_loops` (bool, `true`): Swift's global executor is NIO's event
+///   loops (one a core), so a request's handler runs on the thread that read it instead of
+///   hopping to Swift's own pool and back; slow work (password hashes, file hashes) is handed
+///   to Dispatch threads. `false` keeps Swift's pool.
 /// - `auth.throttle_burst` (int, `20`): failed logins of one account from one address within a
 ///   minute before further attempts are refused for a doubling back-off; 0 turns it off.
 /// - `events.queue_limit` (int, `1024`): change-event frames a websocket subscriber may have
@@ -80,6 +84,8 @@ struct Settings {
     var logLevel: Logger.Level
     var logFormat: LogFormat
     var shutdownTimeout: Double
+    /// `http.handlers_on_event_loops`.
+    var handlersOnEventLoops = true
     /// PEM paths of the certificate chain and key (HTTPS); nil: plain HTTP.
     var tls: (certificate: String, key: String)?
     /// `https` with TLS files, `http` without.
@@ -97,6 +103,7 @@ struct Settings {
             "storage.data_dir": "",
             "http.upload_chunk_limit_bytes": 67_108_864,
             "http.idle_timeout_seconds": 60,
+            "http.handlers_on_event_loops": true,
             "http.tls.certificate": "",
             "http.tls.key": "",
             "auth.throttle_burst": 20,
@@ -343,6 +350,9 @@ struct Settings {
         }
         let idle = int("http.idle_timeout_seconds", 60, min: 0, max: 86400)
         api.idleTimeout = idle == 0 ? nil : .seconds(idle)
+        if let value = try? reader.requiredBool(forKey: "http.handlers_on_event_loops") { handlersOnEventLoops = value } else {
+            problems.append("http.handlers_on_event_loops must be true or false")
+        }
         if let ceiling = try? reader.requiredBool(forKey: "benchmark.ceiling_route") { api.ceilingRoute = ceiling } else {
             problems.append("benchmark.ceiling_route must be true or false")
         }
