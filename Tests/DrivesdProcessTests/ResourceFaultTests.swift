@@ -96,6 +96,11 @@ extension ProcessSuites {
             let chunk = 1 << 20
             let size = 6 * chunk
             let image = Data((0..<size).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 11) | 1 })
+            // A drive holding data before the disk fills (cloned and snapshotted while it is full).
+            let small = Data(image.prefix(300_000))
+            let holderReply = try await daemon.raw("POST", "/api/2.0/drives/upload/", body: small)
+            try #require(holderReply.status == 200)
+            let holder = String(decoding: holderReply.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             let made = try await daemon.request("POST", "/api/2.0/initupload/", body: #"{"name": "big", "size": \#(size), "media": "disk"}"#)
             let uuid = try #require(made.json?["objects"]?.arrayValue?.first?["uuid"]?.stringValue)
 
@@ -131,7 +136,35 @@ extension ProcessSuites {
             // A whole-image upload on the full disk: 507, and no drive is left behind.
             let single = try await daemon.raw("POST", "/api/2.0/drives/upload/", body: image)
             #expect(single.status == 507)
-            #expect(try await daemon.request("GET", "/api/2.0/drives/?limit=0").json?["meta"]?["total_count"] == .int(1))
+            #expect(try await daemon.request("GET", "/api/2.0/drives/?limit=0").json?["meta"]?["total_count"] == .int(2))
+
+            // Clones and snapshots share the source's extents (copy-on-write): they need no
+            // space and work on the full disk, and every copy reads back the source's bytes.
+            func holds(_ drive: String, _ bytes: Data) async throws -> Bool {
+                _ = try await daemon.wait(drive, for: "unmounted")
+                let read = try await daemon.raw("GET", "/api/2.0/drives/\(drive)/download/", headers: ["Range": "bytes=0-\(bytes.count - 1)"])
+                return read.status == 206 && sameBytes(read.body, bytes)
+            }
+            let clone = try await daemon.request("POST", "/api/2.0/drives/\(holder)/action/?do=clone")
+            #expect(clone.status == 202)
+            let cloned = try #require(clone.json?["objects"]?.arrayValue?.first?["uuid"]?.stringValue)
+            #expect(try await holds(cloned, small), "the clone made on a full disk lacks the source's bytes")
+            let snapshot = try await daemon.request("POST", "/api/2.0/snapshots/", body: #"{"drive": "\#(holder)"}"#)
+            #expect(snapshot.status == 201)
+            let snap = try #require(snapshot.json?["objects"]?.arrayValue?.first?["uuid"]?.stringValue)
+            var snapStatus: JSONValue?
+            for _ in 0..<200 {
+                snapStatus = try await daemon.request("GET", "/api/2.0/snapshots/\(snap)/").json?["status"]
+                if snapStatus == .string("available") { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(snapStatus == .string("available"))
+            let fromSnapshot = try await daemon.request("POST", "/api/2.0/snapshots/\(snap)/action/?do=clone")
+            #expect(fromSnapshot.status == 202)
+            let snapClone = try #require(fromSnapshot.json?["uuid"]?.stringValue)
+            #expect(try await holds(snapClone, small), "the snapshot's clone made on a full disk lacks the bytes")
+            #expect(try await holds(cloned, small))
+            #expect(try await holds(holder, small))
 
             // Space returns: the upload resumes where it stopped.
             #expect(try Self.run(["-o", "remount,size=64m", dir.path]) == 0)
@@ -145,5 +178,77 @@ extension ProcessSuites {
             let (verified, report) = try daemon.run(["verify", "--database", daemon.databasePath, "--data-dir", dir.path])
             #expect(verified == 0, "\(report)")
         }
+
+        @Test("the data directory turns read-only: uploads refused cleanly with nothing left behind, reads go on, a delete's files go once it is writable again")
+        func dataDirectoryReadOnly() async throws {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("drivesd-data-ro-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try #require(try Self.run(["-t", "tmpfs", "-o", "size=64m", "tmpfs", dir.path]) == 0, "mount tmpfs (needs root)")
+            defer {
+                _ = try? ChildProcess("/bin/umount", ["-l", dir.path]).wait()
+                try? FileManager.default.removeItem(at: dir)
+            }
+            defer { _ = try? ChildProcess("/bin/umount", ["-l", dir.path]).wait() }  // the bind, if a failure left it
+            let daemon = try DaemonProcess(environment: ["DRIVESD_STORAGE_DATA_DIR": dir.path])
+            try daemon.addUser()
+            try await daemon.start(timeScale: 0)
+            let image = Data((0..<(3 << 20)).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) | 1 })
+            func upload() async throws -> (status: Int, body: Data) {
+                let reply = try await daemon.raw("POST", "/api/2.0/drives/upload/", body: image)
+                return (reply.status, reply.body)
+            }
+            let keptReply = try await upload()
+            try #require(keptReply.status == 200)
+            let kept = String(decoding: keptReply.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let doomedReply = try await upload()
+            try #require(doomedReply.status == 200)
+            let doomed = String(decoding: doomedReply.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let pending = try await daemon.request("POST", "/api/2.0/initupload/", body: #"{"name": "later", "size": \#(image.count), "media": "disk"}"#)
+            let later = try #require(pending.json?["objects"]?.arrayValue?.first?["uuid"]?.stringValue)
+
+            // Read-only under the running daemon: a read-only bind mount over the directory (the
+            // tmpfs itself cannot be remounted read-only while drivesd holds its lock file open
+            // for writing; files opened from now on resolve through the bind).
+            try #require(try Self.run(["--bind", dir.path, dir.path]) == 0)
+            try #require(try Self.run(["-o", "remount,ro,bind", dir.path]) == 0)
+            let refused = try await upload()
+            let error = try? JSONDecoder().decode(JSONValue.self, from: refused.body).arrayValue?.first
+            #expect(refused.status == 500, "\(refused.status): \(String(decoding: refused.body, as: UTF8.self))")
+            #expect(error?["error_type"] == .string("backend"))
+            #expect(error?["error_message"]?.stringValue?.contains("Read-only file system") == true, "\(String(describing: error))")
+            #expect(try await daemon.request("GET", "/api/2.0/drives/?limit=0").json?["meta"]?["total_count"] == .int(3), "a refused upload left a drive")
+            let chunk = try await daemon.raw(
+                "POST", "/api/2.0/drives/\(later)/upload/?resumableChunkNumber=1&resumableChunkSize=\(image.count)&resumableTotalSize=\(image.count)",
+                body: image)
+            #expect(chunk.status == 500, "\(chunk.status)")
+            #expect(try await daemon.status(later) == "uploading")
+            let read = try await daemon.raw("GET", "/api/2.0/drives/\(kept)/download/", headers: ["Range": "bytes=0-\(image.count - 1)"])
+            #expect(read.status == 206 && sameBytes(read.body, image), "reads stop on a read-only data directory")
+            // A delete commits; its files cannot go yet, and stay queued in the outbox.
+            #expect(try await daemon.request("DELETE", "/api/2.0/drives/\(doomed)/").status == 204)
+            try await Task.sleep(for: .milliseconds(500))
+            let held = try await ContentProcessTests.outboxPending(daemon)
+            #expect((held ?? 0) > 0, "the outbox dropped an effect it could not carry out")
+
+            // Writable again: the upload goes through, the outbox removes the deleted drive's files.
+            #expect(try ChildProcess("/bin/umount", [dir.path]).wait() == 0)
+            let resumed = try await daemon.raw(
+                "POST", "/api/2.0/drives/\(later)/upload/?resumableChunkNumber=1&resumableChunkSize=\(image.count)&resumableTotalSize=\(image.count)",
+                body: image)
+            #expect(resumed.status == 200)
+            #expect(try await daemon.status(later) == "unmounted")
+            var outbox: Int?
+            for _ in 0..<600 {
+                outbox = try await ContentProcessTests.outboxPending(daemon)
+                if outbox == 0 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(outbox == 0, "the outbox never caught up: \(outbox ?? -1)")
+            #expect(daemon.stop() == 0)
+            let (verified, report) = try daemon.run(["verify", "--database", daemon.databasePath, "--data-dir", dir.path])
+            #expect(verified == 0, "\(report)")
+            #expect(report.contains(" 0 damaged, 0 unreferenced"), "\(report)")
+        }
+
     }
 }
