@@ -99,6 +99,7 @@ let package = Package(
                 .embedInCode("Documents/schemas/libdrive-schema.json"),
                 .embedInCode("Documents/schemas/tag-schema.json"),
                 .embedInCode("Documents/schemas/snapshot-schema.json"),
+                .embedInCode("Documents/schemas/profile-schema.json"),
                 // The web console: templates, style sheet and script, in the binary.
                 .embedInCode("Console/Resources/layout.mustache"),
                 .embedInCode("Console/Resources/login.mustache"),

@@ -180,6 +180,7 @@ public struct DrivesAPI: Sendable {
         drives.register(on: api)
         LicensesController(licenses: stores.licenses).register(on: api)
         CapabilitiesController(catalogue: settings.catalogue, snapshots: stores.snapshots).register(on: api)
+        ProfileController(accounts: stores.accounts, settings: settings).register(on: api)
         SnapshotsController(snapshots: stores.snapshots, settings: settings).register(on: api)
         JobsController(jobs: stores.jobs).register(on: api)
         ServersController(servers: stores.servers, settings: settings).register(on: api)

@@ -36,6 +36,12 @@ public enum UserError: Error, Equatable, CustomStringConvertible {
 
 /// Accounts and their credentials. Passwords are stored only as slow salted hashes.
 public protocol AccountRepository: Sendable {
+    /// The profile of account `userUUID` (the defaults while it was never changed).
+    func profile(userUUID: String) async throws -> Profile
+    /// Applies a `PUT /profile/` body to the profile of `user` in one transaction (see
+    /// ``Profile/updated(with:user:)``); answers the profile stored.
+    func updateProfile(user: User, body: [String: JSONValue]) async throws -> Profile
+
     /// Creates an account; `iterations` of the password hash.
     @discardableResult
     func addUser(email: String, password: String, iterations: Int) throws -> User

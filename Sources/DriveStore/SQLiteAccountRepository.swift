@@ -127,6 +127,40 @@ extension AppDatabase {
         try await readNow { db in try Self.fetchUser(db, uuidOrEmail) }
     }
 
+    // MARK: Profile
+
+    public func profile(userUUID: String) async throws -> Profile {
+        try await readNow { db in try Self.fetchProfile(db, userUUID: userUUID) }
+    }
+
+    public func updateProfile(user: User, body: [String: JSONValue]) async throws -> Profile {
+        try await write { db in
+            let next = try Self.fetchProfile(db, userUUID: user.uuid).updated(with: body, user: user)
+            try db.execute(
+                sql: """
+                    INSERT INTO profiles (user_uuid, clone_naming, fields) VALUES (?, ?, ?)
+                    ON CONFLICT (user_uuid) DO UPDATE SET clone_naming = excluded.clone_naming, fields = excluded.fields
+                    """,
+                arguments: [user.uuid, next.cloneNaming.rawValue, JSONValue.object(next.fields).jsonString])
+            return next
+        }
+    }
+
+    static func fetchProfile(_ db: Database, userUUID: String) throws -> Profile {
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT clone_naming, fields FROM profiles WHERE user_uuid = ?"), arguments: [userUUID])
+        else { return Profile() }
+        return Profile(
+            cloneNaming: CloneNaming(rawValue: row[0]) ?? .none, fields: Codec.decodeObject(row[1]))
+    }
+
+    /// The clone naming strategy of account `owner`, inside a write transaction.
+    static func cloneNaming(_ db: Database, owner: String) throws -> CloneNaming {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT clone_naming FROM profiles WHERE user_uuid = ?"), arguments: [owner])
+            .flatMap(CloneNaming.init(rawValue:)) ?? .none
+    }
+
     static func fetchUser(_ db: Database, _ uuidOrEmail: String) throws -> User? {
         try Row.fetchOne(
             db.cachedStatement(sql: "SELECT uuid, email, created_at FROM users WHERE uuid = ? OR email = ? LIMIT 1"),

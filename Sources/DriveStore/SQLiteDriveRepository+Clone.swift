@@ -31,7 +31,7 @@ extension SQLiteDriveRepository {
             let size = try DriveRules.cloneSize(
                 request.size, sourceSize: drive.size, limits: try DriveRules.limits(type, in: interpreter.env.catalogue))
             let clone = Drive(
-                uuid: Identifiers.make(now: now), owner: owner, name: request.name ?? drive.name, size: size,
+                uuid: Identifiers.make(now: now), owner: owner, name: try request.name ?? Self.cloneName(interpreter, owner: owner, source: drive.name), size: size,
                 media: request.media ?? drive.media, storageType: type, status: spawn.status,
                 allowMultimount: drive.allowMultimount, affinities: request.affinities ?? drive.affinities,
                 meta: drive.meta, iops: type == drive.storageType ? drive.iops : nil, licenses: drive.licenses)
@@ -44,6 +44,12 @@ extension SQLiteDriveRepository {
         }
     }
 
+    /// The name of a clone of `source` made without a name: the owner's profile decides
+    /// (`clone_naming`, reference §3.9.1).
+    static func cloneName(_ interpreter: PlanInterpreter, owner: String, source: String) throws -> String {
+        try AppDatabase.cloneNaming(interpreter.db, owner: owner).name(for: source, now: interpreter.now)
+    }
+
     /// A library drive cloned into the caller's account.
     static func cloneLibrary(
         _ interpreter: PlanInterpreter, owner: String, library: LibraryDrive, request: CloneRequest, avoid: [String]
@@ -53,7 +59,8 @@ extension SQLiteDriveRepository {
         let size = try DriveRules.cloneSize(
             request.size, sourceSize: library.size, limits: try DriveRules.limits(type, in: interpreter.env.catalogue))
         let clone = Drive(
-            uuid: Identifiers.make(now: interpreter.now), owner: owner, name: request.name ?? library.name, size: size,
+            uuid: Identifiers.make(now: interpreter.now), owner: owner, name: try request.name ?? cloneName(interpreter, owner: owner, source: library.name),
+            size: size,
             media: request.media ?? library.media, storageType: type, status: spawn.status,
             affinities: request.affinities ?? [], meta: library.cloneMeta, licenses: library.licenses)
         let image = try Int64.fetchOne(

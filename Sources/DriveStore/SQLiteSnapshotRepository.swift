@@ -194,12 +194,13 @@ public struct SQLiteSnapshotRepository: SnapshotRepository {
                 throw CloudSigmaError.permission("Cannot clone snapshot \(uuid) now")
             }
             let source = try DriveRows.fetchStored(db, where: "d.seq = ?", [stored.driveSeq]).first
-            // S2: the snapshot-time size (or bigger), the snapshot's name (clone naming NONE), the
+            // S2: the snapshot-time size (or bigger), the snapshot's name (through the profile's clone naming), the
             // drive's storage type and meta; media and affinities from the body.
             let limits = try DriveRules.limits(stored.storageType, in: interpreter.env.catalogue)
             let size = try DriveRules.cloneSize(request.size, sourceSize: stored.snapshot.size, limits: limits)
             let clone = Drive(
-                uuid: Identifiers.make(now: now), owner: owner, name: request.name ?? stored.snapshot.name, size: size,
+                uuid: Identifiers.make(now: now), owner: owner, name: try request.name ?? SQLiteDriveRepository.cloneName(interpreter, owner: owner, source: stored.snapshot.name),
+                size: size,
                 media: request.media ?? stored.media, storageType: stored.storageType, status: spawn.status,
                 affinities: request.affinities ?? [], meta: source?.drive.meta ?? [:])
             return try SQLiteDriveRepository.insertSpawned(

@@ -52,6 +52,12 @@ struct UpgradeFixtureTests {
         try? FileManager.default.removeItem(atPath: path + "-data")
     }
 
+    /// The releases from before Digest: their schema (plain text in the file) has no HA1 column.
+    static let beforeDigest: [String] = releases.filter { release in
+        let db = (try? Data(contentsOf: root.appendingPathComponent("\(release)/previous-release.db"))) ?? Data()
+        return db.range(of: Data("digest_ha1".utf8)) == nil
+    }
+
     static func hasContent(_ release: String) -> Bool {
         FileManager.default.fileExists(atPath: root.appendingPathComponent("\(release)/data-dir").path)
     }
@@ -69,6 +75,7 @@ struct UpgradeFixtureTests {
     func fixturesKept() throws {
         #expect(Self.releases.contains("6b6d16f"))
         #expect(Self.releases.count >= 2)
+        #expect(Self.beforeDigest.contains("7b38156") && !Self.beforeDigest.contains("f317eda"))
         // At least one release left drives with bytes, and each that did says what they held.
         let withContent = Self.releases.filter(Self.hasContent)
         #expect(!withContent.isEmpty)
@@ -79,7 +86,7 @@ struct UpgradeFixtureTests {
 
     @Test(
         "users of a release before Digest: Digest refused until their next Basic login stores the HA1; sessions and tokens work",
-        arguments: releases)
+        arguments: beforeDigest)
     func credentialsAfterUpgrade(release: String) async throws {
         let path = try Self.copyOfFixture(release)
         defer { Self.removeCopy(path) }
@@ -125,6 +132,13 @@ struct UpgradeFixtureTests {
             // uuids), and their stored password hashes still authenticate every request below.
             #expect(env.alice.user.uuid == expected["accounts"]?["alice"]?["uuid"]?.stringValue)
             #expect(env.bob.user.uuid == expected["accounts"]?["bob"]?["uuid"]?.stringValue)
+            // Every release before profiles: each account gets the default profile, and can change it.
+            let profile = try await env.get("/api/2.0/profile/")
+            #expect(profile.code == 200)
+            #expect(profile.json?["clone_naming"] == .string("NONE"))
+            #expect(profile.json?["uuid"] == .string(env.alice.user.uuid))
+            let counter = try await env.request(.put, "/api/2.0/profile/", body: #"{"clone_naming": "COUNTER"}"#, as: env.bob)
+            #expect(counter.json?["clone_naming"] == .string("COUNTER"))
 
             for (name, account) in [("alice", env.alice), ("bob", env.bob)] {
                 // Releases with snapshots (7b38156 on) kept theirs too.

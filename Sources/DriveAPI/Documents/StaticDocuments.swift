@@ -11,4 +11,7 @@ enum StaticDocuments {
     static let libdriveSchema = PackageResources.libdrive_schema_json
     static let tagSchema = PackageResources.tag_schema_json
     static let snapshotSchema = PackageResources.snapshot_schema_json
+    /// No capture of the real API's profile schema exists: this one is written in the same style
+    /// (tastypie's), from the fields of the captured profiles.
+    static let profileSchema = PackageResources.profile_schema_json
 }
