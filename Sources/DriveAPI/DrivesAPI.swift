@@ -168,9 +168,12 @@ public struct DrivesAPI: Sendable {
             router.get("_drivesd/ceiling") { _, _ in ceiling.response }
         }
         EventSocketRoutes(sockets: eventSockets).register(on: router)
-        let faulty = router.group("api/2.0").add(middleware: FaultMiddleware(faults: faults, admin: stores.admin))
+        let faulty = router.group("api/2.0")
+            .add(middleware: NegotiationMiddleware())
+            .add(middleware: FaultMiddleware(faults: faults, admin: stores.admin))
         AccountsController(authenticator: authenticator, accounts: stores.accounts, settings: settings).register(on: faulty)
         let api = router.group("api/2.0")
+            .add(middleware: NegotiationMiddleware())
             .add(middleware: FaultMiddleware(faults: faults, admin: stores.admin))
             .add(middleware: AuthMiddleware(authenticator: authenticator))
         let contents = ContentController(content: content, repository: stores.content, drives: stores.drives, settings: settings)

@@ -183,3 +183,58 @@ extension HTTPField.Name {
     static let xRequestID = HTTPField.Name("X-Request-ID")!
     static let xDrivesdFaultID = HTTPField.Name("X-Drivesd-Fault-Id")!
 }
+
+/// Content negotiation (reference §1): `Accept` picks the answer's format. drivesd answers JSON
+/// (and a drive's bytes as `application/octet-stream`, a single upload's uuid as `text/plain`);
+/// an `Accept` that admits none of them (`application/xml`, `text/html` without `*/*`) is 406. On
+/// a GET, `?format=json` overrides the headers (the last `format` wins); any other format is 406.
+struct NegotiationMiddleware: RouterMiddleware {
+    typealias Context = DrivesRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let format = request.method == .get || request.method == .head
+            ? QueryParameters(request.uri).pairs.last(where: { $0.name == "format" })?.value : nil
+        let accept = request.headers[values: .accept].joined(separator: ",")
+        if let refusal = Negotiation.refusal(format: format, accept: accept, served: Negotiation.served(path: request.uri.path)) {
+            throw refusal
+        }
+        return try await next(request, context)
+    }
+}
+
+enum Negotiation {
+    /// What drivesd answers at `path`: JSON (errors included), and a drive's bytes on its
+    /// download path, a single upload's uuid as text on the upload path.
+    static func served(path: String) -> Set<String> {
+        if path.hasSuffix("/download/") || path.hasSuffix("/download") { return ["application/json", "application/octet-stream"] }
+        if path.contains("/drives/upload") { return ["application/json", "text/plain"] }
+        return ["application/json"]
+    }
+
+    /// The 406 for this `format` parameter (GET only) and `Accept` header, or nil when one of
+    /// the `served` types is acceptable.
+    static func refusal(format: String?, accept: String, served: Set<String>) -> CloudSigmaError? {
+        if let format {
+            if format.lowercased() == "json" { return nil }
+            return CloudSigmaError(
+                .notAcceptable, point: "format", "format=\(format.prefix(40)) is not served: drivesd answers format=json")
+        }
+        var ranges = 0
+        for item in accept.split(separator: ",") {
+            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard let range = parts.first, range.contains("/") else { continue }
+            ranges += 1
+            let q = parts.dropFirst().first(where: { $0.hasPrefix("q=") }).flatMap { Double($0.dropFirst(2)) } ?? 1
+            if q <= 0 { continue }
+            let type = range.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+            if range == "*/*" || served.contains(range) || (range.hasSuffix("/*") && served.contains { $0.hasPrefix(type + "/") }) {
+                return nil
+            }
+        }
+        // No header, or nothing in it that parses as a media range: JSON, as for `*/*`.
+        if ranges == 0 { return nil }
+        return CloudSigmaError(
+            .notAcceptable, point: "Accept",
+            "None of the types in Accept can be served: drivesd answers application/json (application/xml is not served)")
+    }
+}

@@ -12,6 +12,8 @@ public struct CloudSigmaError: Error, Sendable, Equatable, CustomStringConvertib
         case rangeNotSatisfiable
         /// The data directory is full (507, `backend`).
         case insufficientStorage
+        /// No format the client accepts can be served (406, `validation`).
+        case notAcceptable
 
         public var status: Int {
             switch self {
@@ -25,6 +27,7 @@ public struct CloudSigmaError: Error, Sendable, Equatable, CustomStringConvertib
             case .tooLarge: 413
             case .rangeNotSatisfiable: 416
             case .insufficientStorage: 507
+            case .notAcceptable: 406
             }
         }
 
@@ -32,7 +35,7 @@ public struct CloudSigmaError: Error, Sendable, Equatable, CustomStringConvertib
         public var wireName: String {
             switch self {
             case .method: "permission"
-            case .tooLarge, .rangeNotSatisfiable: "validation"
+            case .tooLarge, .rangeNotSatisfiable, .notAcceptable: "validation"
             case .insufficientStorage: "backend"
             default: rawValue
             }
