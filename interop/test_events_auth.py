@@ -286,6 +286,32 @@ class TestWebsocketWaits:
 # websocket: isolation, order, handshake
 
 
+class TestLocations:
+    def test_a_client_configured_from_locations_only(self, drivesd, user1, monkeypatch, sockets, name):
+        """`GET /locations/` (no credentials, as the Go SDK's `Locations.List` reads it) names this
+        daemon's own listener: pycloudsigma configured with nothing but its `api_endpoint` and
+        `websocket_url` creates a drive and sees it through the websocket."""
+        reply = requests.get(drivesd.api_endpoint + "locations/", timeout=10)
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        assert body["meta"]["total_count"] == 1
+        location = body["objects"][0]
+        assert location["api_endpoint"] == drivesd.api_endpoint
+        assert location["upload_url"] == drivesd.api_endpoint
+        assert location["websocket_url"] == drivesd.ws_endpoint
+        with monkeypatch.context() as m:
+            config = cloudsigma.conf.config
+            m.setitem(config, "api_endpoint", location["api_endpoint"])
+            m.setitem(config, "ws_endpoint", location["websocket_url"])
+            m.setitem(config, "username", user1.email)
+            m.setitem(config, "password", user1.password)
+            ws = cr.Websocket()
+            sockets.append(ws)
+            made = cr.Drive().create({"name": name, "size": 1024 ** 3, "media": "disk"})
+            uri = made["resource_uri"]
+            assert wait_status(ws, uri, cr.Drive, "unmounted")["uuid"] == made["uuid"]
+
+
 class TestWebsocketFrames:
     def test_each_user_sees_only_its_own(self, cs, cs_as, drivesd, user1, user2, ws1, dc,
                                          monkeypatch, sockets, name):

@@ -56,6 +56,10 @@ public struct APISettings: Sendable {
     /// request, between requests, and while a request's head or body is being read (not while
     /// its answer is written); nil: never.
     public var idleTimeout: Duration? = .seconds(60)
+    /// `https` when the listener serves TLS: the scheme of the URLs `/locations/` gives.
+    public var scheme: String = "http"
+    /// The listener's address, for `/locations/` answers to requests without a `Host` header.
+    public var listenAddress: String = "127.0.0.1:8730"
     /// Failed logins of one account from one address, within a minute, before they are refused
     /// for a back-off; 0 turns throttling off.
     public var loginThrottleBurst: Int = 20
@@ -172,6 +176,7 @@ public struct DrivesAPI: Sendable {
             .add(middleware: NegotiationMiddleware())
             .add(middleware: FaultMiddleware(faults: faults, admin: stores.admin))
         AccountsController(authenticator: authenticator, accounts: stores.accounts, settings: settings).register(on: faulty)
+        LocationsController(settings: settings).register(on: faulty)
         let api = router.group("api/2.0")
             .add(middleware: NegotiationMiddleware())
             .add(middleware: FaultMiddleware(faults: faults, admin: stores.admin))

@@ -348,6 +348,8 @@ struct Settings {
             tls = nil
             problems.append("http.tls.certificate and http.tls.key go together: set both (PEM files) or neither")
         }
+        api.scheme = tls == nil ? "http" : "https"
+        api.listenAddress = "\(host.contains(":") ? "[\(host)]" : host):\(port)"
         let idle = int("http.idle_timeout_seconds", 60, min: 0, max: 86400)
         api.idleTimeout = idle == 0 ? nil : .seconds(idle)
         if let value = try? reader.requiredBool(forKey: "http.handlers_on_event_loops") { handlersOnEventLoops = value } else {

@@ -149,9 +149,10 @@ struct OpenAPIDocumentTests {
                 if declared != templated { problems.append("\(where_): path parameters \(declared.sorted()), template has \(templated.sorted())") }
                 let responses = operation["responses"]?.objectValue ?? [:]
                 let isPublic = operation["security"] == .array([])
-                // Public: the document itself, and upload links (they carry their own token, U4).
-                let mayBePublic = path == Self.documentPath || path == Self.uploadLinkPath
-                if isPublic != mayBePublic { problems.append("\(where_): only the document and upload links are public") }
+                // Public: the document itself, upload links (they carry their own token, U4) and
+                // the locations (clients read them before they log in).
+                let mayBePublic = path == Self.documentPath || path == Self.uploadLinkPath || path == "/api/2.0/locations/"
+                if isPublic != mayBePublic { problems.append("\(where_): only the document, upload links and locations are public") }
                 if !isPublic && responses["401"] == nil { problems.append("\(where_): no 401 response") }
                 if !responses.keys.contains(where: { $0.hasPrefix("2") }) { problems.append("\(where_): no success response") }
             }

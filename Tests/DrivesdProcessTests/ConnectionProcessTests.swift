@@ -111,6 +111,33 @@ extension ProcessSuites {
             #expect(sockets.allSatisfy { TCPClient.closedByPeer($0) })
         }
 
+        @Test("/locations/ names the address the client reached (its Host), or the listener when the Host is not a plain host[:port]")
+        func locationsFollowTheHost() async throws {
+            let daemon = try DaemonProcess()
+            try daemon.addUser()
+            try await daemon.start(timeScale: 0)
+            func endpoint(host: String) throws -> String? {
+                let fd = try TCPClient.connect(port: daemon.port)
+                defer { close(fd) }
+                TCPClient.send(fd, "GET /api/2.0/locations/ HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n")
+                var answer = ""
+                let deadline = Date().addingTimeInterval(10)
+                while Date() < deadline, !answer.contains("}]}") {
+                    let more = TCPClient.readSome(fd, timeout: 1)
+                    if more.isEmpty && TCPClient.closedByPeer(fd) { break }
+                    answer += more
+                }
+                guard let start = answer.range(of: "\r\n\r\n")?.upperBound,
+                    let json = try? JSONDecoder().decode(JSONValue.self, from: Data(answer[start...].utf8))
+                else { return nil }
+                return json["objects"]?.arrayValue?.first?["api_endpoint"]?.stringValue
+            }
+            #expect(try endpoint(host: "drives.test:8123") == "http://drives.test:8123/api/2.0/")
+            #expect(try endpoint(host: "localhost:\(daemon.port)") == "http://localhost:\(daemon.port)/api/2.0/")
+            #expect(try endpoint(host: "evil.test/x?y") == "http://127.0.0.1:\(daemon.port)/api/2.0/")
+            #expect(daemon.stop() == 0)
+        }
+
         @Test("beyond loopback, drivesd refuses to start with the default admin or demo password, naming the key to set")
         func refusesDefaultCredentialsBeyondLoopback() async throws {
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("drivesd-listen-\(UUID().uuidString).log").path
