@@ -147,14 +147,7 @@ struct DriveInput {
 
     /// An integer byte count: a JSON integer, an integral float, or a numeric string.
     func size(_ value: JSONValue, _ key: String) throws -> Int64 {
-        let parsed: Int64?
-        switch value {
-        case .int(let i): parsed = i
-        case .double(let d): parsed = (d.rounded() == d && abs(d) < 9.2e18) ? Int64(d) : nil
-        case .string(let s): parsed = Int64(s.trimmingCharacters(in: .whitespaces))
-        default: parsed = nil
-        }
-        guard let parsed else {
+        guard let parsed = value.lenientInteger else {
             throw CloudSigmaError.validation(key, "\(key) must be an integer number of bytes")
         }
         guard parsed > 0 else { throw CloudSigmaError.validation(key, "\(key) must be positive") }
@@ -221,7 +214,7 @@ struct DriveInput {
     func iops(_ value: JSONValue?, limits: StorageTypeLimits?) throws -> Int64?? {
         guard let value else { return nil }
         if value.isNull { return .some(nil) }
-        guard case .int(let i) = value else {
+        guard let i = value.lenientInteger else {
             throw CloudSigmaError.validation("iops", "iops must be an integer or null, got \(value.typeName)")
         }
         if let limits, i < limits.iopsMin || i > limits.iopsMax {
@@ -245,7 +238,7 @@ struct DriveInput {
             }
             var amount: Int64 = 1
             if let a = o["amount"], !a.isNull {
-                guard case .int(let n) = a, n > 0, n <= 1_000_000 else {
+                guard let n = a.lenientInteger, n > 0, n <= 1_000_000 else {
                     throw CloudSigmaError.validation(key, "License amount must be a positive integer")
                 }
                 amount = n

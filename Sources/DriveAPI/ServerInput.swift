@@ -76,13 +76,8 @@ struct ServerInput {
     }
 
     func integer(_ value: JSONValue, _ key: String) throws -> Int64 {
-        switch value {
-        case .int(let i): return i
-        case .string(let s): if let i = Int64(s) { return i }
-        case .double(let d): if d.rounded() == d, abs(d) < 9e18 { return Int64(d) }
-        default: break
-        }
-        throw CloudSigmaError.validation(key, "\(key) must be an integer")
+        guard let i = value.lenientInteger else { throw CloudSigmaError.validation(key, "\(key) must be an integer") }
+        return i
     }
 
     /// `drives: [{boot_order, dev_channel, device, drive}]`.
@@ -112,7 +107,7 @@ struct ServerInput {
             }
             var bootOrder: Int64?
             if let b = o["boot_order"], !b.isNull {
-                guard case .int(let n) = b else { throw CloudSigmaError.validation(key, "drives[\(index)].boot_order must be an integer") }
+                guard let n = b.lenientInteger else { throw CloudSigmaError.validation(key, "drives[\(index)].boot_order must be an integer") }
                 bootOrder = n
             }
             return MountRequest(bootOrder: bootOrder, devChannel: channel, device: device, driveUUID: drive)

@@ -33,6 +33,18 @@ extension JSONValue {
         return nil
     }
 
+    /// An integer as the real API accepts one: a JSON integer, an integral number, or a string
+    /// of decimal digits (`"1000"`, as pycloudsigma's callers and form-encoded clients send);
+    /// nil for anything else.
+    public var lenientInteger: Int64? {
+        switch self {
+        case .int(let i): return i
+        case .double(let d): return d.rounded() == d && abs(d) < 9.2e18 ? Int64(d) : nil
+        case .string(let s): return Int64(s.trimmingCharacters(in: .whitespaces))
+        default: return nil
+        }
+    }
+
     public var isNull: Bool {
         if case .null = self { return true }
         return false
