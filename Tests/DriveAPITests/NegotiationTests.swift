@@ -57,3 +57,43 @@ import Testing
         }
     }
 }
+
+/// Numbers as the real API takes them: JSON integers, integral numbers and numeric strings.
+@Suite struct NumericStringTests {
+    @Test("size, iops, license amount, cpu, mem and boot_order accept numeric strings and answer numbers; other strings are 400 naming the field")
+    func numericStrings() async throws {
+        try await withDrivesd { env in
+            let created = try await env.request(
+                .post, "/api/2.0/drives/",
+                body: #"{"name": "n", "size": "1073741824", "media": "disk", "storage_type": "dssd", "iops": "1500", "licenses": [{"license": 12, "amount": "2"}]}"#)
+            #expect(created.code == 201, "\(created.text)")
+            let drive = try #require(created.first)
+            #expect(drive["size"] == .int(1_073_741_824))
+            #expect(drive["iops"] == .int(1500))
+            #expect(drive["licenses"]?.arrayValue?.first?["amount"] == .int(2))
+            let uuid = try #require(drive["uuid"]?.stringValue)
+            try await env.tick()
+            let server = try await env.request(
+                .post, "/api/2.0/servers/",
+                body: #"{"name": "s", "cpu": "2000", "mem": "1073741824", "vnc_password": "pw", "drives": [{"boot_order": "2", "dev_channel": "0:0", "device": "virtio", "drive": "\#(uuid)"}]}"#)
+            #expect(server.code == 201, "\(server.text)")
+            #expect(server.first?["cpu"] == .int(2000))
+            #expect(server.first?["mem"] == .int(1_073_741_824))
+            #expect(server.first?["drives"]?.arrayValue?.first?["boot_order"] == .int(2))
+
+            for (body, point) in [
+                (#"{"name": "x", "size": "big", "media": "disk"}"#, "size"),
+                (#"{"name": "x", "size": 1073741824, "media": "disk", "iops": "fast"}"#, "iops"),
+                (#"{"name": "x", "size": 1073741824, "media": "disk", "licenses": [{"license": 12, "amount": "two"}]}"#, "licenses"),
+            ] {
+                let refused = try await env.request(.post, "/api/2.0/drives/", body: body)
+                #expect(refused.code == 400, "\(body)")
+                #expect(refused.error.point == point, "\(body): \(refused.text)")
+            }
+            let badBoot = try await env.request(
+                .post, "/api/2.0/servers/",
+                body: #"{"name": "s", "cpu": 1000, "mem": 536870912, "vnc_password": "pw", "drives": [{"boot_order": "first", "dev_channel": "0:1", "device": "virtio", "drive": "\#(uuid)"}]}"#)
+            #expect(badBoot.code == 400)
+        }
+    }
+}
