@@ -17,6 +17,8 @@ struct CapabilitiesController {
         document["drives"] = .object(Dictionary(uniqueKeysWithValues: catalogue.types.map { ($0.name, $0.json) }))
         let template = document
         let snapshots = self.snapshots
+        let schema = Document(StaticDocuments.capabilitiesSchema)
+        group.resource("capabilities/schema", get: { _, _ in schema.response })
         group.resource("capabilities", get: { _, context in
             // `snapshots.current` counts the caller's snapshots (§1.4); the limits are enforced.
             var answer = template

@@ -15,6 +15,8 @@ struct ServersController {
     func register(on group: RouterGroup<DrivesRequestContext>) {
         group.resource("servers", get: list(detail: false), post: create)
         group.resource("servers/detail", get: list(detail: true))
+        let schema = Document(StaticDocuments.serverSchema)
+        group.resource("servers/schema", get: { _, _ in schema.response })
         group.resource("servers/:uuid", get: get, put: update, delete: delete)
         group.resource("servers/:uuid/action", post: action)
     }

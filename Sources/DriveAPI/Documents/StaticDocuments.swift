@@ -14,4 +14,9 @@ enum StaticDocuments {
     /// No capture of the real API's profile schema exists: this one is written in the same style
     /// (tastypie's), from the fields of the captured profiles.
     static let profileSchema = PackageResources.profile_schema_json
+    /// The capabilities schema, captured (`response_capabilities_schema`).
+    static let capabilitiesSchema = PackageResources.capabilities_schema_json
+    /// No capture of the server schema exists: written in the same style, from the keys a server
+    /// has here.
+    static let serverSchema = PackageResources.server_schema_json
 }

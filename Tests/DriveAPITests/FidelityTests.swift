@@ -40,3 +40,32 @@ import Testing
         }
     }
 }
+
+/// Every served resource answers its `schema/`: the real API's document where one was captured,
+/// one in the same style where not.
+@Suite struct SchemaTests {
+    @Test("drives, libdrives, jobs, licenses, tags, snapshots, servers, capabilities and profile answer schema/")
+    func everySchema() async throws {
+        try await withDrivesd { env in
+            for resource in ["drives", "libdrives", "jobs", "licenses", "tags", "snapshots", "servers", "capabilities", "profile"] {
+                let reply = try await env.get("/api/2.0/\(resource)/schema/")
+                #expect(reply.code == 200, "\(resource)")
+                #expect(reply.json?.objectValue != nil, "\(resource): \(reply.text.prefix(80))")
+            }
+            // Captured: served as the real API sent it.
+            let captured = try fixture("response_capabilities_schema")
+            #expect(try await env.get("/api/2.0/capabilities/schema/").json == captured.body)
+            // Written in style: every key a server has is described, nothing else.
+            let server = try await env.request(
+                .post, "/api/2.0/servers/", body: #"{"name": "s", "cpu": 1000, "mem": 536870912, "vnc_password": "pw"}"#)
+            let keys = Set(try #require(server.first?.objectValue).keys)
+            let schema = try await env.get("/api/2.0/servers/schema/").json
+            let described = Set(schema?["fields"]?.objectValue?.keys.map { $0 } ?? [])
+            #expect(described == keys, "described but absent: \(described.subtracting(keys)); present but undescribed: \(keys.subtracting(described))")
+            #expect(schema?["allowed_list_http_methods"] == .array([.string("get"), .string("post")]))
+            // A server named "schema" cannot shadow the route, nor the route a server.
+            let uuid = try #require(server.first?["uuid"]?.stringValue)
+            #expect(try await env.get("/api/2.0/servers/\(uuid)/").json?["name"] == .string("s"))
+        }
+    }
+}
