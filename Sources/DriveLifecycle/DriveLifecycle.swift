@@ -21,6 +21,9 @@ public enum DriveLifecycle {
         public var ephemeral: Bool
         /// With ``Operation/complete``: the operation whose transition finished.
         public var completing: TransitionOperation?
+        /// With ``Operation/resize``: the size asked for is the drive's own (the real API answers
+        /// 202 and keeps the status, `[dump:ephemeral_drive_resize_action]`).
+        public var keepsSize = false
 
         public init(
             status: DriveStatus, mountCount: Int = 0, onRunningServer: Bool = false, activeClonesFromHere: Int = 0,
@@ -91,14 +94,17 @@ public enum DriveLifecycle {
             guard context.isIdle else {
                 return .refuse(refusal(operation == .resizeByEdit ? "resize" : "edit", status, expected: [.unmounted, .mounted]))
             }
-            if context.onRunningServer { return .ignore }
+            // Ephemeral drives grow under a running server (the ephemeral-drives page); others
+            // keep what cannot change while it runs.
+            if context.onRunningServer && !(operation == .resizeByEdit && context.ephemeral) { return .ignore }
             return .carryOut(
                 operation == .resizeByEdit ? DrivePlan(status: .resizing, schedule: .resize) : DrivePlan(applyStructural: true))
 
         case .resize:
             guard context.isIdle else { return .refuse(refusal("resize", status, expected: [.unmounted, .mounted])) }
-            if context.onRunningServer { return .refuse(runningServerRefusal("resize")) }
-            return .carryOut(DrivePlan(status: .resizing, applyStructural: true, schedule: .resize))
+            if context.onRunningServer && !context.ephemeral { return .refuse(runningServerRefusal("resize")) }
+            if context.keepsSize { return .carryOut(DrivePlan(applyStructural: !context.onRunningServer)) }
+            return .carryOut(DrivePlan(status: .resizing, applyStructural: !context.onRunningServer, schedule: .resize))
 
         case .clone:
             if context.ephemeral { return .refuse(DriveRules.ephemeralCloneRefusal) }

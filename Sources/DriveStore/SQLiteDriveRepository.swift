@@ -155,7 +155,8 @@ public struct SQLiteDriveRepository: DriveRepository {
         }
         let grows = changes.size > current.size
 
-        let context = try interpreter.driveContext(seq: stored.seq, status: current.status, storageType: current.storageType)
+        var context = try interpreter.driveContext(seq: stored.seq, status: current.status, storageType: current.storageType)
+        context.keepsSize = changes.size == current.size
         let outcome: Outcome<DrivePlan> =
             switch mode {
             case .edit: DriveLifecycle.planEdit(structural: structuralChanged, grows: grows, in: context)

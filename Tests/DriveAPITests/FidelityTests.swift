@@ -69,3 +69,68 @@ import Testing
         }
     }
 }
+
+/// What replaying the captured pairs found (issue 19): resize answers as the real API's.
+@Suite struct ReplayFindingsTests {
+    func mountedOnRunningServer(_ env: TestEnv, storageType: String) async throws -> (drive: String, server: String) {
+        let drive = try await env.createDrive(extra: #", "storage_type": "\#(storageType)""#)
+        try await env.tick()
+        let server = try await env.request(
+            .post, "/api/2.0/servers/",
+            body: #"{"name": "s", "cpu": 1000, "mem": 536870912, "vnc_password": "pw", "drives": [{"boot_order": 1, "dev_channel": "0:0", "device": "virtio", "drive": "\#(drive)"}]}"#)
+        let uuid = try #require(server.first?["uuid"]?.stringValue)
+        #expect(try await env.request(.post, "/api/2.0/servers/\(uuid)/action/?do=start").code == 202)
+        try await env.tick()
+        #expect(try await env.get("/api/2.0/servers/\(uuid)/").json?["status"] == .string("running"))
+        return (drive, uuid)
+    }
+
+    @Test("an ephemeral drive on a running server resizes (202, then the new size); the same size keeps its status")
+    func ephemeralResize() async throws {
+        try await withDrivesd { env in
+            let (drive, _) = try await mountedOnRunningServer(env, storageType: "local_nvme")
+            // The captured request: the drive's own size, mounted on a running server.
+            let same = try await env.request(
+                .post, "/api/2.0/drives/\(drive)/action/?do=resize", body: #"{"name": "ZFS Local Drive", "size": 1073741824, "media": "disk"}"#)
+            #expect(same.code == 202, "\(same.text)")
+            #expect(same.first?["status"] == .string("mounted"))
+            #expect(same.first?["size"] == .int(1_073_741_824))
+            #expect(try await env.status(drive) == "mounted")
+            // Bigger: resizing, then mounted at the new size.
+            let bigger = try await env.request(
+                .post, "/api/2.0/drives/\(drive)/action/?do=resize", body: #"{"name": "ZFS Local Drive", "size": 2147483648, "media": "disk"}"#)
+            #expect(bigger.code == 202)
+            #expect(bigger.first?["status"] == .string("resizing"))
+            try await env.tick()
+            let after = try await env.get("/api/2.0/drives/\(drive)/").json
+            #expect(after?["status"] == .string("mounted"))
+            #expect(after?["size"] == .int(2_147_483_648))
+            // A PUT with a bigger size is not ignored either.
+            let put = try await env.request(.put, "/api/2.0/drives/\(drive)/", body: #"{"name": "ZFS Local Drive", "size": 3221225472, "media": "disk"}"#)
+            #expect(put.code == 200)
+            try await env.tick()
+            #expect(try await env.get("/api/2.0/drives/\(drive)/").json?["size"] == .int(3_221_225_472))
+        }
+    }
+
+    @Test("a network drive on a running server: resize refused (403), a bigger size on PUT ignored; the same size when idle keeps the status")
+    func networkDrive() async throws {
+        try await withDrivesd { env in
+            let (drive, _) = try await mountedOnRunningServer(env, storageType: "dssd")
+            let refused = try await env.request(
+                .post, "/api/2.0/drives/\(drive)/action/?do=resize", body: #"{"name": "d", "size": 2147483648, "media": "disk"}"#)
+            #expect(refused.code == 403)
+            _ = try await env.request(.put, "/api/2.0/drives/\(drive)/", body: #"{"name": "d", "size": 2147483648, "media": "disk"}"#)
+            try await env.tick()
+            #expect(try await env.get("/api/2.0/drives/\(drive)/").json?["size"] == .int(1_073_741_824))
+
+            let idle = try await env.createDrive(name: "idle")
+            try await env.tick()
+            let same = try await env.request(
+                .post, "/api/2.0/drives/\(idle)/action/?do=resize", body: #"{"name": "idle", "size": 1073741824, "media": "disk"}"#)
+            #expect(same.code == 202)
+            #expect(same.first?["status"] == .string("unmounted"))
+            #expect(try await env.status(idle) == "unmounted")
+        }
+    }
+}

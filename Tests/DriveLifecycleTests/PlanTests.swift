@@ -87,6 +87,27 @@ struct PlanTests {
         #expect(try DriveLifecycle.planEdit(structural: false, grows: false, in: .init(status: .creating)).plan() == DrivePlan())
     }
 
+    @Test("resize action: the same size keeps the status; ephemeral drives resize under a running server, others are refused")
+    func resizes() throws {
+        var same = DriveLifecycle.Context(status: .mounted, mountCount: 1)
+        same.keepsSize = true
+        #expect(try DriveLifecycle.plan(.resize, in: same).plan() == DrivePlan(applyStructural: true))
+        #expect(
+            try DriveLifecycle.plan(.resize, in: .init(status: .unmounted)).plan()
+                == DrivePlan(status: .resizing, applyStructural: true, schedule: .resize))
+        let ephemeralRunning = DriveLifecycle.Context(status: .mounted, mountCount: 1, onRunningServer: true, ephemeral: true)
+        #expect(try DriveLifecycle.plan(.resize, in: ephemeralRunning).plan() == DrivePlan(status: .resizing, schedule: .resize))
+        #expect(try DriveLifecycle.planEdit(structural: false, grows: true, in: ephemeralRunning).plan() == DrivePlan(status: .resizing, schedule: .resize))
+        var ephemeralSame = ephemeralRunning
+        ephemeralSame.keepsSize = true
+        #expect(try DriveLifecycle.plan(.resize, in: ephemeralSame).plan() == DrivePlan())
+        let running = DriveLifecycle.Context(status: .mounted, mountCount: 1, onRunningServer: true)
+        guard case .refuse = DriveLifecycle.plan(.resize, in: running) else {
+            Issue.record("a resize under a running server was not refused")
+            return
+        }
+    }
+
     @Test("server plans: start and stop schedule their transitions; completion sets or clears active_since")
     func serverPlans() throws {
         #expect(try ServerLifecycle.plan(.start, in: .stopped).plan() == ServerPlan(status: .starting, schedule: .start))
