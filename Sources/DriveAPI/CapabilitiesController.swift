@@ -11,10 +11,14 @@ struct CapabilitiesController {
 
     func register(on group: RouterGroup<DrivesRequestContext>) {
         let catalogue = self.catalogue
-        var document = (try? JSONParser.parse(StaticDocuments.capabilities))?
+        var document = (try? JSONParser.parse(String(decoding: StaticDocuments.capabilities, as: UTF8.self), keepFloats: true))?
             .objectValue ?? [:]
         document["default_storage_type"] = .string(catalogue.defaultType)
-        document["drives"] = .object(Dictionary(uniqueKeysWithValues: catalogue.types.map { ($0.name, $0.json) }))
+        // Each number with the JSON type the real API gave it (zadara's minimum is the float
+        // 1073741824.0 in the capture): a client written against drivesd must not break on the real one.
+        let captured = document["drives"]?.objectValue ?? [:]
+        document["drives"] = .object(
+            Dictionary(uniqueKeysWithValues: catalogue.types.map { ($0.name, Self.typed($0.json, like: captured[$0.name])) }))
         let template = document
         let snapshots = self.snapshots
         let schema = Document(StaticDocuments.capabilitiesSchema)
@@ -29,5 +33,17 @@ struct CapabilitiesController {
             ])
             return .json(.object(answer))
         })
+    }
+
+    /// `value` with each integer turned into a float where `template` has a float at that place.
+    static func typed(_ value: JSONValue, like template: JSONValue?) -> JSONValue {
+        switch (value, template) {
+        case (.object(let object), .object(let shape)?):
+            return .object(object.reduce(into: [:]) { out, item in out[item.key] = typed(item.value, like: shape[item.key]) })
+        case (.int(let n), .double?):
+            return .double(Double(n))
+        default:
+            return value
+        }
     }
 }

@@ -25,21 +25,25 @@ public struct JSONParser {
         return try result.get()
     }
 
-    public static func parse(_ text: String) throws(Error) -> JSONValue {
+    /// `keepFloats`: a number written with a fraction or an exponent stays a `.double` even when
+    /// integral (`1073741824.0`), for documents served as they were captured; request bodies
+    /// are parsed without it (an integral number is an integer).
+    public static func parse(_ text: String, keepFloats: Bool = false) throws(Error) -> JSONValue {
         var text = text
-        return try text.withUTF8 { buffer in parseResult(UnsafeRawBufferPointer(buffer)) }.get()
+        return try text.withUTF8 { buffer in parseResult(UnsafeRawBufferPointer(buffer), keepFloats: keepFloats) }.get()
     }
 
-    static func parseResult(_ buffer: UnsafeRawBufferPointer) -> Result<JSONValue, Error> {
+    static func parseResult(_ buffer: UnsafeRawBufferPointer, keepFloats: Bool = false) -> Result<JSONValue, Error> {
         do throws(Error) {
-            return .success(try parseBuffer(buffer))
+            return .success(try parseBuffer(buffer, keepFloats: keepFloats))
         } catch {
             return .failure(error)
         }
     }
 
-    static func parseBuffer(_ buffer: UnsafeRawBufferPointer) throws(Error) -> JSONValue {
+    static func parseBuffer(_ buffer: UnsafeRawBufferPointer, keepFloats: Bool = false) throws(Error) -> JSONValue {
         var parser = Cursor(bytes: buffer)
+        parser.keepFloats = keepFloats
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
@@ -50,6 +54,7 @@ public struct JSONParser {
     struct Cursor {
         let bytes: UnsafeRawBufferPointer
         var index = 0
+        var keepFloats = false
 
         init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -254,7 +259,7 @@ public struct JSONParser {
             let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             if integral, let int = Int64(text) { return .int(int) }
             guard let double = Double(text), double.isFinite else { throw Error(offset: start, reason: "Number out of range") }
-            if double == double.rounded(.towardZero), abs(double) <= 9_007_199_254_740_992 {
+            if !keepFloats, double == double.rounded(.towardZero), abs(double) <= 9_007_199_254_740_992 {
                 return .int(Int64(double))
             }
             return .double(double)

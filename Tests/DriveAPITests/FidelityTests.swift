@@ -134,3 +134,19 @@ import Testing
         }
     }
 }
+
+@Suite struct CapabilityTypesTests {
+    @Test("capabilities' sizes have the real API's JSON types: zadara's minimum is a float, the others integers")
+    func jsonTypes() async throws {
+        try await withDrivesd { env in
+            let reply = try await env.get("/api/2.0/capabilities/")
+            let zadara = try #require(reply.text.range(of: #""zadara": {"#))
+            let section = String(reply.text[zadara.upperBound...].prefix(400))
+            #expect(section.contains(#""min_size": 1073741824.0"#), "\(section)")
+            #expect(section.contains(#""min": 1073741824.0"#), "\(section)")
+            #expect(section.contains(#""max_size": 14180205493621,"#), "\(section)")
+            let dssd = try #require(reply.text.range(of: #""dssd": {"#))
+            #expect(String(reply.text[dssd.upperBound...].prefix(400)).contains(#""min_size": 536870912,"#))
+        }
+    }
+}
