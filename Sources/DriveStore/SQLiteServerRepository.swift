@@ -263,8 +263,28 @@ public struct SQLiteServerRepository: ServerRepository {
                     ServerDrive(bootOrder: row["boot_order"], devChannel: row["dev_channel"], device: row["device"], driveUUID: row["drive"]))
             }
         }
+        // The real API's order, not the request's: by device (`ide`, `scsi`, `virtio`), then
+        // controller and unit (`[dump:server_recurse_del_all_drives_create]`: a virtio disk and
+        // an ide cdrom sent in that order come back ide first); ties keep the request's order.
+        for i in servers.indices { servers[i].drives = Self.ordered(servers[i].drives) }
         let tags = try Relations.tags(db, of: servers.map(\.uuid))
         for i in servers.indices { servers[i].tags = tags[servers[i].uuid] ?? [] }
         return servers
+    }
+
+    /// Mounts in the real API's order: device, then controller and unit as numbers (a channel
+    /// that is not `c:u` sorts last within its device), then the order given.
+    static func ordered(_ drives: [ServerDrive]) -> [ServerDrive] {
+        func channel(_ text: String) -> (Int, Int) {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, let c = Int(parts[0]), let u = Int(parts[1]) else { return (Int.max, Int.max) }
+            return (c, u)
+        }
+        return drives.enumerated().sorted { a, b in
+            let (ca, cb) = (channel(a.element.devChannel), channel(b.element.devChannel))
+            if a.element.device != b.element.device { return a.element.device < b.element.device }
+            if ca != cb { return ca < cb }
+            return a.offset < b.offset
+        }.map(\.element)
     }
 }

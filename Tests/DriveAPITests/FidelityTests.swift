@@ -150,3 +150,32 @@ import Testing
         }
     }
 }
+
+@Suite struct ServerDriveOrderTests {
+    @Test("a server's drives come back by device, then controller and unit, as the captures show, whatever the request's order")
+    func order() async throws {
+        try await withDrivesd { env in
+            let disk = try await env.createDrive(name: "disk")
+            let second = try await env.createDrive(name: "second")
+            let cdrom = try await env.createDrive(name: "cd", media: "cdrom")
+            let tenth = try await env.createDrive(name: "tenth")
+            try await env.tick()
+            func mount(_ drive: String, _ channel: String, _ device: String, _ boot: String) -> String {
+                #"{"boot_order": \#(boot), "dev_channel": "\#(channel)", "device": "\#(device)", "drive": "\#(drive)"}"#
+            }
+            // The captured request: the virtio disk first, the ide cdrom second.
+            let drives = [mount(tenth, "1:0", "virtio", "3"), mount(disk, "0:0", "virtio", "1"), mount(second, "0:2", "virtio", "2"), mount(cdrom, "0:0", "ide", "null")]
+            let made = try await env.request(
+                .post, "/api/2.0/servers/",
+                body: #"{"name": "s", "cpu": 1000, "mem": 536870912, "vnc_password": "pw", "drives": [\#(drives.joined(separator: ", "))]}"#)
+            #expect(made.code == 201, "\(made.text)")
+            func order(_ json: JSONValue?) -> [String] {
+                (json?["drives"]?.arrayValue ?? []).compactMap { $0["drive"]?["uuid"]?.stringValue }
+            }
+            #expect(order(made.first) == [cdrom, disk, second, tenth])
+            let uuid = try #require(made.first?["uuid"]?.stringValue)
+            #expect(order(try await env.get("/api/2.0/servers/\(uuid)/").json) == [cdrom, disk, second, tenth])
+            #expect(order(try await env.get("/api/2.0/servers/detail/").first) == [cdrom, disk, second, tenth])
+        }
+    }
+}
