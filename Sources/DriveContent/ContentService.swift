@@ -18,13 +18,28 @@ public final class ContentService: Sendable {
     /// Writes into one upload are serialised (their bookkeeping reads, then writes, the ranges).
     let uploadLocks = KeyedLock()
     /// Extent files whose bytes matched their recorded checksum, with the stamp they had then
-    /// (see ``ContentRead/verify(_:)``). Bounded: emptied when it reaches `verifiedLimit`.
-    let verified = Mutex<[VerifiedKey: VerifiedExtent]>([:])
+    /// (see ``ContentRead/verify(_:)``), by image then extent index: an image's entries go
+    /// with its files. Bounded: emptied when it reaches `verifiedLimit` extents.
+    let verified = Mutex(VerifiedExtents())
     static let verifiedLimit = 100_000
 
-    struct VerifiedKey: Hashable {
-        var image: Int64
-        var index: Int64
+    struct VerifiedExtents {
+        var images: [Int64: [Int64: VerifiedExtent]] = [:]
+        var count = 0
+
+        subscript(image: Int64, index: Int64) -> VerifiedExtent? { images[image]?[index] }
+
+        mutating func set(image: Int64, index: Int64, _ entry: VerifiedExtent) {
+            if count >= ContentService.verifiedLimit {
+                images.removeAll(keepingCapacity: true)
+                count = 0
+            }
+            if images[image, default: [:]].updateValue(entry, forKey: index) == nil { count += 1 }
+        }
+
+        mutating func forget(image: Int64) {
+            count -= images.removeValue(forKey: image)?.count ?? 0
+        }
     }
 
     struct VerifiedExtent: Equatable {
@@ -47,9 +62,8 @@ public final class ContentService: Sendable {
         guard let stamp = directory.stamp(image: image, index: index) else {
             throw ContentError.damaged(path: path, "missing")
         }
-        let key = VerifiedKey(image: image, index: index)
         let known = VerifiedExtent(stamp: stamp, checksum: checksum)
-        if verified.withLock({ $0[key] }) == known { return }
+        if verified.withLock({ $0[image, index] }) == known { return }
         // The stamp was taken before reading: a change while hashing makes the next read check again.
         guard let found = try directory.inspect(image: image, index: index) else {
             throw ContentError.damaged(path: path, "missing")
@@ -69,10 +83,7 @@ public final class ContentService: Sendable {
     func written(image: Int64, index: Int64, _ file: StoredExtentFile) {
         guard let stamp = file.stamp else { return }
         let entry = VerifiedExtent(stamp: stamp, checksum: file.checksum)
-        verified.withLock { cache in
-            if cache.count >= Self.verifiedLimit { cache.removeAll(keepingCapacity: true) }
-            cache[VerifiedKey(image: image, index: index)] = entry
-        }
+        verified.withLock { $0.set(image: image, index: index, entry) }
     }
 
     /// The size an upload of `size` bytes of type `storageType` completes with.
@@ -240,6 +251,7 @@ public final class ContentService: Sendable {
             return
         }
         try directory.removeImage(image)
+        verified.withLock { $0.forget(image: image) }
     }
 
     /// Start-up clean-up, before serving: deletes interrupted single uploads, removes files that

@@ -157,7 +157,10 @@ struct Serve: AsyncParsableCommand {
             if SystemdNotifier.notify("READY=1") { logger.info("notified systemd: READY=1") }
         }
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: app), .init(service: SystemdStopNotifier(logger: logger))],
+            services: [
+                .init(service: app), .init(service: SystemdStopNotifier(logger: logger)),
+                .init(service: IdleMemoryTrimmer(connections: api.connections), successTerminationBehavior: .ignore),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(settings.shutdownTimeout * 1000))
         // In-flight requests finish first, then the worker stops between ticks, then the

@@ -135,6 +135,28 @@ extension ProcessSuites {
             return Int(line.split(separator: " ")[1])
         }
 
+        /// Polls a snapshot until it is `available` (or 2 s pass); its last status.
+        static func availableSnapshot(_ daemon: DaemonProcess, _ uuid: String) async throws -> JSONValue? {
+            var status: JSONValue?
+            for _ in 0..<200 {
+                status = try await daemon.request("GET", "/api/2.0/snapshots/\(uuid)/").json?["status"]
+                if status == .string("available") { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return status
+        }
+
+        /// Polls the metrics until the outbox is empty (or 15 s pass); the last count seen.
+        static func drainedOutbox(_ daemon: DaemonProcess) async throws -> Int? {
+            var outbox: Int?
+            for _ in 0..<300 {
+                outbox = try await outboxPending(daemon)
+                if outbox == 0 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return outbox
+        }
+
         @Test(
             "kill -9 while writers upload (whole and chunked), download, clone, snapshot, clone snapshots and delete: every acknowledged range, upload, clone and delete survives; verify is clean"
         )
@@ -271,12 +293,7 @@ extension ProcessSuites {
                     #expect(try await daemon.request("GET", "/api/2.0/snapshots/\(uuid)/").status == 404, "deleted snapshot \(uuid) is back")
                 }
                 for uuid in await ledger.snapshots.keys {
-                    var status: JSONValue?
-                    for _ in 0..<200 {
-                        status = try await daemon.request("GET", "/api/2.0/snapshots/\(uuid)/").json?["status"]
-                        if status == .string("available") { break }
-                        try await Task.sleep(for: .milliseconds(10))
-                    }
+                    let status = try await Self.availableSnapshot(daemon, uuid)
                     #expect(status == .string("available"), "acknowledged snapshot \(uuid): \(String(describing: status))")
                 }
                 // Every upload, clone and snapshot clone completed in this cycle holds its bytes,
@@ -293,12 +310,7 @@ extension ProcessSuites {
                 let wrong = await ledger.wrong
                 #expect(wrong.isEmpty, "downloads answered other bytes: \(wrong)")
                 // The deleted drives' files go once the outbox has run: nothing unreferenced then.
-                var outbox: Int?
-                for _ in 0..<400 {
-                    outbox = try await Self.outboxPending(daemon)
-                    if outbox == 0 { break }
-                    try await Task.sleep(for: .milliseconds(25))
-                }
+                let outbox = try await Self.drainedOutbox(daemon)
                 #expect(outbox == 0, "outbox still holds \(outbox ?? -1) effects")
                 #expect(daemon.stop() == 0)
                 let (code, report) = try daemon.run(["verify", "--database", daemon.databasePath])
@@ -437,12 +449,7 @@ extension ProcessSuites {
                 daemon.killHard()
                 try await daemon.start(timeScale: 0)
                 for uuid in await acks.snapshots {
-                    var status: JSONValue?
-                    for _ in 0..<200 {
-                        status = try await daemon.request("GET", "/api/2.0/snapshots/\(uuid)/").json?["status"]
-                        if status == .string("available") { break }
-                        try await Task.sleep(for: .milliseconds(10))
-                    }
+                    let status = try await Self.availableSnapshot(daemon, uuid)
                     #expect(status == .string("available"), "acknowledged snapshot \(uuid): \(String(describing: status))")
                 }
                 for uuid in await acks.clones {

@@ -152,13 +152,7 @@ extension ProcessSuites {
             let snapshot = try await daemon.request("POST", "/api/2.0/snapshots/", body: #"{"drive": "\#(holder)"}"#)
             #expect(snapshot.status == 201)
             let snap = try #require(snapshot.json?["objects"]?.arrayValue?.first?["uuid"]?.stringValue)
-            var snapStatus: JSONValue?
-            for _ in 0..<200 {
-                snapStatus = try await daemon.request("GET", "/api/2.0/snapshots/\(snap)/").json?["status"]
-                if snapStatus == .string("available") { break }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            #expect(snapStatus == .string("available"))
+            #expect(try await ContentProcessTests.availableSnapshot(daemon, snap) == .string("available"))
             let fromSnapshot = try await daemon.request("POST", "/api/2.0/snapshots/\(snap)/action/?do=clone")
             #expect(fromSnapshot.status == 202)
             let snapClone = try #require(fromSnapshot.json?["uuid"]?.stringValue)
@@ -237,12 +231,7 @@ extension ProcessSuites {
                 body: image)
             #expect(resumed.status == 200)
             #expect(try await daemon.status(later) == "unmounted")
-            var outbox: Int?
-            for _ in 0..<600 {
-                outbox = try await ContentProcessTests.outboxPending(daemon)
-                if outbox == 0 { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            let outbox = try await ContentProcessTests.drainedOutbox(daemon)
             #expect(outbox == 0, "the outbox never caught up: \(outbox ?? -1)")
             #expect(daemon.stop() == 0)
             let (verified, report) = try daemon.run(["verify", "--database", daemon.databasePath, "--data-dir", dir.path])
