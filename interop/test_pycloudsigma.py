@@ -925,3 +925,34 @@ class TestAvailabilityGroups:
         assert isinstance(same, list) and a["uuid"] in same and b["uuid"] not in same
         for d in [a, b] + more:
             dc.delete(d["uuid"])
+
+
+# ---------------------------------------------------------------------------------------------
+# profile and clone naming
+
+
+class TestProfile:
+    def test_clone_naming_through_the_profile(self, cs, cs_as, user2, dc, name):
+        """cr.Profile().get() / .update(): the profile as the real API answers it; a clone made
+        without a name follows clone_naming (COUNTER appends _1); user 2's profile is his own."""
+        profile = cs.Profile()
+        before = profile.get()
+        assert before["clone_naming"] == "NONE"
+        assert {"uuid", "email", "signup_time", "state", "first_name", "key_auth", "api_https_only"} <= set(before)
+        changed = dict(before, clone_naming="COUNTER", first_name="Jane")
+        after = profile.update(changed)
+        assert after["clone_naming"] == "COUNTER" and after["first_name"] == "Jane"
+        try:
+            source = created(dc, name)
+            clone = dc.clone(source["uuid"])
+            assert clone["name"] == name + "_1"
+            named = dc.clone(source["uuid"], {"name": name + "_given"})
+            assert named["name"] == name + "_given"
+            assert cs_as(cs.Profile, user2).get()["clone_naming"] == "NONE"
+            for d in (clone, named):
+                wait_status(dc, d["uuid"], "unmounted", {"cloning_dst"})
+                dc.delete(d["uuid"])
+            wait_status(dc, source["uuid"], "unmounted", {"cloning_src"})
+            dc.delete(source["uuid"])
+        finally:
+            profile.update(dict(changed, clone_naming="NONE", first_name=before["first_name"]))

@@ -75,6 +75,7 @@ struct HostileInputTests {
                 (.post, "/api/2.0/initupload/", Self.validDrive),
                 (.post, "/api/2.0/snapshots/", #"{"drive": "\#(drive)", "name": "s", "meta": {}, "tags": []}"#),
                 (.post, "/api/2.0/drives/\(uploading)/action/?do=upload_chunk", #"{"chunk_number": 0, "chunk_size": 1048576}"#),
+                (.put, "/api/2.0/profile/", #"{"clone_naming": "COUNTER", "first_name": "A", "key_auth": false, "meta": {}, "tax_rate": null, "autotopup_amount": "1.5"}"#),
             ]
             for (method, path, valid) in targets {
                 for body in Self.mutations(of: valid) + Self.malformedBodies {
@@ -88,6 +89,7 @@ struct HostileInputTests {
             let untouched = try await env.get("/api/2.0/drives/\(victim)/", as: env.bob)
             #expect(untouched.json?["name"] == .string("bob-drive"))
             #expect(try await env.get("/api/2.0/drives/", as: env.bob).totalCount == 1)
+            #expect(try await env.get("/api/2.0/profile/", as: env.bob).json?["clone_naming"] == .string("NONE"))
         }
     }
 
