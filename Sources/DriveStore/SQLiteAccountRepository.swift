@@ -173,7 +173,7 @@ extension AppDatabase {
         guard !password.isEmpty else { throw UserError.emptyPassword }
         guard let user = try await user(uuidOrEmail) else { throw UserError.noSuchUser(uuidOrEmail) }
         let salt = PasswordHasher.newSalt()
-        let hash = try PasswordHasher.hash(password, salt: salt, iterations: iterations)
+        let hash = try await PasswordHasher.hashOffThread(password, salt: salt, iterations: iterations)
         let ha1 = Credentials.digestHA1(email: user.email, password: password)
         try await write { db in
             try db.execute(
