@@ -139,6 +139,13 @@ public struct AppDatabase: Sendable {
     /// and truncated first, so that a cleanly stopped daemon leaves one self-contained file (a
     /// copy of it alone is a complete database); SQLite does that on its own only when the last
     /// connection it closes can write, which the read-only local readers do not guarantee.
+    /// Frees what SQLite caches (pages, prepared statements) on every connection, once the
+    /// daemon is idle: blocks while a connection is in use, so call it off the event loops.
+    public func releaseMemory() {
+        localReaders?.releaseMemory()
+        if let pool = writer as? DatabasePool { pool.releaseMemory() } else if let queue = writer as? DatabaseQueue { queue.releaseMemory() }
+    }
+
     public func close() throws {
         try localReaders?.close()
         if let pool = writer as? DatabasePool {
@@ -255,6 +262,10 @@ final class LocalReaders: Sendable {
                 throw error
             }
         }
+    }
+
+    func releaseMemory() {
+        for queue in all { queue.releaseMemory() }
     }
 
     func close() throws {

@@ -159,7 +159,9 @@ struct Serve: AsyncParsableCommand {
         var configuration = ServiceGroupConfiguration(
             services: [
                 .init(service: app), .init(service: SystemdStopNotifier(logger: logger)),
-                .init(service: IdleMemoryTrimmer(connections: api.connections), successTerminationBehavior: .ignore),
+                .init(
+                    service: IdleMemoryTrimmer(connections: api.connections, release: { database.releaseMemory() }),
+                    successTerminationBehavior: .ignore),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(settings.shutdownTimeout * 1000))

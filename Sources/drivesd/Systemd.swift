@@ -1,4 +1,5 @@
 import DriveAPI
+import DriveModel
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -91,6 +92,8 @@ enum Memory {
 /// idle period: no connection open, and at least one accepted since the last trim.
 struct IdleMemoryTrimmer: Service {
     let connections: ConnectionCounter
+    /// Frees other caches first (SQLite's, on every connection).
+    var release: @Sendable () -> Void = {}
     var interval: Duration = .seconds(5)
 
     func run() async throws {
@@ -98,6 +101,7 @@ struct IdleMemoryTrimmer: Service {
         let trim = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
         let connections = self.connections
         let interval = self.interval
+        let release = self.release
         // Ends at once on a graceful shutdown (the sleep is cancelled), not after it.
         try? await cancelWhenGracefulShutdown {
             var trimmedAt = -1
@@ -105,7 +109,11 @@ struct IdleMemoryTrimmer: Service {
                 try await Task.sleep(for: interval)
                 let total = connections.total
                 if connections.current == 0, total != trimmedAt {
-                    _ = trim(0)
+                    // Off the event loops: releasing waits for connections in use.
+                    _ = try? await Offload.run {
+                        release()
+                        _ = trim(0)
+                    }
                     trimmedAt = total
                 }
             }
