@@ -399,7 +399,24 @@ extension ProcessSuites {
             try handle.close()
             let unread = try await daemon.raw("GET", "/api/2.0/drives/\(fresh)/download/", headers: ["Range": whole])
             #expect(unread.status == 500)
+
+            // Truncated behind drivesd's back: the range it held answers an error, and verify
+            // names the file with its size.
+            let others = after.filter { !before.contains($0) && $0 != written }.sorted()
+            let shortened = try #require(others.first {  // the second extent: the image's last 2 MiB and more
+                (try? FileManager.default.attributesOfItem(atPath: data + "/" + $0)[.size] as? Int) == Self.size - Self.chunk * 4
+            })
+            let truncated = try #require(FileHandle(forUpdatingAtPath: data + "/" + shortened))
+            try truncated.truncate(atOffset: UInt64(Self.chunk))
+            try truncated.close()
+            #expect(shortened.hasSuffix("/1"))
+            let cut = try await daemon.raw(
+                "GET", "/api/2.0/drives/\(fresh)/download/", headers: ["Range": "bytes=\(Self.chunk * 4)-\(Self.size - 1)"])
+            #expect(cut.status == 500, "a truncated extent answered \(cut.status)")
             #expect(daemon.stop() == 0)
+            let (shortCode, shortReport) = try daemon.run(["verify", "--database", daemon.databasePath])
+            #expect(shortCode == 1, "\(shortReport)")
+            #expect(shortReport.contains(shortened) && shortReport.contains("bytes"), "\(shortReport)")
         }
 
         @Test("kill -9 while snapshots are taken and cloned: every acknowledged snapshot is there and available, every clone holds its bytes")
