@@ -192,7 +192,11 @@ struct NegotiationMiddleware: RouterMiddleware {
     typealias Context = DrivesRequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let format = request.method == .get || request.method == .head
+        // Every API request passes here: the query is parsed only when it may name a format
+        // (spelled out, or percent-encoded).
+        let query = request.uri.query ?? ""
+        let format =
+            (request.method == .get || request.method == .head) && (query.contains("format") || query.contains("%"))
             ? QueryParameters(request.uri).pairs.last(where: { $0.name == "format" })?.value : nil
         let accept = request.headers[values: .accept].joined(separator: ",")
         if let refusal = Negotiation.refusal(format: format, accept: accept, served: Negotiation.served(path: request.uri.path)) {
@@ -206,10 +210,14 @@ enum Negotiation {
     /// What drivesd answers at `path`: JSON (errors included), and a drive's bytes on its
     /// download path, a single upload's uuid as text on the upload path.
     static func served(path: String) -> Set<String> {
-        if path.hasSuffix("/download/") || path.hasSuffix("/download") { return ["application/json", "application/octet-stream"] }
-        if path.contains("/drives/upload") { return ["application/json", "text/plain"] }
-        return ["application/json"]
+        if path.hasSuffix("/download/") || path.hasSuffix("/download") { return bytes }
+        if path.contains("/drives/upload") { return text }
+        return json
     }
+
+    static let json: Set<String> = ["application/json"]
+    static let bytes: Set<String> = ["application/json", "application/octet-stream"]
+    static let text: Set<String> = ["application/json", "text/plain"]
 
     /// The 406 for this `format` parameter (GET only) and `Accept` header, or nil when one of
     /// the `served` types is acceptable.
