@@ -102,6 +102,8 @@ let package = Package(
                 .embedInCode("Documents/schemas/profile-schema.json"),
                 .embedInCode("Documents/schemas/server-schema.json"),
                 .embedInCode("Documents/schemas/capabilities-schema.json"),
+                .embedInCode("Documents/schemas/ip-schema.json"),
+                .embedInCode("Documents/schemas/vlan-schema.json"),
                 // The web console: templates, style sheet and script, in the binary.
                 .embedInCode("Console/Resources/layout.mustache"),
                 .embedInCode("Console/Resources/login.mustache"),

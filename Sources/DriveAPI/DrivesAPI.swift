@@ -41,6 +41,9 @@ public struct APISettings: Sendable {
     public var requestLogCapacity: Int
     /// Serve `GET /_drivesd/ceiling`: a fixed 1 KiB JSON answer, the benchmark's ceiling.
     public var ceilingRoute: Bool = false
+    /// The IPs and VLANs every account holds (`networking.*`); `serve` tops accounts up to them.
+    public var ipsPerAccount = 1
+    public var vlansPerAccount = 1
     /// How many rendered drive answers are kept until the next commit; 0: none.
     public var responseCacheEntries: Int = 20_000
     /// How many bytes of answers the response cache holds at most.
@@ -192,7 +195,9 @@ public struct DrivesAPI: Sendable {
         SnapshotsController(snapshots: stores.snapshots, settings: settings).register(on: api)
         JobsController(jobs: stores.jobs).register(on: api)
         ServersController(servers: stores.servers, settings: settings).register(on: api)
-        TagsController(tags: stores.tags, drives: stores.drives, servers: stores.servers, settings: settings).register(on: api)
+        TagsController(tags: stores.tags, drives: stores.drives, servers: stores.servers, networks: stores.networks, settings: settings)
+            .register(on: api)
+        NetworkController(networks: stores.networks, settings: settings).register(on: api)
         LibDrivesController(library: stores.library, drives: drives).register(on: api)
         return router
     }

@@ -58,11 +58,12 @@ struct ServerInput {
                     throw CloudSigmaError.validation("nics", "nics[\(index)] must be an object")
                 }
                 if case .object(var v4)? = nic["ip_v4_conf"] {
-                    if v4["ip"] == nil { v4["ip"] = .null }
+                    v4["ip"] = try reference(v4["ip"], collection: "ips", key: "nics[\(index)].ip_v4_conf.ip")
                     nic["ip_v4_conf"] = .object(v4)
                 } else if nic["ip_v4_conf"] == nil {
                     nic["ip_v4_conf"] = .null
                 }
+                nic["vlan"] = try reference(nic["vlan"], collection: "vlans", key: "nics[\(index)].vlan")
                 for key in ["boot_order", "ip_v6_conf", "runtime", "vlan", "firewall_policy"] where nic[key] == nil {
                     nic[key] = .null
                 }
@@ -73,6 +74,17 @@ struct ServerInput {
                 }
                 return .object(nic)
             })
+    }
+
+    /// A NIC's IP or VLAN given as an id, a URI or an object with `uuid`, rendered as the real
+    /// API renders it: `{"resource_uri", "uuid"}` (null stays null). The store checks that it is
+    /// the caller's.
+    func reference(_ value: JSONValue?, collection: String, key: String) throws -> JSONValue {
+        guard let value, !value.isNull else { return .null }
+        guard let id = APIPath.relatedID(value, collection: collection), !id.isEmpty else {
+            throw CloudSigmaError.validation(key, "\(key) must be a \(collection == "ips" ? "IP" : "VLAN") (uuid, URI or object)")
+        }
+        return APIPath.reference(collection, id)
     }
 
     func integer(_ value: JSONValue, _ key: String) throws -> Int64 {

@@ -8,6 +8,7 @@ struct TagsController {
     let tags: any TagRepository
     let drives: any DriveRepository
     let servers: any ServerRepository
+    let networks: any NetworkRepository
     let settings: APISettings
 
     var input: DriveInput { DriveInput(catalogue: settings.catalogue) }
@@ -18,10 +19,10 @@ struct TagsController {
         group.resource("tags/detail", get: list)
         group.resource("tags/schema", get: { _, _ in schema.response })
         group.resource("tags/:uuid", get: get, put: update, delete: delete)
-        group.resource("tags/:uuid/drives", get: resources(type: "drives", detail: false))
-        group.resource("tags/:uuid/drives/detail", get: resources(type: "drives", detail: true))
-        group.resource("tags/:uuid/servers", get: resources(type: "servers", detail: false))
-        group.resource("tags/:uuid/servers/detail", get: resources(type: "servers", detail: true))
+        for type in ["drives", "servers", "ips", "vlans"] {
+            group.resource(RouterPath(stringLiteral: "tags/:uuid/\(type)"), get: resources(type: type, detail: false))
+            group.resource(RouterPath(stringLiteral: "tags/:uuid/\(type)/detail"), get: resources(type: type, detail: true))
+        }
     }
 
     func spec(_ value: JSONValue, requireName: Bool = true) throws -> TagSpec {
@@ -38,10 +39,8 @@ struct TagsController {
                 }
                 return try items.map { item in
                     let collection: String
-                    if case .string(let s) = item, s.contains("/servers/") {
-                        collection = "servers"
-                    } else if case .string(let s) = item, s.contains("/snapshots/") {
-                        collection = "snapshots"
+                    if case .string(let s) = item, let named = Self.taggable.first(where: { s.contains("/\($0)/") }) {
+                        collection = named
                     } else if case .string(let t)? = item["res_type"] {
                         collection = t
                     } else { collection = "drives" }
@@ -52,6 +51,9 @@ struct TagsController {
                 }
             })
     }
+
+    /// The collections a tag's `resources` may hold.
+    static let taggable = ["drives", "servers", "snapshots", "ips", "vlans"]
 
     @Sendable func list(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let owner = try context.requireUser().uuid
@@ -104,7 +106,8 @@ struct TagsController {
         return .noContent
     }
 
-    /// `GET /tags/{uuid}/drives/` (short drive shape) and `/detail/` (full), likewise servers.
+    /// `GET /tags/{uuid}/drives/` (short drive shape) and `/detail/` (full), likewise servers,
+    /// IPs and VLANs.
     func resources(type: String, detail: Bool) -> Handler {
         { request, context in
             let owner = try context.requireUser().uuid
@@ -117,6 +120,12 @@ struct TagsController {
             let objects: [JSONValue]
             if uuids.isEmpty {
                 (total, objects) = (0, [])
+            } else if let kind = NetworkKind(rawValue: type) {
+                let (n, found) = try await networks.list(
+                    kind, owner: owner,
+                    query: NetworkQuery(
+                        uuids: listQuery.exact.filter { $0.field == .uuid }.map(\.values), limit: listQuery.limit, offset: listQuery.offset))
+                (total, objects) = (n, found.map { (detail || fields != nil ? $0.json : $0.shortJSON).projected(to: fields) })
             } else if type == "drives" {
                 let (n, found) = try await drives.list(owner: owner, query: listQuery)
                 (total, objects) = (n, found.map { (detail || fields != nil ? $0.detailJSON : $0.shortJSON).projected(to: fields) })

@@ -23,6 +23,8 @@ public struct Stores: Sendable {
     public var jobs: any JobRepository
     public var servers: any ServerRepository
     public var tags: any TagRepository
+    /// IPs and VLANs: what tags and server NICs point at besides drives and servers.
+    public var networks: any NetworkRepository
     public var library: any LibraryRepository
     public var accounts: any AccountRepository
     public var admin: any AdminRepository
@@ -40,7 +42,7 @@ public struct Stores: Sendable {
 
     public init(
         drives: any DriveRepository, licenses: any LicenseRepository, jobs: any JobRepository,
-        servers: any ServerRepository, tags: any TagRepository, library: any LibraryRepository,
+        servers: any ServerRepository, tags: any TagRepository, networks: any NetworkRepository, library: any LibraryRepository,
         accounts: any AccountRepository, admin: any AdminRepository, transitions: any TransitionRepository,
         outbox: any OutboxRepository, content: any ContentRepository, snapshots: any SnapshotRepository,
         events: any EventRepository, changes: CommitGeneration, signals: StoreSignals
@@ -53,6 +55,7 @@ public struct Stores: Sendable {
         self.jobs = jobs
         self.servers = servers
         self.tags = tags
+        self.networks = networks
         self.library = library
         self.accounts = accounts
         self.admin = admin

@@ -52,6 +52,7 @@ public struct SQLiteServerRepository: ServerRepository {
             var uuids: [String] = []
             for spec in specs {
                 let uuid = Identifiers.make(now: now)
+                try Self.checkNICs(db, owner: owner, server: uuid, nics: spec.extra["nics"])
                 try db.run(
                     sql: """
                         INSERT INTO servers (uuid, owner, name, cpu, mem, vnc_password, status, meta, extra, created_at, updated_at)
@@ -92,6 +93,7 @@ public struct SQLiteServerRepository: ServerRepository {
             var sets: [(column: String, value: (any DatabaseValueConvertible)?)] = [("name", spec.name)]
             if let meta = spec.meta { sets.append(("meta", Codec.encode(meta))) }
             if plan?.applyStructural == true {
+                try Self.checkNICs(db, owner: owner, server: uuid, nics: spec.extra["nics"])
                 let extra = try Codec.decodeObject(
                     String.fetchOne(db.cachedStatement(sql: "SELECT extra FROM servers WHERE seq = ?"), arguments: [seq]) ?? "{}")
                 sets += [
@@ -107,6 +109,27 @@ public struct SQLiteServerRepository: ServerRepository {
                 try Relations.setTags(db, owner: owner, resType: "servers", resUUID: uuid, tagUUIDs: tags)
             }
             return try Self.fetch(db, where: "s.seq = ?", [seq]).first!
+        }
+    }
+
+    /// A NIC's IP and VLAN must be the owner's, and an IP can be on one server only.
+    static func checkNICs(_ db: Database, owner: String, server: String, nics: JSONValue?) throws {
+        guard case .array(let items)? = nics else { return }
+        var claimed = Set<String>()
+        for (index, nic) in items.enumerated() {
+            if case .string(let ip)? = nic["ip_v4_conf"]?["ip"]?["uuid"] {
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM ips WHERE address = ? AND owner = ?", arguments: [ip, owner]) == true
+                else { throw CloudSigmaError.notExist(ip) }
+                let users = try SQLiteNetworkRepository.nicUsers(db, .ips, owner: owner)[ip] ?? []
+                guard claimed.insert(ip).inserted, users.allSatisfy({ $0 == server }) else {
+                    throw CloudSigmaError.validation(
+                        "nics", "nics[\(index)]: IP \(ip) is already in use by server \(users.first { $0 != server } ?? server)")
+                }
+            }
+            if case .string(let vlan)? = nic["vlan"]?["uuid"] {
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM vlans WHERE uuid = ? AND owner = ?", arguments: [vlan, owner]) == true
+                else { throw CloudSigmaError.notExist(vlan) }
+            }
         }
     }
 

@@ -23,6 +23,7 @@ extension AppDatabase {
             jobs: SQLiteJobRepository(database: self),
             servers: SQLiteServerRepository(database: self, env: env, hotplug: hotplug),
             tags: SQLiteTagRepository(database: self),
+            networks: SQLiteNetworkRepository(database: self),
             library: SQLiteLibraryRepository(database: self),
             accounts: self,
             admin: SQLiteAdminRepository(database: self, env: env),

@@ -87,7 +87,8 @@ public struct SQLiteTagRepository: TagRepository {
         }
     }
 
-    /// Replaces a tag's resources; each uuid must be one of the owner's drives or servers, and
+    /// Replaces a tag's resources; each uuid must be one of the owner's drives, servers, snapshots,
+    /// IPs or VLANs, and
     /// its `res_type` is worked out by looking it up.
     static func setResources(_ db: Database, owner: String, tagSeq: Int64, _ uuids: [String]) throws {
         try db.execute(sql: "DELETE FROM tag_resources WHERE tag_seq = ?", arguments: [tagSeq])
@@ -100,6 +101,8 @@ public struct SQLiteTagRepository: TagRepository {
                 type = "servers"
             } else if try Bool.fetchOne(db, sql: "SELECT 1 FROM snapshots WHERE uuid = ? AND owner = ?", arguments: [uuid, owner]) == true {
                 type = "snapshots"
+            } else if let kind = try SQLiteNetworkRepository.kind(db, owner: owner, id: uuid) {
+                type = kind.rawValue
             } else {
                 throw CloudSigmaError.notExist(uuid)
             }

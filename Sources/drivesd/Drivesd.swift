@@ -122,6 +122,8 @@ struct Serve: AsyncParsableCommand {
                 "created the demo account",
                 metadata: ["email": "\(user.email)", "password": "\(settings.demoPassword)", "uuid": "\(user.uuid)"])
         }
+        try await SQLiteNetworkRepository(database: database).allot(
+            ips: settings.api.ipsPerAccount, vlans: settings.api.vlansPerAccount)
         let directory = store.contentDirectory(settings)
         try directory.prepare()
         guard let lock = try DataDirectoryLock(directory) else {

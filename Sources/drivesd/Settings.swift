@@ -49,6 +49,9 @@ import Yams
 /// - `storage.hosts` (int, `4`): simulated storage hosts; drives are placed on them, which is what
 ///   availability groups and `avoid` work with.
 /// - `servers.hotplug` (bool, `true`): whether `drives` changes apply to running servers.
+/// - `networking.ips_per_account` / `networking.vlans_per_account` (int, `1`): the IPs and VLANs
+///   (`/ips/`, `/vlans/`) every account holds; raising them tops accounts up at the next start,
+///   lowering them takes nothing away.
 /// - `storage.default_type` (string, `dssd`): the storage type of drives created without one.
 /// - `storage.types` (string list, `dssd,nvme,zadara,local_nvme`): the storage types offered.
 /// - `storage.<type>.min_size` / `storage.<type>.max_size` (int, bytes): size limits per type.
@@ -121,6 +124,8 @@ struct Settings {
             "storage.types": .init(.stringArray(StorageTypeLimits.defaults.map(\.name)), isSecret: false),
             "storage.hosts": 4,
             "servers.hotplug": true,
+            "networking.ips_per_account": 1,
+            "networking.vlans_per_account": 1,
             "demo.email": "demo@drivesd.local",
             "demo.password": .init(.string("demo"), isSecret: true),
             "auth.realm": "users",
@@ -329,6 +334,8 @@ struct Settings {
             adminUsername: string("admin.username", "admin"), adminPassword: string("admin.password", "admin"),
             pbkdf2Iterations: pbkdf2Iterations, requestLogCapacity: int("admin.request_log_size", 1000, min: 1, max: 1_000_000))
         api.durations.snapshotSeconds = number("durations.snapshot_seconds", 1, max: year)
+        api.ipsPerAccount = int("networking.ips_per_account", 1, max: 1000)
+        api.vlansPerAccount = int("networking.vlans_per_account", 1, max: 1000)
         api.responseCacheEntries = int("cache.response_entries", 20_000, max: 10_000_000)
         api.uploadChunkLimit = int("http.upload_chunk_limit_bytes", 67_108_864, min: 1024, max: 1 << 30)
         api.loginThrottleBurst = int("auth.throttle_burst", 20, min: 0, max: 1_000_000)

@@ -153,6 +153,21 @@ struct UpgradeFixtureTests {
             #expect(profile.json?["uuid"] == .string(env.alice.user.uuid))
             let counter = try await env.request(.put, "/api/2.0/profile/", body: #"{"clone_naming": "COUNTER"}"#, as: env.bob)
             #expect(counter.json?["clone_naming"] == .string("COUNTER"))
+            // Every release before networking: `serve` gives each account its IP and VLAN at
+            // start, and the rebuilt tag relation takes them beside what it held.
+            try await env.api.stores.networks.allot(ips: 1, vlans: 1)
+            for account in [env.alice, env.bob] {
+                #expect(try await env.get("/api/2.0/ips/", as: account).totalCount == 1)
+                #expect(try await env.get("/api/2.0/vlans/", as: account).totalCount == 1)
+            }
+            let ip = try #require(try await env.get("/api/2.0/ips/").first?["uuid"]?.stringValue)
+            let vlan = try #require(try await env.get("/api/2.0/vlans/").first?["uuid"]?.stringValue)
+            let netTag = try await env.request(
+                .post, "/api/2.0/tags/", body: #"{"name": "net", "resources": ["\#(ip)", "\#(vlan)"]}"#)
+            #expect(netTag.code == 201, "\(netTag.text)")
+            #expect(netTag.first?["resources"]?.arrayValue?.compactMap { $0["res_type"]?.stringValue } == ["ips", "vlans"])
+            let netTagUUID = try #require(netTag.first?["uuid"]?.stringValue)
+            #expect(try await env.request(.delete, "/api/2.0/tags/\(netTagUUID)/").code == 204)
 
             for (name, account) in [("alice", env.alice), ("bob", env.bob)] {
                 // Releases with snapshots (7b38156 on) kept theirs too.

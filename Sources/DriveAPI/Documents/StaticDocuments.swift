@@ -19,4 +19,8 @@ enum StaticDocuments {
     /// No capture of the server schema exists: written in the same style, from the keys a server
     /// has here.
     static let serverSchema = PackageResources.server_schema_json
+    /// The IP and VLAN schemas, captured (cloudsigma-docs' `response_ip_schema`,
+    /// `response_vlan_schema`).
+    static let ipSchema = PackageResources.ip_schema_json
+    static let vlanSchema = PackageResources.vlan_schema_json
 }
