@@ -895,6 +895,85 @@ class TestTags:
         assert "name" in tc.get_schema()["fields"]
 
 
+    def test_tag_of_every_kind(self, cs, dc, name):
+        """pycloudsigma's own test_tags: two servers, a drive, an IP and a VLAN in one tag."""
+        tc, sc = cs.Tags(), cs.Server()
+        server1 = sc.create({"name": name + "_s1", "cpu": 1000, "mem": 512 * MiB, "vnc_password": "pass"})
+        server2 = sc.create({"name": name + "_s2", "cpu": 1000, "mem": 512 * MiB, "vnc_password": "pass"})
+        drive = dc.create({"name": name, "size": 1000 ** 3, "media": "disk"})
+        ip = cs.IP().list()[0]
+        vlan = cs.VLAN().list()[0]
+        assert set(ip) == {"owner", "resource_uri", "server", "uuid"}
+        assert set(vlan) == {"owner", "resource_uri", "uuid"}
+
+        tag1 = tc.create({"name": name + "_group"})
+        tag2 = tc.create({"name": name + "_with", "resources": [
+            server1["uuid"], server2["uuid"], drive["uuid"], ip["uuid"], vlan["uuid"]]})
+        types_by_uuid = {r["uuid"]: r["res_type"] for r in tag2["resources"]}
+        assert types_by_uuid == {server1["uuid"]: "servers", server2["uuid"]: "servers",
+                                 drive["uuid"]: "drives", ip["uuid"]: "ips", vlan["uuid"]: "vlans"}
+        got = tc.get(tag2["uuid"])
+        assert {r["resource_uri"] for r in got["resources"]} >= {
+            "/api/2.0/ips/%s/" % ip["uuid"], "/api/2.0/vlans/%s/" % vlan["uuid"]}
+        assert [i["uuid"] for i in tc.list_resource(tag2["uuid"], "ips")] == [ip["uuid"]]
+        assert [v["uuid"] for v in tc.list_resource(tag2["uuid"], "vlans")] == [vlan["uuid"]]
+        assert [t["uuid"] for t in cs.IP().get(ip["uuid"])["tags"]] == [tag2["uuid"]]
+
+        updated = tc.update(tag2["uuid"], {"name": name + "_with", "resources": [server1["uuid"], drive["uuid"]]})
+        assert {r["uuid"] for r in updated["resources"]} == {server1["uuid"], drive["uuid"]}
+        assert cs.VLAN().get(vlan["uuid"])["tags"] == []
+
+        # the other side, as the test does it: update(get()) of a server with tags
+        server2["tags"] = [tag1["uuid"], tag2["uuid"]]
+        sc.update(server2["uuid"], server2)
+        assert [s["uuid"] for s in tc.servers(tag1["uuid"])] == [server2["uuid"]]
+
+        dc.delete(drive["uuid"])
+        sc.delete(server1["uuid"])
+        sc.delete(server2["uuid"])
+        tc.delete(tag1["uuid"])
+        assert tc.get(tag2["uuid"])["resources"] == []
+        tc.delete(tag2["uuid"])
+
+
+class TestNetworking:
+    """pycloudsigma's test_networking: list, detail, get and a meta update of an IP and a VLAN."""
+
+    @pytest.mark.parametrize("resource", ["IP", "VLAN"])
+    def test_listing_get_and_update(self, cs, resource):
+        client = getattr(cs, resource)()
+        schema = client.get_schema()
+        assert schema["allowed_detail_http_methods"] == ["get", "put"]
+        assert "subscription" in schema["fields"]
+        listed = client.list()
+        detail = client.list_detail()
+        assert [o["uuid"] for o in listed] == [o["uuid"] for o in detail]
+        uuid = detail[0]["uuid"]
+        assert client.get(uuid) == detail[0]
+        updated = client.update(uuid, {"meta": {"name": "my " + resource.lower(), "custom_field": "some custom data"}})
+        assert updated["meta"] == {"name": "my " + resource.lower(), "custom_field": "some custom data"}
+        assert client.get(uuid)["meta"] == updated["meta"]
+        assert client.update(uuid, {"meta": {}})["meta"] == {}
+
+    def test_static_ip_on_a_server(self, cs):
+        ip = cs.IP().list()[0]["uuid"]
+        vlan = cs.VLAN().list()[0]["uuid"]
+        sc = cs.Server()
+        server = sc.create({"name": "net", "cpu": 1000, "mem": 512 * MiB, "vnc_password": "pass",
+                            "nics": [{"ip_v4_conf": {"conf": "static", "ip": ip}, "model": "virtio"},
+                                     {"vlan": vlan, "model": "virtio"}]})
+        assert server["nics"][0]["ip_v4_conf"]["ip"] == {"resource_uri": "/api/2.0/ips/%s/" % ip, "uuid": ip}
+        assert server["nics"][1]["vlan"]["uuid"] == vlan
+        assert cs.IP().get(ip)["server"]["uuid"] == server["uuid"]
+        assert [s["uuid"] for s in cs.VLAN().get(vlan)["servers"]] == [server["uuid"]]
+        with pytest.raises(errors.ClientError) as exc:
+            sc.create({"name": "net2", "cpu": 1000, "mem": 512 * MiB, "vnc_password": "pass",
+                       "nics": [{"ip_v4_conf": {"conf": "static", "ip": ip}}]})
+        assert exc.value.status_code == 400
+        sc.delete(server["uuid"])
+        assert cs.IP().get(ip)["server"] is None
+
+
 # ---------------------------------------------------------------------------------------------
 # availability groups
 

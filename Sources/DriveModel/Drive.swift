@@ -49,10 +49,11 @@ public struct Drive: Sendable, Equatable {
 
     var isEphemeral: Bool { StorageCatalogue.isEphemeral(storageType) }
 
-    /// `runtime.is_snapshotable`: null while the drive is being created or filled by a clone, as
-    /// the captured create and clone responses show; false for ephemeral types.
+    /// `runtime.is_snapshotable`: false for ephemeral types, true for the others, in every
+    /// status. The older captures show null while a drive is `creating` or `cloning_dst`; the
+    /// newest (`drive_storage_type`, `drive_clone`) show the boolean then too.
     var isSnapshotable: Bool? {
-        (status == .creating || status == .cloningDestination) ? nil : !isEphemeral
+        !isEphemeral
     }
 
     /// The full definition, every key of reference §3.3, as a value (for `?fields=` projections):

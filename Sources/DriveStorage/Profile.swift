@@ -144,7 +144,7 @@ public struct Profile: Sendable, Equatable {
         case (.optionalString, .string), (.optionalString, .null), (.optionalDecimal, .null): return value
         case (.decimal, .string(let text)), (.optionalDecimal, .string(let text)):
             return Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")) != nil
-                && text.allSatisfy({ $0.isASCIIDigit || $0 == "." || $0 == "-" }) ? value : nil
+                && text.allSatisfy({ $0.isASCIIDigit || ".-+eE".contains($0) }) ? value : nil
         case (.decimal, .int(let n)), (.optionalDecimal, .int(let n)): return .string(String(n))
         case (.decimal, .double(let d)), (.optionalDecimal, .double(let d)): return d.isFinite ? .string(String(d)) : nil
         default: return nil

@@ -58,6 +58,17 @@ struct UpgradeFixtureTests {
         return db.range(of: Data("digest_ha1".utf8)) == nil
     }
 
+    /// A drive as an earlier release answered it, with this release's `runtime.is_snapshotable`:
+    /// a boolean in every status (earlier releases answered null while `creating` or
+    /// `cloning_dst`, as the older captures do).
+    static func snapshotableNow(_ drive: JSONValue) -> JSONValue {
+        guard var object = drive.objectValue, var runtime = drive["runtime"]?.objectValue, runtime["is_snapshotable"] == .null
+        else { return drive }
+        runtime["is_snapshotable"] = .bool(runtime["is_ephemeral"] != .bool(true) && object["storage_type"] != .string("local_nvme"))
+        object["runtime"] = .object(runtime)
+        return .object(object)
+    }
+
     /// A server as stored by an earlier release, its `drives` in this release's order.
     static func drivesInCurrentOrder(_ server: JSONValue) -> JSONValue {
         guard var object = server.objectValue, let drives = object["drives"]?.arrayValue else { return server }
@@ -183,7 +194,12 @@ struct UpgradeFixtureTests {
                         // Releases before f317eda's successor answered a server's drives in the
                         // order given; now they come in the real API's order (by device, then
                         // channel). The mounts themselves are kept.
-                        let object = collection == "servers" ? Self.drivesInCurrentOrder(stored) : stored
+                        let object =
+                            switch collection {
+                            case "servers": Self.drivesInCurrentOrder(stored)
+                            case "drives": Self.snapshotableNow(stored)
+                            default: stored
+                            }
                         let uuid = try #require(object["uuid"]?.stringValue)
                         let listed = reply.objects.first { $0["uuid"]?.stringValue == uuid }
                         let diffs = jsonDifferences(object, listed, at: "\(name).\(collection)[\(uuid)]")
