@@ -186,6 +186,29 @@ struct PlanInterpreter {
         afterCommit.ring(.transitions)
     }
 
+    /// `schedule` for resources that have no pending transition yet (new drives), in one
+    /// multi-row INSERT (at most a hundred).
+    func scheduleNew(_ resources: [(seq: Int64, from: String, size: Int64)], operation: TransitionOperation) throws {
+        guard !resources.isEmpty else { return }
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        arguments.reserveCapacity(resources.count * 5)
+        for resource in resources {
+            arguments += [
+                operation.resource.rawValue, resource.seq, operation.rawValue, resource.from,
+                env.due(operation, size: resource.size, now: now),
+            ]
+        }
+        let rows = Array(repeating: "(?, ?, ?, ?, ?, '{}', NULL, NULL)", count: resources.count).joined(separator: ", ")
+        try db.run(
+            sql: """
+                INSERT INTO pending_transitions (resource_kind, resource_seq, operation, from_status, due_at,
+                                                 payload, source_seq, job_seq)
+                VALUES \(rows)
+                """,
+            arguments: StatementArguments(arguments))
+        afterCommit.ring(.transitions)
+    }
+
     /// Starts a job of `kind` on `resources` (URIs), running until `due` for its progress;
     /// returns (seq, uuid).
     func startJob(_ kind: JobKind, owner: String, resources: [String], due: Double) throws -> (seq: Int64, uuid: String) {

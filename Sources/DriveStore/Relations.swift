@@ -85,6 +85,11 @@ enum Relations {
     /// uuids of the owner) from the left for as long as a host stays free, then spreads new drives
     /// round-robin over the free hosts (O(1): no scan of the drives table). Never fails.
     static func placeHost(_ db: Database, owner: String, avoid: [String], hosts: Int) throws -> Int {
+        try placeHosts(db, owner: owner, avoid: avoid, hosts: hosts, count: 1)[0]
+    }
+
+    /// The hosts of the next `count` drives inserted (their seqs follow one another).
+    static func placeHosts(_ db: Database, owner: String, avoid: [String], hosts: Int, count: Int) throws -> [Int] {
         let hosts = max(1, hosts)
         var avoided = Set<Int>()
         for uuid in avoid {
@@ -105,6 +110,6 @@ enum Relations {
         }
         let free = (0..<hosts).filter { !avoided.contains($0) }
         let next = try Int.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'drives'")) ?? 0
-        return free.isEmpty ? 0 : free[(next + 1) % free.count]
+        return (0..<count).map { free.isEmpty ? 0 : free[(next + 1 + $0) % free.count] }
     }
 }

@@ -388,4 +388,30 @@ struct RelationsTests {
             #expect(bad.code == 201)
         }
     }
+
+    @Test("a bulk create (its multi-row path) places drives as single creates do: avoid honoured, round-robin, each one's create transition")
+    func bulkPlacement() async throws {
+        try await withDrivesd(settings: APISettings(durations: OperationDurations(timeScale: 0), storageHosts: 2)) { env in
+            let a = try await env.createDrive(name: "a")
+            let one = #"{"name": "bulk", "size": 1073741824, "media": "disk"}"#
+            let avoided = try await env.request(.post, "/api/2.0/drives/?avoid=\(a)", body: "[\(Array(repeating: one, count: 4).joined(separator: ","))]")
+            #expect(avoided.code == 201)
+            let four = avoided.objects.compactMap { $0["uuid"]?.stringValue }
+            #expect(four.count == 4)
+            #expect(Set(avoided.objects.compactMap { $0["status"]?.stringValue }) == ["creating"])
+            #expect(try await env.get("/api/2.0/drives/availability_groups/\(a)/").json == .array([.string(a)]))
+            let group = try await env.get("/api/2.0/drives/availability_groups/\(four[0])/").json?.arrayValue ?? []
+            #expect(Set(group.compactMap(\.stringValue)) == Set(four), "all four on the one host a is not on")
+            // Without avoid (Bob's first drives): spread over both hosts, two and two.
+            let spread = try await env.request(.post, "/api/2.0/drives/", body: "[\(Array(repeating: one, count: 4).joined(separator: ","))]", as: env.bob)
+            let bobs = spread.objects.compactMap { $0["uuid"]?.stringValue }
+            #expect(bobs.count == 4)
+            let groups = try await env.get("/api/2.0/drives/availability_groups/", as: env.bob).json?.arrayValue ?? []
+            #expect(groups.map { $0.arrayValue?.count ?? 0 }.sorted() == [2, 2])
+            // Each has its create transition: all complete on the next tick, in request order.
+            #expect(Set(try await env.tick()).isSuperset(of: four + bobs))
+            for uuid in four + bobs { #expect(try await env.status(uuid, as: bobs.contains(uuid) ? env.bob : nil) == "unmounted") }
+            #expect(try await env.get("/api/2.0/drives/?limit=0", as: env.bob).objects.compactMap { $0["uuid"]?.stringValue } == bobs)
+        }
+    }
 }
