@@ -249,6 +249,40 @@ struct PlanInterpreter {
         var jobSeq: Int64?
     }
 
+    /// Completes the create transitions of `drives` (each `creating`, on no server, with nothing
+    /// else to its transition) as `complete` would one by one, in one DELETE and one
+    /// compare-and-swap UPDATE per target status for each hundred; returns their seqs. A drive
+    /// whose plan is more than a status change is left out, for `complete`.
+    func completeCreations(_ drives: [DriveRow]) throws -> Set<Int64> {
+        var byTarget: [DriveStatus: [DriveRow]] = [:]
+        for drive in drives {
+            let context = DriveLifecycle.Context(
+                status: drive.status, mountCount: 0, onRunningServer: false, ephemeral: DriveRules.isEphemeral(drive.storageType),
+                completing: .create)
+            guard case .carryOut(let plan) = DriveLifecycle.plan(.complete, in: context), !plan.remove, plan.schedule == nil,
+                plan.spawn == nil, let target = plan.status, target != drive.status
+            else { continue }
+            byTarget[target, default: []].append(drive)
+        }
+        var done = Set<Int64>()
+        for (target, group) in byTarget {
+            for start in stride(from: 0, to: group.count, by: 100) {
+                let part = group[start..<min(start + 100, group.count)]
+                let seqs = part.map(\.seq)
+                let marks = Array(repeating: "?", count: seqs.count).joined(separator: ", ")
+                try db.run(
+                    sql: "DELETE FROM pending_transitions WHERE resource_kind = 'drive' AND operation = 'create' AND resource_seq IN (\(marks))",
+                    arguments: StatementArguments(seqs))
+                try db.run(
+                    sql: "UPDATE drives SET status = ?, updated_at = ? WHERE status = 'creating' AND seq IN (\(marks))",
+                    arguments: StatementArguments([target.rawValue, stamp] + seqs.map { $0 as any DatabaseValueConvertible }))
+                guard db.changesCount == seqs.count else { throw StoreError.conflict("drives completing creation") }
+                done.formUnion(seqs)
+            }
+        }
+        return done
+    }
+
     /// Deletes one pending transition by its key.
     static func forget(_ db: Database, kind: String, seq: Int64, operation: String) throws {
         try db.run(

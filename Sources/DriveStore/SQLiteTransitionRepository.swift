@@ -41,7 +41,13 @@ public struct SQLiteTransitionRepository: TransitionRepository {
             var moved: [String] = []
             // Drives an earlier completion of this pass changed (clone sources): read again.
             var changed = Set<Int64>()
+            // Creations that only change a status go in a few statements for the whole pass.
+            let batched = try interpreter.completeCreations(rows.compactMap(Self.plainCreation))
             for row in rows {
+                if batched.contains(row[1] as Int64), row[2] as String == TransitionOperation.create.rawValue {
+                    moved.append(row[7])
+                    continue
+                }
                 guard let kind = ResourceKind(rawValue: row[0]), let operation = TransitionOperation(rawValue: row[2]) else {
                     try PlanInterpreter.forget(db, kind: row[0], seq: row[1], operation: row[2])
                     continue
@@ -61,6 +67,18 @@ public struct SQLiteTransitionRepository: TransitionRepository {
             }
             return CompletedTransitions(processed: rows.count, moved: moved)
         }
+    }
+
+    /// A due row that is a drive's creation and nothing else: the drive still `creating`, on no
+    /// server, with no job, source or payload. (Its completion depends on no other row of the
+    /// pass, and no other row on it: a creating drive cannot be cloned.)
+    static func plainCreation(_ row: Row) -> PlanInterpreter.DriveRow? {
+        guard row[0] as String == ResourceKind.drive.rawValue, row[2] as String == TransitionOperation.create.rawValue,
+            let uuid = row[7] as String?, let status = row[9] as String?, status == DriveStatus.creating.rawValue,
+            row[3] as String == status, row[5] as Int64? == nil, row[6] as Int64? == nil, row[4] as String == "{}",
+            row[12] as Bool == false
+        else { return nil }
+        return PlanInterpreter.DriveRow(seq: row[1], uuid: uuid, status: .creating, size: row[10], storageType: row[11])
     }
 
     public func nextDue() async throws -> Double? {
