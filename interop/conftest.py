@@ -130,7 +130,11 @@ class Drivesd:
             if self.port and self._answers():
                 return True
             time.sleep(0.05)
-        raise RuntimeError("drivesd did not answer within 60 s; log:\n" + self.log_tail())
+        # Not left running behind the failure (it would outlive the test run).
+        self.proc.kill()
+        self.proc.wait()
+        raise RuntimeError("drivesd did not answer within 60 s (port file: %s); log:\n%s" % (
+            self.port or "none", self.log_tail()))
 
     def _answers(self):
         user = self.users[0]
