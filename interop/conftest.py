@@ -1,7 +1,9 @@
 """Fixtures for the interop suite: a live drivesd and each real client aimed at it.
 
-drivesd runs from DRIVESD_BIN (the `run` script builds a release binary and sets it). It listens
-on a free port with a temporary database and `--time-scale 0`, so every transition completes on
+drivesd runs from DRIVESD_BIN (the `run` script builds a release binary and sets it). It binds a
+port the system picks (`--port 0`) and writes it to a file (`--port-file`), which `start` reads: no
+port is picked here and bound later, so two runs on one machine never reach each other's daemon.
+It has a temporary database and `--time-scale 0`, so every transition completes on
 the worker's next tick while answers still show the transient status. Two users are created
 through the CLI before it starts. At the end it gets SIGTERM and must exit with status 0.
 
@@ -14,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -47,7 +48,8 @@ class Drivesd:
 
     binary: str
     workdir: str
-    port: int
+    # The port it bound (read from its port file by start; 0 before).
+    port: int = 0
     time_scale: str = "0"
     config: str = None
     users: list = field(default_factory=list)
@@ -76,6 +78,10 @@ class Drivesd:
         return os.path.join(self.workdir, "drivesd.sqlite")
 
     @property
+    def port_file(self):
+        return os.path.join(self.workdir, "drivesd.port")
+
+    @property
     def log_path(self):
         return os.path.join(self.workdir, "drivesd.log")
 
@@ -102,9 +108,13 @@ class Drivesd:
         return user
 
     def start(self):
+        """Starts serving; False when drivesd exited at start-up."""
         log = open(self.log_path, "ab")
+        if os.path.exists(self.port_file):
+            os.remove(self.port_file)
+        self.port = 0
         self.proc = subprocess.Popen(
-            [self.binary, "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            [self.binary, "serve", "--host", "127.0.0.1", "--port", "0", "--port-file", self.port_file,
              "--database", self.database, "--time-scale", self.time_scale]
             + (["--config", self.config] if self.config else []),
             env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -114,10 +124,17 @@ class Drivesd:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 return False
-            if self._answers():
+            if not self.port and os.path.exists(self.port_file):
+                with open(self.port_file) as f:
+                    self.port = int(f.read().strip())
+            if self.port and self._answers():
                 return True
             time.sleep(0.05)
-        raise RuntimeError("drivesd did not answer within 60 s; log:\n" + self.log_tail())
+        # Not left running behind the failure (it would outlive the test run).
+        self.proc.kill()
+        self.proc.wait()
+        raise RuntimeError("drivesd did not answer within 60 s (port file: %s); log:\n%s" % (
+            self.port or "none", self.log_tail()))
 
     def _answers(self):
         user = self.users[0]
@@ -153,12 +170,6 @@ class Drivesd:
             return ""
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def drivesd_binary():
     path = os.environ.get("DRIVESD_BIN")
     candidates = [path] if path else [
@@ -181,30 +192,28 @@ def new_user(tag):
     return User("interop-%s-%s@drivesd.test" % (tag, uuidlib.uuid4().hex[:8]), USER_PASSWORD)
 
 
-def launch(workdir, port, time_scale, users, config=None, tls_ca=None):
-    """Create the users through the CLI, start serving; retry on another port if it is taken."""
+def launch(workdir, time_scale, users, config=None, tls_ca=None):
+    """Create the users through the CLI, start serving on the port the system gives."""
     binary = drivesd_binary()
-    d = Drivesd(binary=binary, workdir=workdir, port=port, time_scale=time_scale, config=config, tls_ca=tls_ca)
+    d = Drivesd(binary=binary, workdir=workdir, time_scale=time_scale, config=config, tls_ca=tls_ca)
     for u in users:
         d.add_user(u)
-    for _ in range(3):
-        if d.start():
-            return d
-        # Exited early (most likely the port was taken in the meantime): try another port.
-        d.port = free_port()
+    if d.start():
+        return d
     raise RuntimeError("drivesd exited at start-up; log:\n" + d.log_tail())
 
 
 # ---------------------------------------------------------------------------------------------
-# Session set-up: pick the port and write pycloudsigma's configuration before test modules
-# import cloudsigma.
+# Session set-up: write pycloudsigma's configuration before test modules import cloudsigma (the
+# endpoint's port is a placeholder until the main instance has bound its own: the drivesd fixture
+# aims the loaded configuration at it).
 
 _SESSION = {}
 
 
 def pytest_configure(config):
     workdir = tempfile.mkdtemp(prefix="drivesd-interop-")
-    port = free_port()
+    port = 9  # discard: nothing answers there until the fixture sets the real port
     users = [new_user("a"), new_user("b")]
     conf = os.path.join(workdir, "cloudsigma.conf")
     with open(conf, "w") as f:
@@ -213,7 +222,7 @@ def pytest_configure(config):
         f.write("username = %s\n" % users[0].email)
         f.write("password = %s\n" % users[0].password)
     os.environ["CLOUDSIGMA_CONFIG"] = conf
-    _SESSION.update(workdir=workdir, port=port, users=users, conf=conf)
+    _SESSION.update(workdir=workdir, users=users, conf=conf)
 
 
 def pytest_unconfigure(config):
@@ -228,13 +237,12 @@ def pytest_unconfigure(config):
 
 @pytest.fixture(scope="session")
 def drivesd():
-    """The main instance: time scale 0, two users, the port pycloudsigma's config names."""
-    d = launch(os.path.join(_SESSION["workdir"]), _SESSION["port"], "0", _SESSION["users"])
-    if d.port != _SESSION["port"]:
-        # The configured port was taken: aim the already loaded configuration at the new one.
-        import cloudsigma.conf
-        cloudsigma.conf.config["api_endpoint"] = d.api_endpoint
-        cloudsigma.conf.config["ws_endpoint"] = d.ws_endpoint
+    """The main instance: time scale 0, two users; pycloudsigma's configuration names its port."""
+    d = launch(os.path.join(_SESSION["workdir"]), "0", _SESSION["users"])
+    # Aim the already loaded configuration at the port it bound.
+    import cloudsigma.conf
+    cloudsigma.conf.config["api_endpoint"] = d.api_endpoint
+    cloudsigma.conf.config["ws_endpoint"] = d.ws_endpoint
     listed = d.cli("user", "list")
     for u in d.users:
         assert u.uuid in listed and u.email in listed
@@ -261,7 +269,7 @@ def slow_drivesd():
                 "  create_seconds: %s\n"
                 "  resize_seconds: 600\n"
                 "  clone_base_seconds: 600\n" % SLOW_CREATE_SECONDS)
-    d = launch(workdir, free_port(), "1", [new_user("slow")], config=config)
+    d = launch(workdir, "1", [new_user("slow")], config=config)
     yield d
     rc = d.stop()
     assert rc == 0, "slow drivesd exited with %r after SIGTERM; log:\n%s" % (rc, d.log_tail())

@@ -20,7 +20,7 @@ import urllib.request
 
 import pytest
 
-from conftest import HERE, free_port, launch, new_user
+from conftest import HERE, launch, new_user
 
 selenium = pytest.importorskip("selenium")  # in requirements.txt: a missing one is an install bug
 from selenium import webdriver  # noqa: E402
@@ -48,7 +48,7 @@ def console_drivesd(tmp_path_factory):
                 "  dssd:\n"
                 "    min_size: %d\n"
                 "    max_size: 15492389427364\n" % (CREATE_SECONDS, 8 * MiB))
-    d = launch(workdir, free_port(), "1", [new_user("console")], config=config)
+    d = launch(workdir, "1", [new_user("console")], config=config)
     yield d
     rc = d.stop()
     assert rc == 0, "console drivesd exited with %r after SIGTERM; log:\n%s" % (rc, d.log_tail())

@@ -355,9 +355,15 @@ class TestTags:
         # ex_tag_resource PUTs {"name", "resources"}; its shadowed variable sends the tag's
         # current resources (none here), so the volume is not added: a libcloud bug.
         again = lc.ex_tag_resource(vol, got)
-        assert isinstance(again, CloudSigmaTag) and again.id == tag.id
+        assert isinstance(again, CloudSigmaTag)
+        assert (again.id, again.name, again.resources) == (tag.id, tag.name, [])
+        # What the PUT stored, from both sides: the tag as the answer said, the volume untagged.
+        stored = lc.ex_get_tag(tag.id)
+        assert (stored.id, stored.name, stored.resources) == (tag.id, tag.name, [])
+        assert lc.connection.request("/drives/%s/" % vol.id).object["tags"] == []
         assert lc.ex_delete_tag(tag) is True
         expect_error(404, "notexist", lambda: lc.ex_get_tag(tag.id))
+        assert tag.id not in {t.id for t in lc.ex_list_tags()}
         lc.destroy_volume(vol)
 
     def test_create_tag_with_resources(self, lc, name):

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import _SESSION, free_port, launch, new_user
+from conftest import _SESSION, launch, new_user
 
 
 def openssl(*args, cwd):
@@ -47,7 +47,7 @@ def tls_drivesd():
     config = os.path.join(workdir, "drivesd.yaml")
     with open(config, "w") as f:
         f.write("http:\n  tls:\n    certificate: %s\n    key: %s\n" % (cert, key))
-    d = launch(workdir, free_port(), "0", [new_user("tls")], config=config, tls_ca=ca)
+    d = launch(workdir, "0", [new_user("tls")], config=config, tls_ca=ca)
     d.cert = cert
     yield d
     rc = d.stop()

@@ -117,6 +117,9 @@ public struct DrivesAPI: Sendable {
     public let adminAccess: AdminAccess
     /// Open HTTP connections (websockets included).
     public let connections = ConnectionCounter()
+    /// The listener's address as bound (`/locations/` answers to requests without a usable
+    /// `Host`): the configured one until the socket is bound, then its real port (`--port 0`).
+    public let listener: ListenerAddress
 
     public var drives: any DriveRepository { stores.drives }
     public var jobs: any JobRepository { stores.jobs }
@@ -130,6 +133,7 @@ public struct DrivesAPI: Sendable {
         self.stores = stores
         self.content = content
         self.settings = settings
+        self.listener = ListenerAddress(settings.listenAddress)
         self.requestLog = RequestLog(capacity: settings.requestLogCapacity)
         self.responses = ResponseCache(
             generation: stores.changes, capacity: settings.responseCacheEntries,
@@ -179,7 +183,7 @@ public struct DrivesAPI: Sendable {
             .add(middleware: NegotiationMiddleware())
             .add(middleware: FaultMiddleware(faults: faults, admin: stores.admin))
         AccountsController(authenticator: authenticator, accounts: stores.accounts, settings: settings).register(on: faulty)
-        LocationsController(settings: settings).register(on: faulty)
+        LocationsController(scheme: settings.scheme, listener: listener).register(on: faulty)
         let api = router.group("api/2.0")
             .add(middleware: NegotiationMiddleware())
             .add(middleware: FaultMiddleware(faults: faults, admin: stores.admin))
@@ -221,7 +225,8 @@ public struct DrivesAPI: Sendable {
     }
 
     /// The HTTP application, with the transition worker as a service beside it; HTTPS when `tls`
-    /// is given.
+    /// is given. Once the socket is bound, ``listener`` holds its real port, then
+    /// `onServerRunning` runs.
     public func buildApplication(
         host: String, port: Int, logger: Logger, tls: TLSConfiguration? = nil,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
@@ -240,7 +245,10 @@ public struct DrivesAPI: Sendable {
             server: try tls.map { try HTTPServerBuilder.tls(http, tlsConfiguration: $0) } ?? http,
             configuration: .init(address: .hostname(host, port: port), serverName: "drivesd"),
             services: [worker, outboxRunner, events],
-            onServerRunning: onServerRunning,
+            onServerRunning: { [listener] channel in
+                if let port = channel.localAddress?.port { listener.bound(port: port) }
+                await onServerRunning(channel)
+            },
             logger: logger)
     }
 }

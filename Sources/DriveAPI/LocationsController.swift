@@ -1,19 +1,21 @@
 import DriveModel
 import Foundation
 import Hummingbird
+import Synchronization
 
 /// `/locations/`: the one location this daemon is, with its URLs pointing at its own listener
 /// (the Go SDK's `Location`: `api_endpoint`, `upload_url`, `websocket_url`, ...). Served without
 /// credentials, as clients read it before they log in. The host is the one the client used (its
 /// `Host` header), so the URLs work through whatever address reached drivesd.
 struct LocationsController {
-    let settings: APISettings
+    let scheme: String
+    let listener: ListenerAddress
 
     func register(on group: RouterGroup<DrivesRequestContext>) {
-        let scheme = settings.scheme
-        let fallback = settings.listenAddress
+        let scheme = self.scheme
+        let listener = self.listener
         group.resource("locations", get: { request, _ in
-            let host = Self.host(request.head.authority) ?? fallback
+            let host = Self.host(request.head.authority) ?? listener.address
             let location = Self.location(scheme: scheme, host: host)
             return .json(ListPage(limit: 20, offset: 0, totalCount: 1, objects: [location]).json)
         })
@@ -41,5 +43,23 @@ struct LocationsController {
             "alternative_frontend_url": .string(""),
             "documentation_url": .string("\(base)/api/2.0/openapi.json"),
         ])
+    }
+}
+
+/// The address the listener serves, as `host:port` (`[v6]:port`): the configured one, then, once
+/// the socket is bound, with the port the system gave (what `--port 0` asked for).
+public final class ListenerAddress: Sendable {
+    private let value: Mutex<String>
+
+    public init(_ configured: String) { value = Mutex(configured) }
+
+    public var address: String { value.withLock { $0 } }
+
+    /// The socket is bound on `port`: keeps the configured host, replaces the port.
+    public func bound(port: Int) {
+        value.withLock { address in
+            guard let colon = address.lastIndex(of: ":") else { return }
+            address = "\(address[..<colon]):\(port)"
+        }
     }
 }

@@ -72,7 +72,11 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Serve the API.")
 
     @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
-    @Option(help: "Port to listen on (default 8730).") var port: Int?
+    @Option(help: "Port to listen on (default 8730; 0: a free port the system picks, see --port-file).") var port: Int?
+    @Option(
+        name: .customLong("port-file"),
+        help: "Once the socket is bound, write the port it is bound to (a number and a newline) to this file.")
+    var portFile: String?
     @Option(name: .customLong("time-scale"), help: "Multiplies every simulated duration (default 1; 0 = next worker tick).")
     var timeScale: Double?
     @OptionGroup var store: StoreOptions
@@ -151,10 +155,23 @@ struct Serve: AsyncParsableCommand {
                 "handlers_on_event_loops": "\(onEventLoops)",
             ])
         let runningLogger = logger
+        let portFile = self.portFile
+        if let portFile {
+            // Fail now rather than leave whoever waits for the file waiting.
+            let directory = (portFile as NSString).deletingLastPathComponent
+            guard FileManager.default.isWritableFile(atPath: directory.isEmpty ? "." : directory) else {
+                throw ValidationError("--port-file \(portFile): cannot write in \(directory.isEmpty ? "." : directory)")
+            }
+        }
         let tls = try settings.tls.map { try TLSFiles.serverConfiguration(certificate: $0.certificate, key: $0.key) }
         let app = try api.buildApplication(host: settings.host, port: settings.port, logger: logger, tls: tls) { channel in
             let logger = runningLogger
             logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+            if let portFile, let port = channel.localAddress?.port {
+                do { try PortFile.write(port, to: portFile) } catch {
+                    logger.error("cannot write the port file", metadata: ["path": "\(portFile)", "error": "\(error)"])
+                }
+            }
             // Migrations ran and the socket is bound: tell systemd (Type=notify).
             if SystemdNotifier.notify("READY=1") { logger.info("notified systemd: READY=1") }
         }
@@ -172,6 +189,21 @@ struct Serve: AsyncParsableCommand {
         try await ServiceGroup(configuration: configuration).run()
         try database.close()
         logger.info("drivesd stopped")
+    }
+}
+
+/// `serve --port-file`: the bound port, for whoever started drivesd on port 0 (test harnesses,
+/// scripts). Written to a temporary name beside the file, then renamed over it, so that a reader
+/// never sees a partial number.
+enum PortFile {
+    static func write(_ port: Int, to path: String) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, path) == 0 else {
+            let error = errno
+            unlink(temporary)
+            throw POSIXError(POSIXErrorCode(rawValue: error) ?? .EIO)
+        }
     }
 }
 

@@ -165,12 +165,14 @@ struct Settings {
             InMemoryProvider(name: "flags", values: overrides),
             KeyMappingProvider(upstream: EnvironmentVariablesProvider()) { $0.prepending(["drivesd"]) },
         ]
+        // Every problem is reported in one pass: the file's unknown keys together with what is
+        // wrong in the values drivesd reads (only a file that does not parse stops here).
+        var problems: [String] = []
         if let configFile {
             guard FileManager.default.fileExists(atPath: configFile) else {
                 throw SettingsError(["configuration file \(configFile) does not exist"])
             }
-            let unknown = try unknownKeys(in: configFile)
-            guard unknown.isEmpty else { throw SettingsError(unknown) }
+            problems = try unknownKeys(in: configFile)
             do {
                 if configFile.hasSuffix(".json") {
                     providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(configFile)))
@@ -182,7 +184,13 @@ struct Settings {
             }
         }
         providers.append(InMemoryProvider(name: "defaults", values: defaults))
-        return try Settings(reader: ConfigReader(providers: providers))
+        do {
+            let settings = try Settings(reader: ConfigReader(providers: providers))
+            if !problems.isEmpty { throw SettingsError(problems) }
+            return settings
+        } catch let error as SettingsError {
+            throw SettingsError(problems + error.problems.filter { !problems.contains($0) })
+        }
     }
 
     /// Keys of the file that drivesd does not read: most likely typos, which would otherwise be

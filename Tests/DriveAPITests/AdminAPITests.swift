@@ -124,12 +124,24 @@ struct AdminAPITests {
             try await env.tick()
             #expect(try await env.status(other) == "unmounted")
 
-            _ = try await env.admin(.put, "transitions/resize", body: #"{"mode": "immediate"}"#)
-            _ = try await env.request(.put, "/api/2.0/drives/\(held)/", body: #"{"name": "held", "size": 2147483648, "media": "disk"}"#)
+            // Immediate: the resize completes on the worker's next tick, not after the configured
+            // 2 seconds (the tick runs now).
+            let immediate = try await env.admin(.put, "transitions/resize", body: #"{"mode": "immediate"}"#)
+            #expect(immediate.code == 200)
+            #expect(immediate.json?["mode"] == .string("immediate"))
+            #expect(try await env.admin(.get, "transitions/resize").json?["mode"] == .string("immediate"))
+            let resize = try await env.request(.put, "/api/2.0/drives/\(held)/", body: #"{"name": "held", "size": 2147483648, "media": "disk"}"#)
+            #expect(resize.code == 200)
+            #expect(resize.json?["status"] == .string("resizing"))
+            #expect(resize.json?["size"] == .int(1_073_741_824))
             try await env.tick()
-            #expect(try await env.status(held) == "unmounted")
+            let resized = try await env.get("/api/2.0/drives/\(held)/").json
+            #expect(resized?["status"] == .string("unmounted"))
+            #expect(resized?["size"] == .int(2_147_483_648))
 
-            _ = try await env.admin(.put, "transitions/clone", body: #"{"mode": "time", "seconds": 30}"#)
+            let timed = try await env.admin(.put, "transitions/clone", body: #"{"mode": "time", "seconds": 30}"#)
+            #expect(timed.code == 200)
+            #expect(timed.json?["mode"] == .string("time"))
             let clone = try await env.request(.post, "/api/2.0/drives/\(held)/action/?do=clone")
             let cloneUUID = try #require(clone.first?["uuid"]?.stringValue)
             try await env.api.worker.tick(now: Date().addingTimeInterval(20))
@@ -195,7 +207,9 @@ struct AdminAPITests {
             #expect(try await env.get(path).code == 200)  // no header, no fault
             let report = try await env.admin(.get, "faults/\(id)")
             #expect(report.json?["remaining"] == .int(0))
-            #expect(report.json?["faults"]?.arrayValue?.allSatisfy { $0["fired"] == .bool(true) } == true)
+            let reported = try #require(report.json?["faults"]?.arrayValue)
+            try #require(reported.count == 4, "\(reported)")
+            #expect(reported.allSatisfy { $0["fired"] == .bool(true) })
             #expect(try await env.admin(.get, "faults/\(UUID().uuidString)").code == 404)
             #expect(try await env.admin(.post, "faults", body: #"{"faults": ["explode"]}"#).code == 400)
             // The admin path brings the storage host back.

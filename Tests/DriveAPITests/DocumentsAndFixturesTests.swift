@@ -278,3 +278,20 @@ struct StoreInvariantTests {
         }
     }
 }
+
+@Suite("Shape comparison with the captures")
+struct ShapeComparisonTests {
+    static func json(_ text: String) throws -> JSONValue { try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) }
+
+    @Test("only a null in the capture is a wildcard; a null, an empty list or a wrong type here differs unless the path is allowed")
+    func rule() throws {
+        let golden = try Self.json(#"{"a": 1, "b": [{"c": "x"}], "d": null, "e": true, "meta": {"k": "v"}}"#)
+        #expect(shapeDifferences(golden: golden, ours: try Self.json(#"{"a": 2, "b": [{"c": "y"}], "d": [1], "e": false, "meta": {}}"#)).isEmpty)
+        #expect(shapeDifferences(golden: golden, ours: try Self.json(#"{"a": null, "b": [{"c": "y"}], "d": 1, "e": true, "meta": {}}"#)) == ["$.a: number in the capture, null here"])
+        #expect(shapeDifferences(golden: golden, ours: try Self.json(#"{"a": 1, "b": [], "d": 1, "e": true, "meta": {}}"#)) == ["$.b: 1 items in the capture, none here"])
+        #expect(shapeDifferences(golden: golden, ours: try Self.json(#"{"a": 1, "b": null, "d": 1, "e": true, "meta": {}}"#)) == ["$.b: list in the capture, null here"])
+        #expect(shapeDifferences(golden: golden, ours: try Self.json(#"{"a": 1, "b": [{"c": null}], "e": true, "meta": []}"#)).sorted() == ["$.b[0].c: string in the capture, null here", "$.d missing", "$.meta is not a dict"])
+        #expect(shapeDifferences(golden: golden, ours: try Self.json(#"{"a": 1, "b": [], "d": 1, "e": "true", "meta": {}}"#), allowing: ["$.b"]) == ["$.e: boolean in the capture, string here"])
+        #expect(shapeDifferences(golden: golden, ours: try Self.json(#"{"a": null, "b": [{"c": "y"}], "d": 1, "e": true, "meta": {}}"#), allowing: ["$.a"]).isEmpty)
+    }
+}

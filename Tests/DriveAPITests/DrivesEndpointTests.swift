@@ -156,15 +156,19 @@ struct DrivesEndpointTests {
     @Test("order_by on name and uuid, descending with -, unknown field 400")
     func ordering() async throws {
         try await withDrivesd { env in
-            for name in ["b", "c", "a"] { _ = try await env.createDrive(name: name) }
+            var created: [String] = []
+            for name in ["b", "c", "a"] { created.append(try await env.createDrive(name: name)) }
             func names(_ query: String) async throws -> [String] {
                 try await env.get("/api/2.0/drives/detail/?\(query)").objects.compactMap { $0["name"]?.stringValue }
             }
             #expect(try await names("") == ["b", "c", "a"])
             #expect(try await names("order_by=name") == ["a", "b", "c"])
             #expect(try await names("order_by=-name") == ["c", "b", "a"])
-            let uuids = try await env.get("/api/2.0/drives/?order_by=uuid").objects.compactMap { $0["uuid"]?.stringValue }
-            #expect(uuids == uuids.sorted())
+            func uuids(_ query: String) async throws -> [String] {
+                try await env.get("/api/2.0/drives/?\(query)").objects.compactMap { $0["uuid"]?.stringValue }
+            }
+            #expect(try await uuids("order_by=uuid") == created.sorted())
+            #expect(try await uuids("order_by=-uuid") == created.sorted().reversed())
             let bad = try await env.get("/api/2.0/drives/?order_by=size")
             #expect(bad.code == 400)
             #expect(bad.error.type == "validation")

@@ -196,8 +196,10 @@ struct MountsTests {
                 let reply = try await env.request(.delete, "/api/2.0/servers/\(server)/?recurse=\(recurse)")
                 #expect(reply.code == 204)
                 let left = try await env.get("/api/2.0/drives/detail/").objects
+                try #require(left.count == survivors.count, "\(recurse): \(left.count) drives left")
                 #expect(left.compactMap { $0["name"]?.stringValue } == survivors)
-                #expect(left.allSatisfy { $0["status"] == .string("unmounted") })
+                // A survivor is back to unmounted (none is left after all_drives: checked above).
+                for drive in left { #expect(drive["status"] == .string("unmounted"), "\(recurse): \(drive["name"] ?? .null)") }
             }
         }
     }
@@ -206,13 +208,17 @@ struct MountsTests {
     func serverLists() async throws {
         try await withDrivesd { env in
             _ = try await env.createServer(name: "alpha")
-            _ = try await env.createServer(name: "beta")
+            // A mounted drive, as in the capture: its `drives` item's shape is compared too.
+            let disk = try await env.createDrive(name: "disk")
+            try await env.tick()
+            _ = try await env.createServer(name: "beta", drives: "[\(TestEnv.mount(disk, "0:0"))]")
             let short = try await env.get("/api/2.0/servers/?limit=0")
             #expect(Set(try #require(short.first?.objectValue).keys) == ["name", "owner", "resource_uri", "runtime", "status", "uuid"])
             let detail = try await env.get("/api/2.0/servers/detail/?name=beta")
             #expect(detail.objects.count == 1)
             let golden = try #require(try fixture("response_server_attach_drive").body)
-            #expect(shapeDifferences(golden: golden, ours: try #require(detail.first)).isEmpty)
+            let diffs = shapeDifferences(golden: golden, ours: try #require(detail.first))
+            #expect(diffs.isEmpty, "\(diffs)")
             #expect(try await env.get("/api/2.0/servers/", as: env.bob).totalCount == 0)
         }
     }
@@ -230,13 +236,17 @@ struct RelationsTests {
             let list = try await env.get("/api/2.0/libdrives/")
             #expect(list.code == 200)
             #expect((list.totalCount ?? 0) >= 3)
+            try #require(list.objects.count == 5, "the catalogue of migration 0003 holds 5 library drives")
             #expect(list.objects.allSatisfy { $0["owner"] == .null })
-            #expect(try await env.get("/api/2.0/libdrives/?os=windows").objects.allSatisfy { $0["os"] == .string("windows") })
+            let windows = try await env.get("/api/2.0/libdrives/?os=windows").objects
+            #expect(windows.compactMap { $0["uuid"]?.stringValue }.sorted() == [Self.windows, "c7105ec8-5d60-43a7-a11b-18dcfc1a4433"].sorted())
+            #expect(windows.allSatisfy { $0["os"] == .string("windows") })
             #expect(try await env.get("/api/2.0/libdrives/?name__icontains=UBUNTU&image_type=install").totalCount == 1)
             #expect(try await env.get("/api/2.0/libdrives/?arch=64&category=dbserver").totalCount == 1)
             let one = try await env.get("/api/2.0/libdrives/c7105ec8-5d60-43a7-a11b-18dcfc1a4433/")
             let golden = try #require(try fixture("response_libdrive_get").body)
-            #expect(shapeDifferences(golden: golden, ours: try #require(one.json)).isEmpty)
+            let diffs = shapeDifferences(golden: golden, ours: try #require(one.json))
+            #expect(diffs.isEmpty, "\(diffs)")
             #expect(one.json?["licenses"] == golden["licenses"])
             #expect(try await env.get("/api/2.0/libdrives/schema/").json?["filtering"]?["os"] != nil)
             #expect(try await env.get("/api/2.0/libdrives/\(UUID().uuidString)/").code == 404)

@@ -131,13 +131,22 @@ struct DriveLifecycleTests {
         #expect(single.message == #"Cannot attach drive in state "resizing". Drive should be in state "unmounted""#)
     }
 
-    @Test("statuses: only creating, resizing and the clone statuses are transient among those clients wait on")
+    @Test("statuses: each of the ten is transient or at rest, as the reference's table says, with its wire name")
     func transient() {
-        #expect(DriveStatus.creating.isTransient)
-        #expect(DriveStatus.cloningDestination.isTransient)
-        #expect(!DriveStatus.unmounted.isTransient)
-        #expect(!DriveStatus.unavailable.isTransient)
-        #expect(DriveStatus.cloningSource.rawValue == "cloning_src")
+        // Every status, with its wire name and whether operations but basic edits are refused
+        // in it. A status added to the enum must be added here.
+        let table: [(DriveStatus, String, Bool)] = [
+            (.creating, "creating", true), (.unmounted, "unmounted", false), (.mounted, "mounted", false),
+            (.resizing, "resizing", true), (.cloningSource, "cloning_src", true), (.cloningDestination, "cloning_dst", true),
+            (.copying, "copying", true), (.unavailable, "unavailable", false), (.uploading, "uploading", true),
+            (.staging, "staging", true),
+        ]
+        #expect(Set(table.map(\.0)) == Set(DriveStatus.allCases))
+        #expect(table.count == DriveStatus.allCases.count)
+        for (status, wire, transient) in table {
+            #expect(status.rawValue == wire)
+            #expect(status.isTransient == transient, "\(wire)")
+        }
     }
 }
 

@@ -21,11 +21,23 @@ extension ProcessSuites {
             var alternatives: [(name: String, meta: String, size: Int64, deleted: Bool)] = []
         }
 
+        /// A create or clone sent and not answered: the drive it would make (its name is the
+        /// writer's unique step tag).
+        struct Pending {
+            var name: String
+            var meta: String
+            var size: Int64
+        }
+
         final class Ledger: @unchecked Sendable {
             let lock = NSLock()
             var drives: [String: Known] = [:]
             var acknowledged = 0
-            var uncertainCreates = 0
+            /// Creates and clones without an answer, by tag: when the daemon is killed, the ones
+            /// left are those in flight at the kill, the only drives that may appear unannounced.
+            var inFlight: [String: Pending] = [:]
+            /// Drives that appeared after a restart, each matched to one create or clone in flight.
+            var adopted = 0
 
             func with<T>(_ body: (Ledger) -> T) -> T { lock.withLock { body(self) } }
         }
@@ -63,7 +75,9 @@ extension ProcessSuites {
             let database = try AppDatabase.open(path: daemon.databasePath)
             #expect(try database.integrityCheck() == "ok")
             try database.close()
-            let summary = ledger.with { "\(Self.cycles) cycles, \($0.acknowledged) acknowledged writes, \($0.drives.count) drives tracked" }
+            let summary = ledger.with {
+                "\(Self.cycles) cycles, \($0.acknowledged) acknowledged writes, \($0.drives.count) drives tracked, \($0.adopted) adopted from creates and clones in flight"
+            }
             print("crash campaign: \(summary)")
             #expect(ledger.with { $0.acknowledged } > Self.cycles * 10)
         }
@@ -80,9 +94,9 @@ extension ProcessSuites {
                 do {
                     if roll < 4 || mine.isEmpty {
                         let body = #"{"name": "\#(tag)", "size": 1073741824, "media": "disk", "meta": {"m": "\#(tag)"}}"#
-                        ledger.with { $0.uncertainCreates += 1 }
+                        ledger.with { $0.inFlight[tag] = Pending(name: tag, meta: tag, size: 1_073_741_824) }
                         let reply = try await daemon.request("POST", "/api/2.0/drives/", body: body)
-                        ledger.with { $0.uncertainCreates -= 1 }
+                        ledger.with { $0.inFlight[tag] = nil }
                         guard reply.status == 201, let uuid = reply.json?["objects"]?.arrayValue?.first?["uuid"]?.stringValue else { continue }
                         ledger.with {
                             $0.drives[uuid] = Known(name: tag, meta: tag, size: 1_073_741_824)
@@ -113,9 +127,12 @@ extension ProcessSuites {
                         ledger.with {
                             $0.drives[uuid]?.uncertain = true
                             $0.drives[uuid]?.alternatives.append(next)
+                            // A clone takes the source's meta and size, and the name in its body.
+                            if roll == 7 { $0.inFlight[tag] = Pending(name: tag, meta: known.meta, size: known.size) }
                         }
                         let reply = try await daemon.request(method, path, body: body)
                         ledger.with { ledger in
+                            ledger.inFlight[tag] = nil
                             ledger.drives[uuid]?.uncertain = false
                             ledger.drives[uuid]?.alternatives = []
                             guard (200..<300).contains(reply.status) else { return }
@@ -183,13 +200,30 @@ extension ProcessSuites {
                         ledger.drives[uuid]?.alternatives = []
                     }
                 }
-                // Drives nobody acknowledged may exist only as the outcome of a create in flight;
-                // adopt them so later cycles check them too.
-                for (uuid, drive) in stored where ledger.drives[uuid] == nil {
-                    ledger.drives[uuid] = Known(
-                        name: drive["name"]?.stringValue ?? "", meta: drive["meta"]?["m"]?.stringValue ?? "",
-                        size: { if case .int(let n)? = drive["size"] { return n }; return 0 }())
+                // Drives nobody acknowledged may exist only as the outcome of a create or clone in
+                // flight at the kill, whole (the name and meta it was sent with, its size), each
+                // at most once: a duplicated create, an invented row or a torn create fails here.
+                let unknown = stored.filter { ledger.drives[$0.key] == nil }
+                #expect(
+                    unknown.count <= ledger.inFlight.count,
+                    "cycle \(cycle): \(unknown.count) drives nobody acknowledged, \(ledger.inFlight.count) creates and clones were in flight")
+                var unclaimed = ledger.inFlight
+                for (uuid, drive) in unknown.sorted(by: { $0.key < $1.key }) {
+                    let name = drive["name"]?.stringValue ?? ""
+                    let size: Int64 = { if case .int(let n)? = drive["size"] { return n }; return -1 }()
+                    let pending = unclaimed.removeValue(forKey: name)
+                    #expect(pending != nil, "cycle \(cycle): drive \(uuid) named \(name.debugDescription) matches no create or clone in flight")
+                    if let pending {
+                        #expect(
+                            drive["meta"]?["m"] == .string(pending.meta) && size == pending.size,
+                            "cycle \(cycle): drive \(uuid) (\(name)) is not whole: meta \(drive["meta"] ?? .null), size \(size); sent \(pending)")
+                    }
+                    // Adopt it so later cycles check it too.
+                    ledger.drives[uuid] = Known(name: name, meta: drive["meta"]?["m"]?.stringValue ?? "", size: size)
+                    ledger.adopted += 1
                 }
+                // What was in flight and did not appear never will: the daemon that had it is gone.
+                ledger.inFlight = [:]
             }
         }
     }

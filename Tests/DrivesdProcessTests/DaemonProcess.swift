@@ -7,12 +7,20 @@ import FoundationNetworking
 #endif
 
 /// A real `drivesd` process on a temp database, driven over HTTP on loopback.
+///
+/// `serve` binds port 0 (a port the system picks) and writes the port it bound to a file
+/// (`--port-file`), which `start` reads: a port is never picked here, released and bound later
+/// by the daemon, so two suites running at once can never talk to each other's daemon. Each
+/// start binds a new port.
 final class DaemonProcess: @unchecked Sendable {
     /// Where the database lives: a temp file, unless a test points it elsewhere.
     var databasePathOverride: String?
     var databasePath: String { databasePathOverride ?? defaultDatabasePath }
     private let defaultDatabasePath: String
-    let port: Int
+    /// The port the running daemon bound (read from its port file by `start`; 0 before).
+    private(set) var port: Int = 0
+    /// Where `serve` writes the port it bound.
+    private var portFile: String { (defaultDatabasePath as NSString).deletingLastPathComponent + "/port" }
     var environment: [String: String]
     private(set) var process: ChildProcess?
     /// Where `serve`'s standard error goes (nil: discarded).
@@ -27,7 +35,6 @@ final class DaemonProcess: @unchecked Sendable {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drivesd-proc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defaultDatabasePath = directory.appendingPathComponent("drivesd.sqlite").path
-        port = try Self.freePort()
         var env = ProcessInfo.processInfo.environment
         env["DRIVESD_AUTH_PBKDF2_ITERATIONS"] = "1000"
         env["DRIVESD_LOG_LEVEL"] = "warning"
@@ -71,10 +78,13 @@ final class DaemonProcess: @unchecked Sendable {
         guard code == 0 else { throw TestFailure("user add failed: \(code) \(out)") }
     }
 
-    /// Starts `drivesd serve` and waits until it answers.
+    /// Starts `drivesd serve` on a port of the system's choosing and waits until it answers.
     func start(timeScale: Double = 1) async throws {
+        try? FileManager.default.removeItem(atPath: portFile)
+        port = 0
         var command = [
-            try Self.binary.path, "serve", "--database", databasePath, "--port", String(port), "--time-scale", String(timeScale),
+            try Self.binary.path, "serve", "--database", databasePath, "--port", "0", "--port-file", portFile,
+            "--time-scale", String(timeScale),
         ]
         if let softFileLimit { command = ["/usr/bin/prlimit", "--nofile=\(softFileLimit):"] + command }
         let process = try ChildProcess(
@@ -82,13 +92,19 @@ final class DaemonProcess: @unchecked Sendable {
         self.process = process
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
+            if port == 0, let text = try? String(contentsOfFile: portFile, encoding: .utf8) {
+                guard let bound = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), bound > 0 else {
+                    throw TestFailure("drivesd wrote \(text.debugDescription) to its port file")
+                }
+                port = bound
+            }
             // The health route needs no credentials (a 401 with a challenge can hold URLSession
             // far past its timeout).
-            if let reply = try? await request("GET", "/_drivesd/health"), reply.status == 200 { return }
+            if port != 0, let reply = try? await request("GET", "/_drivesd/health"), reply.status == 200 { return }
             if !process.isRunning { throw TestFailure("drivesd exited at start") }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw TestFailure("drivesd did not start on port \(port)")
+        throw TestFailure(port == 0 ? "drivesd wrote no port file within 30 s" : "drivesd did not answer on port \(port)")
     }
 
     /// After `start` threw: waits for the process to exit (killing it after 5 s) and returns its
@@ -101,6 +117,9 @@ final class DaemonProcess: @unchecked Sendable {
         self.process = nil
         return process.wait()
     }
+
+    /// Whether the process started by `start` is still running.
+    var isRunning: Bool { process?.isRunning ?? false }
 
     /// SIGKILL: no chance to clean up.
     func killHard() {
@@ -170,25 +189,6 @@ final class DaemonProcess: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(25))
         }
         return last
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket() failed") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw TestFailure("bind() failed") }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }
 

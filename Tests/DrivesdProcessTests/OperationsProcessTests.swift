@@ -34,7 +34,16 @@ extension ProcessSuites {
                     }
                 }
             }
-            while acknowledged.count < 50 { try await Task.sleep(for: .milliseconds(10)) }
+            let deadline = Date().addingTimeInterval(60)
+            while acknowledged.count < 50 {
+                let running = daemon.isRunning
+                guard Date() < deadline, running else {
+                    daemon.killHard()
+                    await writers.value
+                    throw TestFailure("only \(acknowledged.count) creates acknowledged (drivesd \(running ? "still running after 60 s" : "exited"))")
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
             let status = daemon.stop()
             await writers.value
             #expect(status == 0)
@@ -132,6 +141,25 @@ extension ProcessSuites {
             let (typo, hint) = try daemon.run(["check-config", "--config", bad.path])
             #expect(typo != 0)
             #expect(hint.contains("htpp.port: unknown key (did you mean http.port?)"), "\(hint)")
+
+            // Every problem in one pass: an unknown key does not hide the wrong values, nor the
+            // other way round.
+            try "htpp:\n  port: 9000\nhttp:\n  port: \"9000\"\ntime_scale: -1\nstorage:\n  default_type: tape\n".write(
+                to: bad, atomically: true, encoding: .utf8)
+            let (all, everything) = try daemon.run(["check-config", "--config", bad.path])
+            #expect(all == 1)
+            let problems = everything.split(separator: "\n").filter { $0.hasPrefix("  - ") }.map { String($0.dropFirst(4)) }
+            #expect(
+                problems == [
+                    "htpp.port: unknown key (did you mean http.port?)", "http.port must be an integer",
+                    "time_scale must be a number between 0.0 and 1000.0",
+                    "storage.default_type tape is not among storage.types (dssd, nvme, zadara, local_nvme)",
+                ], "\(everything)")
+            #expect(everything.hasPrefix("configuration has 4 errors:"), "\(everything)")
+            // serve reads the configuration the same way: it refuses to start, naming all four.
+            let (refused, said) = try daemon.run(["serve", "--config", bad.path, "--database", daemon.databasePath], errors: true)
+            #expect(refused != 0)
+            for problem in problems { #expect(said.contains(problem), "serve did not name \(problem): \(said)") }
         }
 
         @Test("backup while serving, restore into a fresh database: the same drives, with their bytes")
