@@ -336,16 +336,24 @@ struct IsolationTests {
             try await env.tick()
             let before = try await env.get("/api/2.0/drives/detail/?limit=0").objects
             let snapshotsBefore = try await env.get("/api/2.0/snapshots/?limit=0").objects
-            let ids: [String: String] = ["drives": drive, "servers": server, "tags": tag, "jobs": job, "snapshots": snapshot]
+            let ip = try #require(try await env.get("/api/2.0/ips/").first?["uuid"]?.stringValue)
+            let vlan = try #require(try await env.get("/api/2.0/vlans/").first?["uuid"]?.stringValue)
+            let networksBefore = [try await env.get("/api/2.0/ips/detail/").objects, try await env.get("/api/2.0/vlans/detail/").objects]
+            let ids: [String: String] = [
+                "drives": drive, "servers": server, "tags": tag, "jobs": job, "snapshots": snapshot, "ips": ip, "vlans": vlan,
+            ]
             let bodies: [String: String] = [
                 "drives": HostileInputTests.validDrive, "servers": HostileInputTests.validServer, "tags": HostileInputTests.validTag,
-                "snapshots": #"{"drive": "\#(drive)", "name": "stolen"}"#,
+                "snapshots": #"{"drive": "\#(drive)", "name": "stolen"}"#, "ips": #"{"meta": {"stolen": "yes"}}"#,
+                "vlans": #"{"meta": {"stolen": "yes"}, "tags": []}"#,
             ]
             var checked = 0
-            for route in env.api.routes() where route.path.contains("{uuid}") {
+            var networkRoutes = 0
+            for route in env.api.routes() where route.path.contains("{uuid}") || route.path.contains("{id}") {
                 let collection = String(route.path.split(separator: "/")[2])
                 guard let id = ids[collection] else { continue }
-                var path = route.path.replacingOccurrences(of: "{uuid}", with: id)
+                if collection == "ips" || collection == "vlans" { networkRoutes += 1 }
+                var path = route.path.replacingOccurrences(of: "{uuid}", with: id).replacingOccurrences(of: "{id}", with: id)
                 if path.hasSuffix("/action/") { path += collection == "servers" ? "?do=start" : "?do=clone" }
                 let method = HTTPRequest.Method(route.method)!
                 let reply = try await env.request(method, path, body: method == .get || method == .delete ? nil : bodies[collection] ?? "{}", as: env.bob)
@@ -357,13 +365,21 @@ struct IsolationTests {
                 checked += 1
             }
             #expect(checked >= 20)
+            #expect(networkRoutes == 4, "GET and PUT of one IP and of one VLAN")
+            #expect([try await env.get("/api/2.0/ips/detail/").objects, try await env.get("/api/2.0/vlans/detail/").objects] == networksBefore)
             #expect(try await env.get("/api/2.0/snapshots/?limit=0").objects == snapshotsBefore)
             #expect(try await env.get("/api/2.0/snapshots/?drive=\(drive)", as: env.bob).totalCount == 0)
             #expect(try await env.request(.post, "/api/2.0/snapshots/", body: #"{"drive": "\#(drive)"}"#, as: env.bob).code == 404)
             #expect(try await env.request(.delete, "/api/2.0/snapshots/", body: #"[{"uuid": "\#(snapshot)"}]"#, as: env.bob).code == 404)
-            for list in ["/api/2.0/drives/detail/", "/api/2.0/servers/detail/", "/api/2.0/tags/", "/api/2.0/jobs/", "/api/2.0/drives/availability_groups/"] {
+            for list in [
+                "/api/2.0/drives/detail/", "/api/2.0/servers/detail/", "/api/2.0/tags/", "/api/2.0/jobs/", "/api/2.0/drives/availability_groups/",
+                "/api/2.0/ips/detail/", "/api/2.0/vlans/detail/", "/api/2.0/ips/?uuid=\(ip)", "/api/2.0/vlans/?tag=\(tag)",
+            ] {
                 let reply = try await env.get(list, as: env.bob)
-                #expect(!reply.text.contains(drive) && !reply.text.contains(server) && !reply.text.contains(tag), "\(list) leaks")
+                #expect(reply.code == 200, "\(list)")
+                #expect(
+                    !reply.text.contains(drive) && !reply.text.contains(server) && !reply.text.contains(tag) && !reply.text.contains(ip)
+                        && !reply.text.contains(vlan), "\(list) leaks")
             }
             for filter in ["uuid=\(drive)", "tag=\(tag)", "tag__name=alice-tag", "name=alice-drive"] {
                 #expect(try await env.get("/api/2.0/drives/?\(filter)", as: env.bob).totalCount == 0)
