@@ -130,6 +130,19 @@ import Testing
             #expect(named.code == 200)
             #expect(named.json?["meta"] == .object(["name": .string("my vlan")]))
 
+            // Hostile bodies: 400 validation, nothing changed.
+            let kept = try await env.get("/api/2.0/vlans/\(vlan)/").json
+            let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+            for body in [
+                #"{"meta": "x"}"#, #"{"meta": {"k": 1}}"#, #"{"meta": {"": "v"}}"#, #"{"tags": "x"}"#, #"{"tags": [1.5]}"#, "null", #""s""#,
+                deep, #"{"meta": {"\#(String(repeating: "k", count: 5000))": "v"}}"#, "{",
+            ] {
+                let reply = try await env.request(.put, "/api/2.0/vlans/\(vlan)/", body: body)
+                #expect(reply.code == 400, "\(body.prefix(40)): \(reply.code) \(reply.text.prefix(100))")
+                #expect(reply.error.type == "validation", "\(body.prefix(40))")
+            }
+            #expect(try await env.get("/api/2.0/vlans/\(vlan)/").json == kept)
+
             // Deleting the tag takes it off the IP.
             #expect(try await env.request(.delete, "/api/2.0/tags/\(tag)/").code == 204)
             #expect(try await env.get("/api/2.0/ips/\(address)/").json?["tags"] == .array([]))
