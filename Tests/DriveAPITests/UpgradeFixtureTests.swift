@@ -157,10 +157,17 @@ struct UpgradeFixtureTests {
             // uuids), and their stored password hashes still authenticate every request below.
             #expect(env.alice.user.uuid == expected["accounts"]?["alice"]?["uuid"]?.stringValue)
             #expect(env.bob.user.uuid == expected["accounts"]?["bob"]?["uuid"]?.stringValue)
-            // Every release before profiles: each account gets the default profile, and can change it.
+            // Releases with profiles kept Alice's as stored; every release before them: each
+            // account gets the default profile. Both can change it.
             let profile = try await env.get("/api/2.0/profile/")
             #expect(profile.code == 200)
-            #expect(profile.json?["clone_naming"] == .string("NONE"))
+            if let stored = expected["profile"] {
+                #expect(profile.json == stored, "\(jsonDifferences(stored, profile.json, at: "profile"))")
+                #expect(stored["clone_naming"] == .string("COUNTER"))
+            } else {
+                #expect(profile.json?["clone_naming"] == .string("NONE"))
+            }
+            #expect(try await env.get("/api/2.0/profile/", as: env.bob).json?["clone_naming"] == .string("NONE"))
             #expect(profile.json?["uuid"] == .string(env.alice.user.uuid))
             let counter = try await env.request(.put, "/api/2.0/profile/", body: #"{"clone_naming": "COUNTER"}"#, as: env.bob)
             #expect(counter.json?["clone_naming"] == .string("COUNTER"))
