@@ -269,7 +269,7 @@ struct PlanInterpreter {
             for start in stride(from: 0, to: group.count, by: 100) {
                 let part = group[start..<min(start + 100, group.count)]
                 let seqs = part.map(\.seq)
-                let marks = Array(repeating: "?", count: seqs.count).joined(separator: ", ")
+                let marks = Relations.placeholders(seqs.count)
                 try db.run(
                     sql: "DELETE FROM pending_transitions WHERE resource_kind = 'drive' AND operation = 'create' AND resource_seq IN (\(marks))",
                     arguments: StatementArguments(seqs))

@@ -79,6 +79,12 @@ enum Relations {
         Array(repeating: "?", count: n).joined(separator: ", ")
     }
 
+    /// A list page's `LIMIT … OFFSET …` (nil limit: every row from `offset`; "" for all rows).
+    static func page(limit: Int?, offset: Int) -> String {
+        if let limit { return " LIMIT \(max(0, limit)) OFFSET \(max(0, offset))" }
+        return offset > 0 ? " LIMIT -1 OFFSET \(offset)" : ""
+    }
+
     // MARK: Storage hosts
 
     /// Picks the storage host of a new drive (decision 11): honours `avoid` (drive or server

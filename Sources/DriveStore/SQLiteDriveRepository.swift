@@ -47,27 +47,14 @@ public struct SQLiteDriveRepository: DriveRepository {
             arguments.reserveCapacity(part.count * 16)
             var made: [Drive] = []
             for (offset, spec) in part.enumerated() {
-                let drive = Drive(
-                    uuid: Identifiers.make(now: interpreter.now), owner: owner, name: spec.name, size: spec.size, media: spec.media,
-                    storageType: spec.storageType, status: plan.status ?? .creating, allowMultimount: spec.allowMultimount,
-                    affinities: spec.affinities, meta: spec.meta, iops: spec.iops, licenses: [])
-                arguments += [
-                    drive.uuid, owner, drive.name, drive.size, drive.media.rawValue, drive.storageType, drive.status.rawValue,
-                    drive.allowMultimount, Codec.encode(drive.affinities), Codec.encode(drive.meta), drive.iops,
-                    interpreter.stamp, interpreter.stamp, hosts[start + offset], false, nil,
-                ]
+                let drive = newDrive(interpreter, owner: owner, spec: spec, licenses: [])
+                arguments += rowValues(drive, host: hosts[start + offset], licensesFrozen: false, stamp: interpreter.stamp)
                 made.append(drive)
             }
-            let rows = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: part.count).joined(separator: ", ")
+            let rows = Array(repeating: rowPlaceholders, count: part.count).joined(separator: ", ")
             // RETURNING answers in no promised order: match the seqs by uuid.
             let returned = try Row.fetchAll(
-                db.cachedStatement(
-                    sql: """
-                        INSERT INTO drives (uuid, owner, name, size, media, storage_type, status, allow_multimount,
-                                            affinities, meta, iops, created_at, updated_at, host, licenses_frozen, content_image)
-                        VALUES \(rows) RETURNING uuid, seq
-                        """),
-                arguments: StatementArguments(arguments))
+                db.cachedStatement(sql: "\(insertInto) VALUES \(rows) RETURNING uuid, seq"), arguments: StatementArguments(arguments))
             var seqs: [String: Int64] = [:]
             for row in returned { seqs[row["uuid"]] = row["seq"] }
             if let operation = plan.schedule {
@@ -83,10 +70,7 @@ public struct SQLiteDriveRepository: DriveRepository {
         let db = interpreter.db
         let plan = DriveLifecycle.create
         let licenses = try SQLiteLicenseRepository.resolveLicenses(db, spec.licenses)
-        var drive = Drive(
-            uuid: Identifiers.make(now: interpreter.now), owner: owner, name: spec.name, size: spec.size, media: spec.media,
-            storageType: spec.storageType, status: plan.status ?? .creating, allowMultimount: spec.allowMultimount,
-            affinities: spec.affinities, meta: spec.meta, iops: spec.iops, licenses: licenses)
+        var drive = newDrive(interpreter, owner: owner, spec: spec, licenses: licenses)
         let host = try Relations.placeHost(db, owner: owner, avoid: avoid, hosts: interpreter.env.hosts)
         let seq = try insertRow(db, drive, host: host, licensesFrozen: false, stamp: interpreter.stamp)
         try SQLiteLicenseRepository.insertLicenses(db, seq: seq, spec.licenses)
@@ -107,17 +91,36 @@ public struct SQLiteDriveRepository: DriveRepository {
         _ db: Database, _ drive: Drive, host: Int, licensesFrozen: Bool, stamp: String, contentImage: Int64? = nil
     ) throws -> Int64 {
         try db.run(
-            sql: """
-                INSERT INTO drives (uuid, owner, name, size, media, storage_type, status, allow_multimount,
-                                    affinities, meta, iops, created_at, updated_at, host, licenses_frozen, content_image)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                drive.uuid, drive.owner, drive.name, drive.size, drive.media.rawValue, drive.storageType,
-                drive.status.rawValue, drive.allowMultimount, Codec.encode(drive.affinities), Codec.encode(drive.meta),
-                drive.iops, stamp, stamp, host, licensesFrozen, contentImage,
-            ])
+            sql: "\(insertInto) VALUES \(rowPlaceholders)",
+            arguments: StatementArguments(
+                rowValues(drive, host: host, licensesFrozen: licensesFrozen, stamp: stamp, contentImage: contentImage)))
         return db.lastInsertedRowID
+    }
+
+    /// The INSERT of drive rows, without its VALUES; `rowPlaceholders` is one row's, and
+    /// `rowValues` its values, in that order.
+    static let insertInto = """
+        INSERT INTO drives (uuid, owner, name, size, media, storage_type, status, allow_multimount,
+                            affinities, meta, iops, created_at, updated_at, host, licenses_frozen, content_image)
+        """
+    static let rowPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+    static func rowValues(
+        _ drive: Drive, host: Int, licensesFrozen: Bool, stamp: String, contentImage: Int64? = nil
+    ) -> [(any DatabaseValueConvertible)?] {
+        [
+            drive.uuid, drive.owner, drive.name, drive.size, drive.media.rawValue, drive.storageType, drive.status.rawValue,
+            drive.allowMultimount, Codec.encode(drive.affinities), Codec.encode(drive.meta), drive.iops, stamp, stamp, host,
+            licensesFrozen, contentImage,
+        ]
+    }
+
+    /// A new drive of `spec`, in the status a create gives it.
+    static func newDrive(_ interpreter: PlanInterpreter, owner: String, spec: DriveSpec, licenses: [DriveLicense]) -> Drive {
+        Drive(
+            uuid: Identifiers.make(now: interpreter.now), owner: owner, name: spec.name, size: spec.size, media: spec.media,
+            storageType: spec.storageType, status: DriveLifecycle.create.status ?? .creating, allowMultimount: spec.allowMultimount,
+            affinities: spec.affinities, meta: spec.meta, iops: spec.iops, licenses: licenses)
     }
 
     // MARK: Read

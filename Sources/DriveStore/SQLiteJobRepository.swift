@@ -24,9 +24,7 @@ public struct SQLiteJobRepository: JobRepository {
             }
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE \(whereSQL)", arguments: StatementArguments(args)) ?? 0
             var sql = "SELECT * FROM jobs WHERE \(whereSQL) ORDER BY last_modified_at DESC, seq DESC"
-            if let limit { sql += " LIMIT \(max(0, limit)) OFFSET \(max(0, offset))" } else if offset > 0 {
-                sql += " LIMIT -1 OFFSET \(offset)"
-            }
+            sql += Relations.page(limit: limit, offset: offset)
             let jobs = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { Self.job($0, now: now) }
             return (total, jobs)
         }

@@ -36,9 +36,7 @@ public struct SQLiteLibraryRepository: LibraryRepository {
             let total = try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM library_drives WHERE \(whereSQL)", arguments: StatementArguments(args)) ?? 0
             var tail = " ORDER BY name, uuid"
-            if let limit { tail += " LIMIT \(max(0, limit)) OFFSET \(max(0, offset))" } else if offset > 0 {
-                tail += " LIMIT -1 OFFSET \(offset)"
-            }
+            tail += Relations.page(limit: limit, offset: offset)
             return (total, try Self.fetch(db, owner: owner, where: whereSQL, args, tail: tail))
         }
     }

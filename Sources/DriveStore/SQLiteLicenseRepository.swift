@@ -16,9 +16,7 @@ public struct SQLiteLicenseRepository: LicenseRepository {
         try await database.read { db in
             let total = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM licenses")) ?? 0
             var sql = "SELECT * FROM licenses ORDER BY name"
-            if let limit { sql += " LIMIT \(max(0, limit)) OFFSET \(max(0, offset))" } else if offset > 0 {
-                sql += " LIMIT -1 OFFSET \(offset)"
-            }
+            sql += Relations.page(limit: limit, offset: offset)
             return (total, try Row.fetchAll(db, sql: sql).map(Self.license))
         }
     }

@@ -43,9 +43,7 @@ public struct SQLiteNetworkRepository: NetworkRepository {
             let total = try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM \(kind.rawValue) WHERE \(whereSQL)", arguments: StatementArguments(args)) ?? 0
             var tail = " ORDER BY seq"
-            if let limit = query.limit { tail += " LIMIT \(max(0, limit)) OFFSET \(max(0, query.offset))" } else if query.offset > 0 {
-                tail += " LIMIT -1 OFFSET \(query.offset)"
-            }
+            tail += Relations.page(limit: query.limit, offset: query.offset)
             return (total, try Self.fetch(db, kind, owner: owner, where: whereSQL, args, tail: tail))
         }
     }

@@ -37,9 +37,7 @@ public struct SQLiteServerRepository: ServerRepository {
             var order = query.order.map { "s.\($0.field.rawValue) \($0.descending ? "DESC" : "ASC")" }
             order.append("s.seq ASC")
             var tail = " ORDER BY " + order.joined(separator: ", ")
-            if let limit = query.limit { tail += " LIMIT \(max(0, limit)) OFFSET \(max(0, query.offset))" } else if query.offset > 0 {
-                tail += " LIMIT -1 OFFSET \(query.offset)"
-            }
+            tail += Relations.page(limit: query.limit, offset: query.offset)
             return (total, try Self.fetch(db, where: whereSQL, args, tail: tail))
         }
     }
@@ -116,11 +114,13 @@ public struct SQLiteServerRepository: ServerRepository {
     static func checkNICs(_ db: Database, owner: String, server: String, nics: JSONValue?) throws {
         guard case .array(let items)? = nics else { return }
         var claimed = Set<String>()
+        var ipUsers: [String: [String]]?  // read once, at the first IP
         for (index, nic) in items.enumerated() {
             if case .string(let ip)? = nic["ip_v4_conf"]?["ip"]?["uuid"] {
                 guard try Bool.fetchOne(db, sql: "SELECT 1 FROM ips WHERE address = ? AND owner = ?", arguments: [ip, owner]) == true
                 else { throw CloudSigmaError.notExist(ip) }
-                let users = try SQLiteNetworkRepository.nicUsers(db, .ips, owner: owner)[ip] ?? []
+                if ipUsers == nil { ipUsers = try SQLiteNetworkRepository.nicUsers(db, .ips, owner: owner) }
+                let users = ipUsers?[ip] ?? []
                 guard claimed.insert(ip).inserted, users.allSatisfy({ $0 == server }) else {
                     throw CloudSigmaError.validation(
                         "nics", "nics[\(index)]: IP \(ip) is already in use by server \(users.first { $0 != server } ?? server)")

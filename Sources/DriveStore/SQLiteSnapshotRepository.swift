@@ -135,9 +135,7 @@ public struct SQLiteSnapshotRepository: SnapshotRepository {
                 : (query.order.map { "s.\($0.field == .timestamp ? "seq" : $0.field.rawValue) \($0.descending ? "DESC" : "ASC")" }
                     + ["s.seq DESC"]).joined(separator: ", ")
             var tail = " ORDER BY \(order)"
-            if let limit = query.filters.limit { tail += " LIMIT \(limit) OFFSET \(query.filters.offset)" } else if query.filters.offset > 0 {
-                tail += " LIMIT -1 OFFSET \(query.filters.offset)"
-            }
+            tail += Relations.page(limit: query.filters.limit, offset: query.filters.offset)
             return (total, try Self.fetch(db, where: whereSQL, args, tail: tail).map(\.snapshot))
         }
     }

@@ -37,9 +37,7 @@ public struct SQLiteTagRepository: TagRepository {
             let whereSQL = clauses.joined(separator: " AND ")
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tags WHERE \(whereSQL)", arguments: StatementArguments(args)) ?? 0
             var tail = " ORDER BY seq"
-            if let limit { tail += " LIMIT \(max(0, limit)) OFFSET \(max(0, offset))" } else if offset > 0 {
-                tail += " LIMIT -1 OFFSET \(offset)"
-            }
+            tail += Relations.page(limit: limit, offset: offset)
             return (total, try Self.fetch(db, where: whereSQL, args, tail: tail))
         }
     }
