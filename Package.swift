@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // JSON shapes of CloudSigma's objects. No I/O.
@@ -36,7 +37,14 @@ let package = Package(
         .target(name: "DriveLifecycle", dependencies: ["DriveModel"], swiftSettings: swiftSettings),
         // The seam between the API and storage: the store protocols, their inputs and errors, and
         // the signals a store gives (commits, scheduled work). No storage engine in here.
-        .target(name: "DriveStorage", dependencies: ["DriveModel", "DriveLifecycle"], swiftSettings: swiftSettings),
+        .target(
+            name: "DriveStorage",
+            dependencies: [
+                "DriveModel", "DriveLifecycle",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
         // The SQLite implementation of the store protocols: the only module that touches SQLite.
         .target(
             name: "DriveStore",
@@ -45,6 +53,18 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The PostgreSQL implementation of the store protocols (several processes on one
+        // database): the only module that touches PostgreSQL.
+        .target(
+            name: "DriveStorePostgres",
+            dependencies: [
+                "DriveModel", "DriveLifecycle", "DriveStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -133,7 +153,7 @@ let package = Package(
         .executableTarget(
             name: "drivesd",
             dependencies: [
-                "DrivesdApp", "DriveAPI", "DriveStorage", "DriveStore", "DriveWorker", "DriveContent",
+                "DrivesdApp", "DriveAPI", "DriveStorage", "DriveStore", "DriveStorePostgres", "DriveWorker", "DriveContent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -168,7 +188,11 @@ let package = Package(
         ),
         .testTarget(
             name: "DrivesdProcessTests",
-            dependencies: ["drivesd", "DriveStore", "DriveStorage", "DriveLifecycle", "DriveModel", "DriveContent"],
+            dependencies: [
+                "drivesd", "DriveStore", "DriveStorePostgres", "DriveStorage", "DriveLifecycle", "DriveModel", "DriveContent",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

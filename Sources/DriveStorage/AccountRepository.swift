@@ -42,9 +42,10 @@ public protocol AccountRepository: Sendable {
     /// ``Profile/updated(with:user:)``); answers the profile stored.
     func updateProfile(user: User, body: [String: JSONValue]) async throws -> Profile
 
-    /// Creates an account; `iterations` of the password hash.
+    /// Creates an account (with its allotment of IPs and VLANs); `iterations` of the password
+    /// hash, which is paid off the calling thread.
     @discardableResult
-    func addUser(email: String, password: String, iterations: Int) throws -> User
+    func createUser(email: String, password: String, iterations: Int) async throws -> User
     /// Every account, in creation order, without blocking the calling thread.
     func listUsers() async throws -> [User]
     /// The account these credentials belong to, or nil. Pays the slow hash. A user without a

@@ -7,6 +7,7 @@ import DriveModel
 import DrivesdApp
 import DriveStorage
 import DriveStore
+import DriveStorePostgres
 import Foundation
 import Hummingbird
 import Logging
@@ -25,7 +26,9 @@ struct Drivesd: AsyncParsableCommand {
 
 /// Options every command shares: where the database and the configuration file are.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: "The SQLite database file (default ./drivesd.sqlite).")
+    @Option(
+        name: .long,
+        help: "The SQLite database file (default ./drivesd.sqlite), or a PostgreSQL URL (postgres://user:password@host:port/name).")
     var database: String?
 
     @Option(name: .long, help: "A YAML (or .json) configuration file (see config/drivesd.yaml).")
@@ -34,10 +37,16 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "The data directory of drives' bytes (default drivesd-data beside the database).")
     var dataDir: String?
 
-    func settings(extra: [AbsoluteConfigKey: ConfigValue] = [:]) async throws -> Settings {
-        var overrides = extra
+    /// `--database` and `--data-dir` as configuration values.
+    var overrides: [AbsoluteConfigKey: ConfigValue] {
+        var overrides: [AbsoluteConfigKey: ConfigValue] = [:]
         if let database { overrides["database.path"] = .init(.string(database), isSecret: false) }
         if let dataDir { overrides["storage.data_dir"] = .init(.string(dataDir), isSecret: false) }
+        return overrides
+    }
+
+    func settings(extra: [AbsoluteConfigKey: ConfigValue] = [:]) async throws -> Settings {
+        let overrides = self.overrides.merging(extra) { _, new in new }
         do {
             return try await Settings.load(configFile: config, overrides: overrides)
         } catch let error as SettingsError {
@@ -45,22 +54,48 @@ struct StoreOptions: ParsableArguments {
         }
     }
 
-    func openDatabase(_ settings: Settings) throws -> AppDatabase {
-        try AppDatabase.open(path: settings.databasePath, synchronous: settings.synchronous)
+    /// Opens the SQLite database `settings` names; a PostgreSQL URL is refused with `why` (what
+    /// this command cannot do there, and what to do instead).
+    func openDatabase(_ settings: Settings, postgres why: String = "") throws -> AppDatabase {
+        switch settings.database {
+        case .sqlite(let path):
+            return try AppDatabase.open(path: path, synchronous: settings.synchronous)
+        case .postgres(let address):
+            throw ValidationError(
+                why.isEmpty ? "this command works on SQLite databases only, and \(address) is PostgreSQL" : why)
+        }
     }
 
-    /// Opens and migrates the database, runs `body`, closes it (also when `body` throws);
-    /// account errors become the command line's validation errors.
-    func withDatabase<T>(_ body: (AppDatabase, Settings) async throws -> T) async throws -> T {
+    /// Opens and migrates the database (SQLite or PostgreSQL), runs `body` with its accounts,
+    /// closes it (also when `body` throws); account errors become the command line's validation
+    /// errors.
+    func withAccounts<T: Sendable>(_ body: @Sendable (any AccountRepository, Settings) async throws -> T) async throws -> T {
         let settings = try await settings()
-        let database = try openDatabase(settings)
-        defer { try? database.close() }
-        try database.migrate()
         do {
-            return try await body(database, settings)
+            switch settings.database {
+            case .sqlite(let path):
+                let database = try AppDatabase.open(path: path, synchronous: settings.synchronous)
+                defer { try? database.close() }
+                try database.migrate()
+                return try await body(database, settings)
+            case .postgres(let address):
+                return try await PostgresStore.withRunning(address, logger: Self.commandLogger) { store in
+                    try await store.migrate()
+                    return try await body(store, settings)
+                }
+            }
         } catch let error as UserError {
             throw ValidationError(error.description)
+        } catch let error as PostgresServerError {
+            throw ValidationError("\(settings.database): \(error.description)")
         }
+    }
+
+    /// The logger of the PostgreSQL pool in commands other than serve: warnings and errors.
+    static var commandLogger: Logger {
+        var logger = Logger(label: "drivesd")
+        logger.logLevel = .warning
+        return logger
     }
 
     func contentDirectory(_ settings: Settings) -> ContentDirectory {
@@ -108,7 +143,10 @@ struct Serve: AsyncParsableCommand {
             logger.info("open files limit", metadata: ["soft_at_start": "\(files.soft)", "soft": "\(files.now)"])
         }
 
-        let database = try store.openDatabase(settings)
+        let database = try store.openDatabase(
+            settings,
+            postgres: "serving the API from PostgreSQL is not in this release yet (its drive stores are being ported); "
+                + "migrate, user, token and check-config work on \(settings.database) already. Serve from a SQLite file for now.")
         let applied = try database.migrate()
         if !applied.isEmpty { logger.info("applied migrations", metadata: ["migrations": "\(applied)"]) }
         if !ListenGuard.isLoopback(settings.host), case let defaults = try await ListenGuard.defaultCredentials(settings, database: database),
@@ -149,7 +187,7 @@ struct Serve: AsyncParsableCommand {
         logger.info(
             "drivesd serving",
             metadata: [
-                "endpoint": "\(settings.scheme)://\(settings.host):\(settings.port)/api/2.0/", "database": "\(settings.databasePath)",
+                "endpoint": "\(settings.scheme)://\(settings.host):\(settings.port)/api/2.0/", "database": "\(settings.database)",
                 "data_dir": "\(settings.dataDirectory)",
                 "time_scale": "\(settings.api.durations.timeScale)",
                 "handlers_on_event_loops": "\(onEventLoops)",
@@ -215,9 +253,9 @@ struct CheckConfig: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let settings = try await Settings.load(configFile: store.config, overrides: [:])
+            let settings = try await Settings.load(configFile: store.config, overrides: store.overrides)
             print("configuration OK\(store.config.map { " (\($0))" } ?? " (defaults and environment)")")
-            print("  listen: \(settings.scheme)://\(settings.host):\(settings.port)  database: \(settings.databasePath)")
+            print("  listen: \(settings.scheme)://\(settings.host):\(settings.port)  database: \(settings.database) (\(settings.database.engine))")
             print("  storage types: \(settings.api.catalogue.types.map(\.name).joined(separator: ", ")) (default \(settings.api.catalogue.defaultType))")
             print("  time scale: \(settings.api.durations.timeScale)  log: \(settings.logLevel) \(settings.logFormat.rawValue)")
         } catch let error as SettingsError {
@@ -229,6 +267,20 @@ struct CheckConfig: AsyncParsableCommand {
 }
 
 struct Backup: AsyncParsableCommand {
+    /// What to do instead on PostgreSQL, whose own tools copy a live database consistently.
+    static func postgresAdvice(_ settings: Settings) -> String {
+        """
+        drivesd backup copies SQLite databases; \(settings.database) is PostgreSQL. Back it up with its own tools, \
+        then copy the data directory:
+          pg_dump --format=custom --file=drivesd.dump '<the database URL>'
+          cp -a --reflink=auto \(settings.dataDirectory) drivesd-data.backup
+        (dump first, copy second: content a dump references is never removed while the copy runs, \
+        since drivesd deletes a content file only after the rows naming it are gone). Restore with the daemons stopped:
+          pg_restore --clean --if-exists --dbname='<the database URL>' drivesd.dump
+          rm -rf \(settings.dataDirectory) && cp -a drivesd-data.backup \(settings.dataDirectory)
+        """
+    }
+
     static let configuration = CommandConfiguration(
         abstract: "Write an online, consistent copy of the database and the drives' content to the directory PATH.")
     @Argument(help: "A new directory: PATH/drivesd.sqlite and PATH/data/.") var path: String
@@ -239,12 +291,12 @@ struct Backup: AsyncParsableCommand {
         guard !FileManager.default.fileExists(atPath: path) else {
             throw ValidationError("\(path) exists; drivesd backup writes a new directory")
         }
-        let database = try store.openDatabase(settings)
+        let database = try store.openDatabase(settings, postgres: Self.postgresAdvice(settings))
         defer { try? database.close() }
         let report = try await ContentBackup.backup(
             database: database, dataDirectory: store.contentDirectory(settings), to: path, progress: Progress(label: "content"))
         print(
-            "backed up \(settings.databasePath) and \(report.extents) content files (\(report.bytes) bytes, \(report.linked) hard-linked) to \(path)")
+            "backed up \(settings.database) and \(report.extents) content files (\(report.bytes) bytes, \(report.linked) hard-linked) to \(path)")
     }
 }
 
@@ -256,6 +308,7 @@ struct Restore: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try await store.settings()
+        if case .postgres = settings.database { throw ValidationError(Backup.postgresAdvice(settings)) }
         let directory = store.contentDirectory(settings)
         try directory.prepare()
         guard let lock = try DataDirectoryLock(directory) else {
@@ -268,7 +321,7 @@ struct Restore: AsyncParsableCommand {
                 database: database, dataDirectory: directory, from: path, progress: Progress(label: "content"))
             try database.migrate()
             try database.close()
-            print("restored \(settings.databasePath) and \(report.extents) content files from \(path)")
+            print("restored \(settings.database) and \(report.extents) content files from \(path)")
         } catch let error as StoreError {
             try? database.close()
             throw ValidationError("restore failed: \(error.description)")
@@ -291,7 +344,8 @@ struct Verify: AsyncParsableCommand {
             guard lock != nil else { throw ValidationError("the data directory \(directory.root) is in use: stop the daemon before --repair") }
         }
         defer { lock?.release() }
-        let database = try store.openDatabase(settings)
+        let database = try store.openDatabase(
+            settings, postgres: "drivesd verify reads the content map of SQLite databases only in this release; \(settings.database) is PostgreSQL")
         defer { try? database.close() }
         try database.migrate()
         let stores = try database.stores(durations: OperationDurations())
@@ -314,10 +368,20 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try await store.settings()
-        let database = try store.openDatabase(settings)
-        let applied = try database.migrate()
+        let applied: [String]
+        switch settings.database {
+        case .sqlite:
+            let database = try store.openDatabase(settings)
+            applied = try database.migrate()
+            try database.close()
+        case .postgres(let address):
+            do {
+                applied = try await PostgresStore.withRunning(address, logger: StoreOptions.commandLogger) { try await $0.migrate() }
+            } catch let error as PostgresServerError {
+                throw ValidationError("\(address): \(error.description)")
+            }
+        }
         print(applied.isEmpty ? "no pending migrations" : applied.map { "applied \($0)" }.joined(separator: "\n"))
-        try database.close()
     }
 }
 
@@ -332,8 +396,8 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            try await store.withDatabase { database, settings in
-                let user = try database.addUser(email: email, password: password, iterations: settings.pbkdf2Iterations)
+            try await store.withAccounts { accounts, settings in
+                let user = try await accounts.createUser(email: email, password: password, iterations: settings.pbkdf2Iterations)
                 print(user.uuid)
             }
         }
@@ -347,8 +411,8 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            try await store.withDatabase { database, settings in
-                let user = try await database.setPassword(user: user, password: password, iterations: settings.pbkdf2Iterations)
+            try await store.withAccounts { accounts, settings in
+                let user = try await accounts.setPassword(user: user, password: password, iterations: settings.pbkdf2Iterations)
                 print(user.uuid)
             }
         }
@@ -359,8 +423,8 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            try await store.withDatabase { database, _ in
-                for user in try database.users() {
+            try await store.withAccounts { accounts, _ in
+                for user in try await accounts.listUsers() {
                     print("\(user.uuid)\t\(user.email)\t\(user.createdAt)")
                 }
             }
@@ -382,8 +446,8 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            try await store.withDatabase { database, settings in
-                let issued = try await database.createToken(user: email, expiresIn: expiresIn, now: Date())
+            try await store.withAccounts { accounts, _ in
+                let issued = try await accounts.createToken(user: email, expiresIn: expiresIn, now: Date())
                 print(issued.token)
             }
         }
@@ -396,10 +460,10 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            try await store.withDatabase { database, settings in
-                for token in try await database.tokens(user: email) {
+            try await store.withAccounts { accounts, _ in
+                for token in try await accounts.tokens(user: email) {
                     print("\(token.id)\t\(token.createdAt)\t\(token.expiresAt.map { Timestamp.string($0) } ?? "never")")
-            }
+                }
             }
         }
     }
@@ -410,7 +474,7 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let revoked = try await store.withDatabase { database, _ in try await database.revokeToken(token) }
+            let revoked = try await store.withAccounts { accounts, _ in try await accounts.revokeToken(token) }
             guard revoked else { throw ValidationError("no such token") }
             print("revoked")
         }

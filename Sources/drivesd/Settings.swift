@@ -3,6 +3,7 @@ import DriveAPI
 import DriveContent
 import DriveLifecycle
 import DriveModel
+import DriveStorage
 import DriveStore
 import Foundation
 import Logging
@@ -19,7 +20,10 @@ import Yams
 /// - `http.host` (string, `127.0.0.1`): address to listen on.
 /// - `http.port` (int, `8730`): port to listen on.
 /// - `http.body_limit_bytes` (int, `4194304`): largest request body; larger ones get 413.
-/// - `database.path` (string, `./drivesd.sqlite`): the SQLite database file (WAL mode).
+/// - `database.path` (string, `./drivesd.sqlite`): the SQLite database file (WAL mode), or a
+///   PostgreSQL URL (`postgres://user:password@host:port/name`, also `postgresql://`, and
+///   `?host=/run/postgresql` for a Unix socket) that several drivesd processes may share.
+/// - `database.max_connections` (int, `20`): PostgreSQL only, the pool of each process.
 /// - `storage.data_dir` (string, empty): the data directory holding drives' bytes; empty means
 ///   `drivesd-data` beside the database file.
 /// - `http.upload_chunk_limit_bytes` (int, `67108864`): largest body of one upload chunk.
@@ -76,8 +80,13 @@ import Yams
 struct Settings {
     var host: String
     var port: Int
+    /// `database.path` as written (a file path or a URL with its password).
     var databasePath: String
-    /// The data directory (`storage.data_dir`, or `drivesd-data` beside the database).
+    /// What `database.path` selects: a SQLite file or a PostgreSQL database.
+    var database: DatabaseLocation
+    var maxConnections: Int
+    /// The data directory (`storage.data_dir`, or `drivesd-data` beside the SQLite database; in
+    /// the working directory for PostgreSQL, where every process must name the same shared one).
     var dataDirectory: String
     var synchronous: AppDatabase.Synchronous
     var api: APISettings
@@ -102,6 +111,7 @@ struct Settings {
             "http.port": 8730,
             "http.body_limit_bytes": 4_194_304,
             "database.path": "./drivesd.sqlite",
+            "database.max_connections": 20,
             "database.synchronous": "normal",
             "storage.data_dir": "",
             "http.upload_chunk_limit_bytes": 67_108_864,
@@ -279,8 +289,20 @@ struct Settings {
         host = string("http.host", "127.0.0.1")
         port = int("http.port", 8730, max: 65535)
         databasePath = string("database.path", "./drivesd.sqlite")
+        do {
+            database = try DatabaseLocation(parsing: databasePath)
+        } catch {
+            problems.append("database.path: \(error.description)")
+            database = .sqlite(path: "./drivesd.sqlite")
+        }
+        maxConnections = int("database.max_connections", 20, min: 2, max: 1000)
         let dataDir = string("storage.data_dir", "")
-        dataDirectory = dataDir.isEmpty ? ContentDirectory.defaultRoot(forDatabase: databasePath) : dataDir
+        switch database {
+        case .sqlite(let path):
+            dataDirectory = dataDir.isEmpty ? ContentDirectory.defaultRoot(forDatabase: path) : dataDir
+        case .postgres:
+            dataDirectory = dataDir.isEmpty ? "./drivesd-data" : dataDir
+        }
         synchronous =
             AppDatabase.Synchronous(
                 rawValue: string("database.synchronous", "normal", choices: AppDatabase.Synchronous.allCases.map(\.rawValue))) ?? .normal
