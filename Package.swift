@@ -64,6 +64,7 @@ let package = Package(
             dependencies: [
                 "DriveModel", "DriveLifecycle", "DriveStorage",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -145,7 +146,7 @@ let package = Package(
         .target(
             name: "DrivesdApp",
             dependencies: [
-                "DriveAPI", "DriveStorage", "DriveStore", "DriveWorker", "DriveContent",
+                "DriveAPI", "DriveStorage", "DriveStore", "DriveStorePostgres", "DriveWorker", "DriveContent",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -198,8 +199,8 @@ let package = Package(
         .testTarget(
             name: "DriveAPITests",
             dependencies: [
-                "DriveAPI", "DrivesdApp", "DriveStorage", "DriveStore", "DriveWorker", "DriveModel", "DriveLifecycle",
-                "DriveContent",
+                "DriveAPI", "DrivesdApp", "DriveStorage", "DriveStore", "DriveStorePostgres", "DriveWorker", "DriveModel",
+                "DriveLifecycle", "DriveContent",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),

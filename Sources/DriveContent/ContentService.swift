@@ -257,8 +257,14 @@ public final class ContentService: Sendable {
     /// Start-up clean-up, before serving: deletes interrupted single uploads, removes files that
     /// nothing references (a crash between writing a file and committing its row, or between a
     /// commit and the removal), and gives library drives their images.
-    public func prepare() async throws -> (interruptedUploads: Int, removedImages: Int, removedFiles: Int, libraryImages: Int) {
+    ///
+    /// `removeUnreferenced: false` only creates the directory: another process sharing the
+    /// database (PostgreSQL) is serving, and what looks unreferenced may be its upload in flight.
+    public func prepare(removeUnreferenced: Bool = true) async throws
+        -> (interruptedUploads: Int, removedImages: Int, removedFiles: Int, libraryImages: Int)
+    {
         try directory.prepare()
+        guard removeUnreferenced else { return (0, 0, 0, 0) }
         let interrupted = try await repository.removeInterruptedSingleUploads()
         let report = try await sweep(repair: true)
         let library = try await repository.ensureLibraryImages { image, uuid, name in

@@ -386,7 +386,10 @@ CREATE TABLE change_events (
     owner         TEXT NOT NULL,
     resource_type TEXT NOT NULL CHECK (resource_type IN ('drives', 'servers', 'jobs', 'snapshots', 'tags')),
     uuid          TEXT NOT NULL,
-    deleted       BIGINT NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1))
+    deleted       BIGINT NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    -- PostgreSQL only: when the event was recorded (unix seconds). Several processes read the
+    -- events; published ones are deleted once older than a few minutes, not at once.
+    created_at    DOUBLE PRECISION NOT NULL DEFAULT extract(epoch FROM clock_timestamp())
 );
 
 -- Cookie sessions (`do=login`): the sessionid cookie is a random secret; only its SHA-256 is kept.

@@ -11,7 +11,7 @@ extension PostgresStore: AccountRepository {
 
     public func createUser(email: String, password: String, iterations: Int) async throws -> User {
         let email = email.trimmingCharacters(in: .whitespaces)
-        guard email.contains("@"), !email.hasPrefix("@"), !email.hasSuffix("@"), !email.contains(":") else {
+        guard email.contains("@"), !email.hasPrefix("@"), !email.hasSuffix("@"), !email.contains(":"), Self.storable(email) else {
             throw UserError.invalidEmail(email)
         }
         guard !password.isEmpty else { throw UserError.emptyPassword }
@@ -48,7 +48,7 @@ extension PostgresStore: AccountRepository {
     }
 
     public func verifyUser(email: String, password: String) async throws -> User? {
-        let found = try await rows(
+        let found = !Self.storable(email) ? [] : try await rows(
             """
             SELECT uuid, email, created_at, password_hash, salt, iterations, digest_ha1 IS NOT NULL
             FROM users WHERE email = \(email)
@@ -76,7 +76,8 @@ extension PostgresStore: AccountRepository {
     }
 
     public func user(_ uuidOrEmail: String) async throws -> User? {
-        try await rows(
+        guard Self.storable(uuidOrEmail) else { return nil }
+        return try await rows(
             "SELECT uuid, email, created_at FROM users WHERE uuid = \(uuidOrEmail) OR email = \(uuidOrEmail) LIMIT 1"
         ).first.map(Self.user)
     }
@@ -101,7 +102,8 @@ extension PostgresStore: AccountRepository {
     }
 
     public func digestCredential(username: String) async throws -> DigestCredential? {
-        try await rows(
+        guard Self.storable(username) else { return nil }
+        return try await rows(
             """
             SELECT uuid, email, created_at, digest_ha1 FROM users
             WHERE email = \(username) AND digest_ha1 IS NOT NULL
@@ -210,7 +212,8 @@ extension PostgresStore: AccountRepository {
     }
 
     public func revokeToken(_ tokenOrID: String) async throws -> Bool {
-        try await rows(
+        guard Self.storable(tokenOrID) else { return false }
+        return try await rows(
             "DELETE FROM api_tokens WHERE token_hash = \(Credentials.sha256(tokenOrID)) OR id = \(tokenOrID) RETURNING 1"
         ).count > 0
     }
@@ -246,6 +249,12 @@ extension PostgresStore: AccountRepository {
     }
 
     // MARK: Helpers
+
+    /// Whether PostgreSQL can hold `text` (no NUL character): a value that cannot be stored
+    /// matches no stored one.
+    static func storable(_ text: String) -> Bool {
+        !text.unicodeScalars.contains("\u{0}")
+    }
 
     static func user(_ row: PostgresRow) throws -> User {
         let (uuid, email, createdAt) = try row.decode((String, String, String).self)

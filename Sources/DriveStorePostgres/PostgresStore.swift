@@ -1,6 +1,7 @@
 import DriveStorage
 import Foundation
 import Logging
+import NIOPosix
 import PostgresNIO
 
 /// One PostgreSQL database shared by every drivesd process that names it: a pool of connections
@@ -11,6 +12,10 @@ public final class PostgresStore: Sendable {
     public let address: PostgresAddress
     let client: PostgresClient
     let logger: Logger
+    /// The threads that run the stores' synchronous transaction bodies, each waiting for its
+    /// connection's answers: one a connection, apart from Dispatch's threads (password hashes,
+    /// file hashes), so neither can starve the other.
+    let blocking: NIOThreadPool
 
     public init(address: PostgresAddress, logger: Logger, maxConnections: Int = 20) {
         self.address = address
@@ -29,12 +34,23 @@ public final class PostgresStore: Sendable {
         configuration.options.additionalStartupParameters = [("application_name", address.applicationName)]
         configuration.options.connectTimeout = .seconds(10)
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        blocking = NIOThreadPool(numberOfThreads: max(2, maxConnections))
+        blocking.start()
     }
 
     /// Opens one connection outside the pool and closes it: a wrong password, database or host
     /// is reported at once, with the server's own message (the pool would keep retrying).
     public func checkConnection() async throws {
-        let configuration: PostgresConnection.Configuration
+        do {
+            try await dedicatedConnection().close()
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    /// A connection of its own, outside the pool (the caller closes it).
+    func dedicatedConnection() async throws -> PostgresConnection {
+        var configuration: PostgresConnection.Configuration
         if let socket = address.socketPath {
             configuration = .init(
                 unixSocketPath: socket, username: address.user, password: address.password, database: address.database)
@@ -43,17 +59,14 @@ public final class PostgresStore: Sendable {
                 host: address.host ?? "127.0.0.1", port: address.port, username: address.user, password: address.password,
                 database: address.database, tls: .disable)
         }
-        do {
-            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
-            try await connection.close()
-        } catch {
-            throw Self.translate(error)
-        }
+        configuration.options.additionalStartupParameters = [("application_name", address.applicationName)]
+        return try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
     }
 
     /// Runs the connection pool until the task is cancelled.
     public func run() async {
         await client.run()
+        try? await blocking.shutdownGracefully()
     }
 
     /// Opens a store on `address`, runs its pool while `body` runs, and stops it after: what a
@@ -165,6 +178,20 @@ struct PostgresTransaction: Sendable {
     func runScript(_ script: String) async throws {
         for statement in SQLScript.statements(script) {
             try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+        }
+    }
+}
+
+extension PostgresStore {
+    /// Creates database `name` on this store's server unless it exists (for tools and tests that
+    /// give each run a database of its own; the role needs CREATEDB). `name` is a plain
+    /// identifier: letters, digits and underscores.
+    public func createDatabaseIfMissing(_ name: String) async throws {
+        guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+            throw PostgresServerError(sqlState: "42602", message: "invalid database name \(name)", detail: nil)
+        }
+        if try await rows("SELECT 1 FROM pg_database WHERE datname = \(name)").isEmpty {
+            _ = try await rows(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
         }
     }
 }

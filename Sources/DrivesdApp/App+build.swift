@@ -3,6 +3,7 @@ import DriveContent
 import DriveModel
 import DriveStorage
 import DriveStore
+import DriveStorePostgres
 import DriveWorker
 import Logging
 
@@ -15,13 +16,20 @@ public enum DrivesdApp {
     public enum Backend: Sendable {
         /// One SQLite database (WAL), opened and migrated by the caller.
         case sqlite(AppDatabase)
+        /// A PostgreSQL database several processes may share, migrated by the caller, its pool
+        /// running.
+        case postgres(PostgresAppDatabase)
     }
 
     /// The stores of `backend`, configured by `settings`.
-    public static func stores(_ backend: Backend, settings: APISettings) throws -> Stores {
+    public static func stores(_ backend: Backend, settings: APISettings) async throws -> Stores {
         switch backend {
         case .sqlite(let database):
             try database.stores(
+                durations: settings.durations, catalogue: settings.catalogue, hosts: settings.storageHosts,
+                hotplug: settings.hotplug)
+        case .postgres(let database):
+            try await database.stores(
                 durations: settings.durations, catalogue: settings.catalogue, hosts: settings.storageHosts,
                 hotplug: settings.hotplug)
         }
@@ -56,8 +64,15 @@ public enum DrivesdApp {
     /// together). Call ``DrivesAPI/content``'s `prepare()` before serving.
     public static func buildAPI(
         _ backend: Backend, dataDirectory: ContentDirectory, settings: APISettings, logger: Logger
-    ) throws -> DrivesAPI {
-        let stores = try stores(backend, settings: settings)
+    ) async throws -> DrivesAPI {
+        let stores = try await stores(backend, settings: settings)
+        return buildAPI(stores: stores, dataDirectory: dataDirectory, settings: settings, logger: logger)
+    }
+
+    /// The API over `stores` (from ``stores(_:settings:)``) and the data directory `dataDirectory`.
+    public static func buildAPI(
+        stores: Stores, dataDirectory: ContentDirectory, settings: APISettings, logger: Logger
+    ) -> DrivesAPI {
         let content = content(stores, directory: dataDirectory, settings: settings, logger: logger)
         return DrivesAPI(
             stores: stores, content: content, settings: settings, logger: logger,

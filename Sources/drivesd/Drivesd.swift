@@ -143,13 +143,38 @@ struct Serve: AsyncParsableCommand {
             logger.info("open files limit", metadata: ["soft_at_start": "\(files.soft)", "soft": "\(files.now)"])
         }
 
-        let database = try store.openDatabase(
-            settings,
-            postgres: "serving the API from PostgreSQL is not in this release yet (its drive stores are being ported); "
-                + "migrate, user, token and check-config work on \(settings.database) already. Serve from a SQLite file for now.")
-        let applied = try database.migrate()
-        if !applied.isEmpty { logger.info("applied migrations", metadata: ["migrations": "\(applied)"]) }
-        if !ListenGuard.isLoopback(settings.host), case let defaults = try await ListenGuard.defaultCredentials(settings, database: database),
+        // The database: a SQLite file, or a PostgreSQL database whose connection pool and
+        // LISTEN connection run until serve returns.
+        let backend: DrivesdApp.Backend
+        let accounts: any AccountRepository
+        let networks: any NetworkRepository
+        var background: [Task<Void, Never>] = []
+        defer { for task in background { task.cancel() } }
+        switch settings.database {
+        case .sqlite(let path):
+            let database = try AppDatabase.open(path: path, synchronous: settings.synchronous)
+            let applied = try database.migrate()
+            if !applied.isEmpty { logger.info("applied migrations", metadata: ["migrations": "\(applied)"]) }
+            backend = .sqlite(database)
+            accounts = database
+            networks = SQLiteNetworkRepository(database: database)
+        case .postgres(let address):
+            let pool = PostgresStore(address: address, logger: logger, maxConnections: settings.maxConnections)
+            background.append(Task { await pool.run() })
+            do {
+                try await pool.checkConnection()
+            } catch let error as PostgresServerError {
+                throw ValidationError("\(address): \(error.description)")
+            }
+            let database = PostgresAppDatabase(store: pool)
+            let applied = try await database.migrate()
+            if !applied.isEmpty { logger.info("applied migrations", metadata: ["migrations": "\(applied)"]) }
+            background.append(Task { await database.listen() })
+            backend = .postgres(database)
+            accounts = pool
+            networks = PostgresNetworkRepository(database: database)
+        }
+        if !ListenGuard.isLoopback(settings.host), case let defaults = try await ListenGuard.defaultCredentials(settings, accounts: accounts),
             !defaults.isEmpty
         {
             throw ValidationError(
@@ -157,26 +182,54 @@ struct Serve: AsyncParsableCommand {
                     + defaults.joined(separator: "; and ")
                     + " (or listen on 127.0.0.1 only: http.host, DRIVESD_HTTP_HOST)")
         }
-        if try database.userCount() == 0 {
-            let user = try database.addUser(
-                email: settings.demoEmail, password: settings.demoPassword, iterations: settings.pbkdf2Iterations)
-            logger.notice(
-                "created the demo account",
-                metadata: ["email": "\(user.email)", "password": "\(settings.demoPassword)", "uuid": "\(user.uuid)"])
+        if try await accounts.listUsers().isEmpty {
+            do {
+                let user = try await accounts.createUser(
+                    email: settings.demoEmail, password: settings.demoPassword, iterations: settings.pbkdf2Iterations)
+                logger.notice(
+                    "created the demo account",
+                    metadata: ["email": "\(user.email)", "password": "\(settings.demoPassword)", "uuid": "\(user.uuid)"])
+            } catch UserError.emailTaken {
+                // Another process sharing the PostgreSQL database made it first.
+            }
         }
-        try await SQLiteNetworkRepository(database: database).allot(
-            ips: settings.api.ipsPerAccount, vlans: settings.api.vlansPerAccount)
+        try await networks.allot(ips: settings.api.ipsPerAccount, vlans: settings.api.vlansPerAccount)
         let directory = store.contentDirectory(settings)
         try directory.prepare()
-        guard let lock = try DataDirectoryLock(directory) else {
-            throw ValidationError("the data directory \(directory.root) is in use by another drivesd process")
+        // SQLite: one process owns the data directory. PostgreSQL: every process sharing the
+        // database shares its data directory too.
+        var lock: DataDirectoryLock?
+        if case .sqlite = backend {
+            lock = try DataDirectoryLock(directory)
+            guard lock != nil else {
+                throw ValidationError("the data directory \(directory.root) is in use by another drivesd process")
+            }
         }
-        defer { lock.release() }
+        defer { lock?.release() }
         var apiSettings = settings.api
         apiSettings.accessLog = json ? JSONLogHandler.accessLine : { TextLogHandler.accessLine($0) }
-        let api = try DrivesdApp.buildAPI(.sqlite(database), dataDirectory: directory, settings: apiSettings, logger: logger)
-        let prepared = try await api.content.prepare()
-        try await api.events.prepare()
+        if case .postgres = backend {
+            // Another process's commit reaches this one a moment after it is acknowledged
+            // (NOTIFY): a cached answer could be stale in that moment, so nothing is cached.
+            apiSettings.responseCacheEntries = 0
+        }
+        let api = try await DrivesdApp.buildAPI(backend, dataDirectory: directory, settings: apiSettings, logger: logger)
+        var prepared = (interruptedUploads: 0, removedImages: 0, removedFiles: 0, libraryImages: 0)
+        switch backend {
+        case .sqlite:
+            prepared = try await api.content.prepare()
+            try await api.events.prepare()
+        case .postgres(let database):
+            // The start-up clean-up runs only in a process that finds no other serving.
+            let alone = try await database.joinServers {
+                prepared = try await api.content.prepare()
+                try await api.events.prepare()
+            }
+            if !alone {
+                _ = try await api.content.prepare(removeUnreferenced: false)
+                logger.info("joined the processes serving the database; the start-up clean-up is theirs")
+            }
+        }
         logger.info(
             "data directory ready",
             metadata: [
@@ -217,7 +270,11 @@ struct Serve: AsyncParsableCommand {
             services: [
                 .init(service: app), .init(service: SystemdStopNotifier(logger: logger)),
                 .init(
-                    service: IdleMemoryTrimmer(connections: api.connections, release: { database.releaseMemory() }),
+                    service: IdleMemoryTrimmer(
+                        connections: api.connections,
+                        release: {
+                            if case .sqlite(let database) = backend { database.releaseMemory() }
+                        }),
                     successTerminationBehavior: .ignore),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -225,7 +282,10 @@ struct Serve: AsyncParsableCommand {
         // In-flight requests finish first, then the worker stops between ticks, then the
         // database closes (its WAL checkpointed).
         try await ServiceGroup(configuration: configuration).run()
-        try database.close()
+        switch backend {
+        case .sqlite(let database): try database.close()
+        case .postgres(let database): await database.leaveServers()
+        }
         logger.info("drivesd stopped")
     }
 }

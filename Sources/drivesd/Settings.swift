@@ -419,17 +419,17 @@ enum ListenGuard {
     /// What is still at its default, each with the key that changes it: the admin password
     /// (unless the admin API is off), the demo account's password (the one it will be created
     /// with, or the one it has).
-    static func defaultCredentials(_ settings: Settings, database: AppDatabase) async throws -> [String] {
+    static func defaultCredentials(_ settings: Settings, accounts: any AccountRepository) async throws -> [String] {
         var found: [String] = []
         if settings.api.adminPassword == "admin" {
             found.append(
                 "the admin API's password is the default: set admin.password (DRIVESD_ADMIN_PASSWORD), or make it empty to turn the admin API off")
         }
         let demoDefault: Bool
-        if try database.userCount() == 0 {
+        if try await accounts.listUsers().isEmpty {
             demoDefault = settings.demoPassword == "demo"
         } else {
-            demoDefault = try await database.verifyUser(email: settings.demoEmail, password: "demo") != nil
+            demoDefault = try await accounts.verifyUser(email: settings.demoEmail, password: "demo") != nil
         }
         if demoDefault {
             found.append(

@@ -31,19 +31,23 @@ func withLiveDrivesd(
         TestDatabase.remove(dbPath)
         try? FileManager.default.removeItem(atPath: dbPath + "-data")
     }
-    let database = try AppDatabase.open(path: dbPath)
-    try database.migrate()
-    let alice = try Account(user: database.addUser(email: "alice@example.com", password: "alice-secret", iterations: 1000), password: "alice-secret")
-    let bob = try Account(user: database.addUser(email: "bob@example.com", password: "bob-secret", iterations: 1000), password: "bob-secret")
+    let opened = try await TestBackend.open(path: dbPath)
+    let alice = try Account(user: opened.alice, password: "alice-secret")
+    let bob = try Account(user: opened.bob, password: "bob-secret")
     var logger = Logger(label: "drivesd-test")
     logger.logLevel = .warning
-    let api = try DrivesdApp.buildAPI(
-        .sqlite(database), dataDirectory: ContentDirectory(root: dbPath + "-data"), settings: settings, logger: logger)
+    let api = try await DrivesdApp.buildAPI(
+        opened.backend, dataDirectory: ContentDirectory(root: dbPath + "-data"), settings: settings, logger: logger)
     _ = try await api.content.prepare()
-    try await api.buildApplication(host: "127.0.0.1", port: 0, logger: logger).test(.live) { client in
-        try await body(TestEnv(api: api, alice: alice, bob: bob, client: client))
+    do {
+        try await api.buildApplication(host: "127.0.0.1", port: 0, logger: logger).test(.live) { client in
+            try await body(TestEnv(api: api, alice: alice, bob: bob, client: client))
+        }
+    } catch {
+        try? await opened.close()
+        throw error
     }
-    try database.close()
+    try await opened.close()
 }
 
 /// The frames one websocket received.

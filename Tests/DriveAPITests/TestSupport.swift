@@ -5,6 +5,7 @@ import DrivesdApp
 import DriveLifecycle
 import DriveModel
 import DriveStore
+import DriveStorePostgres
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -124,29 +125,179 @@ func withDrivesd(
 ) async throws {
     let dbPath = path ?? TestDatabase.temporaryPath()
     defer { if path == nil { TestDatabase.remove(dbPath) } }
-    let database = try AppDatabase.open(path: dbPath)
-    try database.migrate()
-    let alice = try Account(user: existingOrNew(database, "alice@example.com"), password: "alice-secret")
-    let bob = try Account(user: existingOrNew(database, "bob@example.com"), password: "bob-secret")
+    let opened = try await TestBackend.open(path: dbPath)
+    let alice = try Account(user: opened.alice, password: "alice-secret")
+    let bob = try Account(user: opened.bob, password: "bob-secret")
     var logger = Logger(label: "drivesd-test")
     logger.logLevel = .warning
     let dataDir = dbPath + "-data"
     defer { if path == nil { try? FileManager.default.removeItem(atPath: dataDir) } }
-    let api = try DrivesdApp.buildAPI(
-        .sqlite(database), dataDirectory: ContentDirectory(root: dataDir), settings: settings, logger: logger)
+    let api = try await DrivesdApp.buildAPI(
+        opened.backend, dataDirectory: ContentDirectory(root: dataDir), settings: settings, logger: logger)
     _ = try await api.content.prepare()
     let app = Application(
         router: api.buildRouter(), services: runWorker ? [api.worker, api.outboxRunner] : [], logger: logger)
-    try await app.test(.router) { client in
-        try await body(TestEnv(api: api, alice: alice, bob: bob, client: client))
+    do {
+        try await app.test(.router) { client in
+            try await body(TestEnv(api: api, alice: alice, bob: bob, client: client))
+        }
+    } catch {
+        try? await opened.close()
+        throw error
     }
-    try database.close()
+    try await opened.close()
 }
 
-private func existingOrNew(_ database: AppDatabase, _ email: String) throws -> User {
-    if let user = try database.users().first(where: { $0.email == email }) { return user }
-    let password = email.hasPrefix("alice") ? "alice-secret" : "bob-secret"
-    return try database.addUser(email: email, password: password, iterations: 1000)
+/// Which storage the API tests run on: SQLite (a temp file), or PostgreSQL when
+/// `DRIVESD_TEST_POSTGRES_URL` names a server where the role may create databases
+/// (`scripts/test` starts a private cluster and runs the API tests a second time on it).
+enum TestBackend {
+    static let postgresURL = ProcessInfo.processInfo.environment["DRIVESD_TEST_POSTGRES_URL"]
+    static var isPostgres: Bool { postgresURL != nil }
+
+    struct Opened: Sendable {
+        let backend: DrivesdApp.Backend
+        let alice: User
+        let bob: User
+        let close: @Sendable () async throws -> Void
+    }
+
+    /// The database of `path` (a temp file path; on PostgreSQL the name of a database derived
+    /// from it, so that opening the same path again opens the same data), migrated, with Alice
+    /// and Bob.
+    static func open(path: String) async throws -> Opened {
+        guard let postgresURL else {
+            let database = try AppDatabase.open(path: path)
+            try database.migrate()
+            let alice = try await existingOrNew(database, "alice@example.com")
+            let bob = try await existingOrNew(database, "bob@example.com")
+            return Opened(backend: .sqlite(database), alice: alice, bob: bob, close: { try database.close() })
+        }
+        guard case .postgres(var address) = try DatabaseLocation(parsing: postgresURL) else {
+            throw TestBackendError("DRIVESD_TEST_POSTGRES_URL is not a postgres:// URL")
+        }
+        var logger = Logger(label: "drivesd-test-pg")
+        logger.logLevel = .error
+        // The tests run in parallel: at most `databaseSlots` databases hold connections at once
+        // (up to 3 each), within the private cluster's 600 (scripts/pg-cluster).
+        await databaseSlots.wait()
+        address.database = "t_" + String(fnv1a(path), radix: 16)
+        let target = address
+        do {
+            try await PostgresStore.withRunning(postgresAddress(postgresURL), logger: logger) { admin in
+                try await admin.createDatabaseIfMissing(target.database)
+            }
+        } catch {
+            databaseSlots.signal()
+            throw error
+        }
+        let pool = PostgresStore(address: address, logger: logger, maxConnections: 3)
+        let running = Task { await pool.run() }
+        let database = PostgresAppDatabase(store: pool)
+        // No LISTEN connection: one process per test database (the process tests run two).
+        do {
+            try await pool.checkConnection()
+            try await database.migrate()
+            let alice = try await existingOrNew(pool, "alice@example.com")
+            let bob = try await existingOrNew(pool, "bob@example.com")
+            return Opened(
+                backend: .postgres(database), alice: alice, bob: bob,
+                close: {
+                    running.cancel()
+                    databaseSlots.signal()
+                })
+        } catch {
+            running.cancel()
+            databaseSlots.signal()
+            throw error
+        }
+    }
+
+    static let databaseSlots = TestSemaphore(150)
+
+    /// The accounts of the database of `path` through a connection of their own: what another
+    /// process (the command line, a second daemon) sees and changes.
+    static func otherProcess(path: String) async throws
+        -> (accounts: any AccountRepository, close: @Sendable () async throws -> Void)
+    {
+        guard let postgresURL else {
+            let database = try AppDatabase.open(path: path)
+            return (database, { try database.close() })
+        }
+        var address = try postgresAddress(postgresURL)
+        address.database = "t_" + String(fnv1a(path), radix: 16)
+        var logger = Logger(label: "drivesd-test-pg-other")
+        logger.logLevel = .error
+        let pool = PostgresStore(address: address, logger: logger, maxConnections: 2)
+        let running = Task { await pool.run() }
+        return (pool, {
+            running.cancel()
+            await running.value
+        })
+    }
+
+    private static func postgresAddress(_ url: String) throws -> PostgresAddress {
+        guard case .postgres(let address) = try DatabaseLocation(parsing: url) else {
+            throw TestBackendError("DRIVESD_TEST_POSTGRES_URL is not a postgres:// URL")
+        }
+        return address
+    }
+
+    private static func existingOrNew(_ accounts: any AccountRepository, _ email: String) async throws -> User {
+        if let user = try await accounts.user(email) { return user }
+        let password = email.hasPrefix("alice") ? "alice-secret" : "bob-secret"
+        return try await accounts.createUser(email: email, password: password, iterations: 1000)
+    }
+
+    /// FNV-1a of `text`: a name that is the same in every run for the same path.
+    private static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return hash
+    }
+}
+
+/// A counting semaphore for tasks (waiters suspend, in order).
+final class TestSemaphore: @unchecked Sendable {
+    private let lock = NSLock()
+    private var available: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { available = count }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if available > 0 {
+                available -= 1
+                lock.unlock()
+                continuation.resume()
+            } else {
+                waiters.append(continuation)
+                lock.unlock()
+            }
+        }
+    }
+
+    func signal() {
+        lock.lock()
+        if waiters.isEmpty {
+            available += 1
+            lock.unlock()
+        } else {
+            let next = waiters.removeFirst()
+            lock.unlock()
+            next.resume()
+        }
+    }
+}
+
+struct TestBackendError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Parses a captured dump (`HTTP/1.1 ...` head, blank line, JSON body) from Fixtures/.

@@ -14,7 +14,7 @@ import Testing
 /// (`expected.json`), and its pending work completes. Releases whose drives hold bytes also left
 /// their data directory (`data-dir/`) and what it held (`content` in expected.json): it opens in
 /// place too, with nothing lost. Every fixture kept runs through every test.
-@Suite("Upgrade: a database written by the previous release")
+@Suite("Upgrade: a database written by the previous release", .enabled(if: !TestBackend.isPostgres, "SQLite files of earlier releases"))
 struct UpgradeFixtureTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/upgrade")
     static let admin: HTTPFields = [.authorization: "Basic " + Data("admin:admin".utf8).base64EncodedString()]

@@ -268,7 +268,7 @@ struct PostgresCommandTests {
         return try ChildProcess.run(try DaemonProcess.binary.path, arguments, environment: environment, errors: true)
     }
 
-    @Test("migrate, user, token and check-config work on a postgres:// URL; backup, restore and serve say what to do instead")
+    @Test("migrate, user, token and check-config work on a postgres:// URL; backup and restore say what to do instead")
     func commands() throws {
         let url = try PostgresCluster.freshDatabase()
         var (code, out) = try drivesd(["migrate", "--database", url])
@@ -312,9 +312,6 @@ struct PostgresCommandTests {
         (code, out) = try drivesd(["restore", "/nonexistent", "--database", url])
         #expect(code != 0)
         #expect(out.contains("pg_restore --clean"), "\(out)")
-        (code, out) = try drivesd(["serve", "--port", "0", "--database", url])
-        #expect(code != 0)
-        #expect(out.contains("serving the API from PostgreSQL is not in this release yet"), "\(out)")
 
         // A server that is not there: a clear error at once, not a minute of retries.
         let started = Date()
