@@ -32,6 +32,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
 USER_PASSWORD = "interop-pw-1"
+# A PostgreSQL server where the role may create databases (scripts/test-postgres starts a
+# private one): each drivesd then gets a database of its own there instead of a SQLite file.
+POSTGRES_URL = os.environ.get("INTEROP_POSTGRES_URL")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -75,7 +78,21 @@ class Drivesd:
 
     @property
     def database(self):
-        return os.path.join(self.workdir, "drivesd.sqlite")
+        if not POSTGRES_URL:
+            return os.path.join(self.workdir, "drivesd.sqlite")
+        marker = os.path.join(self.workdir, "postgres.url")
+        if not os.path.exists(marker):
+            name = "interop_" + uuidlib.uuid4().hex[:16]
+            subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", POSTGRES_URL, "-c", "CREATE DATABASE " + name],
+                           check=True, capture_output=True, timeout=60)
+            with open(marker, "w") as f:
+                f.write(POSTGRES_URL.rsplit("/", 1)[0] + "/" + name)
+        with open(marker) as f:
+            return f.read().strip()
+
+    @property
+    def data_dir(self):
+        return os.path.join(self.workdir, "drivesd-data")
 
     @property
     def port_file(self):
@@ -92,7 +109,7 @@ class Drivesd:
 
     def cli(self, *args):
         res = subprocess.run(
-            [self.binary, *args, "--database", self.database],
+            [self.binary, *args, "--database", self.database, "--data-dir", self.data_dir],
             env=self.env(), capture_output=True, text=True, timeout=120,
         )
         assert res.returncode == 0, "drivesd %s failed (%d): %s%s" % (
@@ -115,7 +132,7 @@ class Drivesd:
         self.port = 0
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--host", "127.0.0.1", "--port", "0", "--port-file", self.port_file,
-             "--database", self.database, "--time-scale", self.time_scale]
+             "--database", self.database, "--data-dir", self.data_dir, "--time-scale", self.time_scale]
             + (["--config", self.config] if self.config else []),
             env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )

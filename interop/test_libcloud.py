@@ -337,6 +337,9 @@ class TestServersWithLibrary:
         drive = lc.ex_get_drive(boot["drive"]["uuid"])
         assert drive.name == "%s-drive" % name
         assert drive.size >= size.disk
+        # create_node starts the server and returns while it is `starting`: a stop is refused
+        # until the start completes (as on CloudSigma), which the worker does a moment later.
+        wait_until(lambda: lc.ex_get_node(node.id).state == NodeState.RUNNING, what="node running")
         lc.stop_node(node)
         wait_until(lambda: lc.ex_get_node(node.id).state == NodeState.STOPPED,
                    what="node stopped")

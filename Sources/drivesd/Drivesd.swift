@@ -398,21 +398,46 @@ struct Verify: AsyncParsableCommand {
     func run() async throws {
         let settings = try await store.settings()
         let directory = store.contentDirectory(settings)
-        var lock: DataDirectoryLock?
-        if repair {
-            lock = try DataDirectoryLock(directory)
-            guard lock != nil else { throw ValidationError("the data directory \(directory.root) is in use: stop the daemon before --repair") }
-        }
-        defer { lock?.release() }
-        let database = try store.openDatabase(
-            settings, postgres: "drivesd verify reads the content map of SQLite databases only in this release; \(settings.database) is PostgreSQL")
-        defer { try? database.close() }
-        try database.migrate()
-        let stores = try database.stores(durations: OperationDurations())
         var logger = Logger(label: "drivesd")
         logger.logLevel = .warning
-        let service = ContentService(directory: directory, repository: stores.content, catalogue: settings.api.catalogue, logger: logger)
-        let report = try await service.verify(repair: repair, progress: Progress(label: "verify"))
+        let report: VerifyReport
+        switch settings.database {
+        case .sqlite(let path):
+            var lock: DataDirectoryLock?
+            if repair {
+                lock = try DataDirectoryLock(directory)
+                guard lock != nil else { throw ValidationError("the data directory \(directory.root) is in use: stop the daemon before --repair") }
+            }
+            defer { lock?.release() }
+            let database = try AppDatabase.open(path: path, synchronous: settings.synchronous)
+            defer { try? database.close() }
+            try database.migrate()
+            let stores = try database.stores(durations: OperationDurations())
+            let service = ContentService(directory: directory, repository: stores.content, catalogue: settings.api.catalogue, logger: logger)
+            report = try await service.verify(repair: repair, progress: Progress(label: "verify"))
+        case .postgres(let address):
+            let repair = self.repair
+            let catalogue = settings.api.catalogue
+            let logger = logger
+            report = try await PostgresStore.withRunning(address, logger: StoreOptions.commandLogger) { pool in
+                let database = PostgresAppDatabase(store: pool)
+                try await database.migrate()
+                let stores = try await database.stores(durations: OperationDurations())
+                let service = ContentService(directory: directory, repository: stores.content, catalogue: catalogue, logger: logger)
+                guard repair else { return try await service.verify(repair: false, progress: Progress(label: "verify")) }
+                // Repair removes what no row references: only with no daemon serving the database
+                // (one could be writing an upload's files).
+                let found = LockedValue<VerifyReport?>(nil)
+                let alone = try await database.joinServers {
+                    found.set(try await service.verify(repair: true, progress: Progress(label: "verify")))
+                }
+                await database.leaveServers()
+                guard alone, let report = found.get() else {
+                    throw ValidationError("drivesd processes are serving \(address): stop them before --repair")
+                }
+                return report
+            }
+        }
         for problem in report.damaged { print("DAMAGED \(problem)") }
         for path in report.unreferenced { print("\(repair ? "REMOVED" : "UNREFERENCED") \(path)") }
         print(
@@ -420,6 +445,15 @@ struct Verify: AsyncParsableCommand {
         )
         if !report.damaged.isEmpty { throw ExitCode(1) }
     }
+}
+
+/// A value set inside a non-escaping closure and read after it.
+final class LockedValue<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: T
+    init(_ value: T) { self.value = value }
+    func set(_ new: T) { lock.withLock { value = new } }
+    func get() -> T { lock.withLock { value } }
 }
 
 struct Migrate: AsyncParsableCommand {

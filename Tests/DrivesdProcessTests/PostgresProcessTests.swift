@@ -111,6 +111,14 @@ extension ProcessSuites {
             #expect(try PostgresCluster.psql(url, "SELECT count(*) FROM drives") == "22")
             #expect(try PostgresCluster.psql(url, "SELECT count(*) FROM drives WHERE status <> 'unmounted'") == "0")
 
+            // verify reads the shared content map; --repair waits for no process to serve.
+            let (verified, report) = try two.run(["verify", "--database", url], errors: true)
+            #expect(verified == 0, "\(report)")
+            #expect(report.contains(" 0 damaged, 0 unreferenced"), "\(report)")
+            let (refused, why) = try two.run(["verify", "--repair", "--database", url], errors: true)
+            #expect(refused != 0)
+            #expect(why.contains("stop them before --repair"), "\(why)")
+
             // The dead process's place is taken: a third start joins the survivor.
             let three = try DaemonProcess(environment: one.environment.filter { $0.key == "DRIVESD_STORAGE_DATA_DIR" })
             three.databasePathOverride = url

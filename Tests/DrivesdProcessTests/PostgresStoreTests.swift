@@ -1,3 +1,4 @@
+import DriveLifecycle
 import DriveModel
 import DriveStorage
 import DriveStore
@@ -319,5 +320,55 @@ struct PostgresCommandTests {
         #expect(code != 0)
         #expect(out.contains("cannot connect"), "\(out)")
         #expect(Date().timeIntervalSince(started) < 10)
+    }
+}
+
+/// What crosses processes on PostgreSQL: a commit in one wakes the other (LISTEN/NOTIFY), and the
+/// change events it recorded are there for the other's websocket hub to read.
+@Suite("PostgreSQL backend: between processes")
+struct PostgresBetweenProcessesTests {
+    @Test("a drive created through one process rings the other's doorbells and its change event is read there")
+    func commitsReachTheOtherProcess() async throws {
+        let url = try PostgresCluster.freshDatabase()
+        let address = try PostgresCluster.address(url)
+        let one = PostgresAppDatabase(store: PostgresStore(address: address, logger: PostgresStoreTests.logger, maxConnections: 3))
+        let two = PostgresAppDatabase(store: PostgresStore(address: address, logger: PostgresStoreTests.logger, maxConnections: 3))
+        let tasks = [
+            Task { await one.store.run() }, Task { await two.store.run() }, Task { await one.listen() }, Task { await two.listen() },
+        ]
+        defer { for task in tasks { task.cancel() } }
+        try await one.migrate()
+        try await two.migrate()
+        let user = try await one.store.createUser(email: "events@example.com", password: "pw", iterations: 1000)
+        let storesOne = try await one.stores(durations: OperationDurations(timeScale: 0))
+        let storesTwo = try await two.stores(durations: OperationDurations(timeScale: 0))
+        // A subscriber on process two: events are recorded from now on.
+        try await storesTwo.events.addListeners(1)
+        let cursor = try await storesTwo.events.latestEventID()
+        // LISTEN is set up (its first pass rings everything once): start from quiet doorbells.
+        for _ in 0..<100 where !two.signals.events.isRung { try await Task.sleep(for: .milliseconds(10)) }
+        await two.signals.events.wait(upTo: .milliseconds(1))
+        await two.signals.transitions.wait(upTo: .milliseconds(1))
+        #expect(!two.signals.events.isRung)
+        #expect(!two.signals.transitions.isRung)
+
+        let drive = try await storesOne.drives.create(
+            owner: user.uuid, specs: [DriveSpec(name: "seen", size: 1 << 30, media: .disk, storageType: "dssd")])[0]
+        // Process two hears of it without any request of its own.
+        for _ in 0..<300 where !(two.signals.events.isRung && two.signals.transitions.isRung) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(two.signals.events.isRung)
+        #expect(two.signals.transitions.isRung, "its worker wakes for the transition the other scheduled")
+        let events = try await storesTwo.events.events(after: cursor, limit: 10)
+        #expect(events.map(\.uuid) == [drive.uuid])
+        #expect(events.first?.resourceType == "drives")
+        #expect(events.first?.owner == user.uuid)
+        // And its worker completes it: exactly one process does (the row is claimed and gone).
+        let first = try await storesTwo.transitions.completeDue(now: Date().addingTimeInterval(5), limit: 10)
+        let again = try await storesOne.transitions.completeDue(now: Date().addingTimeInterval(5), limit: 10)
+        #expect(first.moved == [drive.uuid])
+        #expect(again.moved.isEmpty)
+        #expect(try await storesOne.drives.drive(owner: user.uuid, uuid: drive.uuid).status == .unmounted)
     }
 }
