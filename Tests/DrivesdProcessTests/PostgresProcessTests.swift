@@ -81,6 +81,25 @@ extension ProcessSuites {
             let source = String(decoding: upload.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(try await one.wait(source, for: "unmounted") == "unmounted")
 
+            // A chunked upload in flight: two of its three chunks acknowledged by the first process.
+            let chunk = 1 << 20
+            let image = Data((0..<(3 * chunk)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) })
+            let started = try await one.request(
+                "POST", "/api/2.0/initupload/", body: #"{"name": "chunked", "size": \#(image.count), "media": "disk"}"#)
+            let chunked = try #require(started.json?["objects"]?.arrayValue?.first?["uuid"]?.stringValue)
+            func sendChunk(_ daemon: DaemonProcess, _ index: Int) async throws -> Int {
+                let link = try await daemon.request(
+                    "POST", "/api/2.0/drives/\(chunked)/action/?do=upload_chunk",
+                    body: #"{"chunk_number": \#(index), "chunk_size": \#(chunk)}"#)
+                let path = try #require(link.json?["link"]?.stringValue)
+                return try await daemon.raw(
+                    "POST", path, body: image.subdata(in: (index * chunk)..<((index + 1) * chunk)),
+                    headers: ["Content-Type": "application/octet-stream"], authenticated: false
+                ).status
+            }
+            #expect(try await sendChunk(one, 0) == 200)
+            #expect(try await sendChunk(one, 2) == 200)
+
             let objects = (0..<20).map { #"{"name": "bulk-\#($0)", "size": 1073741824, "media": "disk"}"# }.joined(separator: ", ")
             let bulk = try await one.request("POST", "/api/2.0/drives/", body: #"{"objects": [\#(objects)]}"#)
             #expect(bulk.status == 201)
@@ -97,6 +116,11 @@ extension ProcessSuites {
                 #expect(try await two.wait(uuid, for: "unmounted", seconds: 20) == "unmounted", "\(uuid)")
             }
             #expect(try await two.wait(copy, for: "unmounted", seconds: 20) == "unmounted")
+            // The upload goes on through the survivor: the acknowledged chunks are there.
+            #expect(try await sendChunk(two, 1) == 200)
+            #expect(try await two.wait(chunked, for: "unmounted", seconds: 20) == "unmounted")
+            let whole = try await two.raw("GET", "/api/2.0/drives/\(chunked)/download/", headers: ["Range": "bytes=0-\(image.count - 1)"])
+            #expect(sameBytes(whole.body, image), "every acknowledged byte, and the last chunk's")
             #expect(try await two.wait(source, for: "unmounted", seconds: 20) == "unmounted")
             let download = try await two.raw("GET", "/api/2.0/drives/\(copy)/download/", headers: ["Range": "bytes=0-\(bytes.count - 1)"])
             #expect(sameBytes(download.body, bytes), "the clone holds the source's bytes")
@@ -107,8 +131,8 @@ extension ProcessSuites {
             let jobStates = (jobs.json?["objects"]?.arrayValue ?? []).compactMap { $0["state"]?.stringValue }
             #expect(jobStates == ["success"], "\(jobStates)")
             #expect(try PostgresCluster.psql(url, "SELECT count(*) FROM pending_transitions") == "0")
-            #expect(try PostgresCluster.psql(url, "SELECT drives FROM owner_drive_counts") == "22")
-            #expect(try PostgresCluster.psql(url, "SELECT count(*) FROM drives") == "22")
+            #expect(try PostgresCluster.psql(url, "SELECT drives FROM owner_drive_counts") == "23")
+            #expect(try PostgresCluster.psql(url, "SELECT count(*) FROM drives") == "23")
             #expect(try PostgresCluster.psql(url, "SELECT count(*) FROM drives WHERE status <> 'unmounted'") == "0")
 
             // verify reads the shared content map; --repair waits for no process to serve.
