@@ -68,7 +68,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            // Shared/ is DriveStore's Shared/ (a symbolic link): the same stores, compiled over
+            // SyncSQL instead of GRDB, with `#if POSTGRES` where the engines differ.
+            swiftSettings: swiftSettings + [.define("POSTGRES")]
         ),
         // Drives' bytes: the data directory (extent files), uploads, reads, and the removal of
         // what nothing references. The database side goes through `ContentRepository`.

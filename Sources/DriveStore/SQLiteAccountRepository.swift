@@ -26,7 +26,7 @@ extension AppDatabase {
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [user.uuid, email, Data(hash), Data(salt), iterations, user.createdAt, ha1])
-            try SQLiteNetworkRepository.topUp(db, owner: user.uuid)
+            try SQLNetworkRepository.topUp(db, owner: user.uuid)
             return user
         }
     }

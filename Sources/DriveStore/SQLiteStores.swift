@@ -18,20 +18,20 @@ extension AppDatabase {
         let env = WriteEnvironment(
             durations: durations, modes: try TransitionModes(database: self), catalogue: catalogue, hosts: max(1, hosts))
         return Stores(
-            drives: SQLiteDriveRepository(database: self, env: env),
-            licenses: SQLiteLicenseRepository(database: self),
-            jobs: SQLiteJobRepository(database: self),
-            servers: SQLiteServerRepository(database: self, env: env, hotplug: hotplug),
-            tags: SQLiteTagRepository(database: self),
-            networks: SQLiteNetworkRepository(database: self),
-            library: SQLiteLibraryRepository(database: self),
+            drives: SQLDriveRepository(database: self, env: env),
+            licenses: SQLLicenseRepository(database: self),
+            jobs: SQLJobRepository(database: self),
+            servers: SQLServerRepository(database: self, env: env, hotplug: hotplug),
+            tags: SQLTagRepository(database: self),
+            networks: SQLNetworkRepository(database: self),
+            library: SQLLibraryRepository(database: self),
             accounts: self,
-            admin: SQLiteAdminRepository(database: self, env: env),
-            transitions: SQLiteTransitionRepository(database: self, env: env),
-            outbox: SQLiteOutboxRepository(database: self),
-            content: SQLiteContentRepository(database: self, env: env),
-            snapshots: SQLiteSnapshotRepository(database: self, env: env),
-            events: SQLiteEventRepository(database: self),
+            admin: SQLAdminRepository(database: self, env: env),
+            transitions: SQLTransitionRepository(database: self, env: env),
+            outbox: SQLOutboxRepository(database: self),
+            content: SQLContentRepository(database: self, env: env),
+            snapshots: SQLSnapshotRepository(database: self, env: env),
+            events: SQLEventRepository(database: self),
             changes: generation,
             signals: signals)
     }

@@ -61,7 +61,7 @@ public final class PostgresAppDatabase: Sendable {
     }
 
     /// Whether every migration was applied when this process last looked (readiness).
-    func isMigrated() -> Bool { migrated.load(ordering: .relaxed) }
+    func isMigrated() throws -> Bool { migrated.load(ordering: .relaxed) }
 
     /// Whether this process found no other serving when it joined (`joinServers`).
     var servesAlone: Bool { alone.load(ordering: .relaxed) }
@@ -210,40 +210,6 @@ public final class PostgresAppDatabase: Sendable {
     }
 }
 
-/// Signals to give once the transaction that asked for them commits, never before (a worker woken
-/// early would not see the rows yet) and never after a rollback.
-final class AfterCommit: Sendable {
-    enum Signal: Sendable { case transitions, outbox }
-
-    private let flags = Mutex<(transitions: Bool, outbox: Bool)>((false, false))
-    let signals: StoreSignals
-
-    init(signals: StoreSignals) { self.signals = signals }
-
-    /// Called inside a write transaction.
-    func ring(_ signal: Signal) {
-        flags.withLock {
-            switch signal {
-            case .transitions: $0.transitions = true
-            case .outbox: $0.outbox = true
-            }
-        }
-    }
-
-    func didCommit() {
-        let (transitions, outbox) = flags.withLock { flags in
-            defer { flags = (false, false) }
-            return flags
-        }
-        if transitions { signals.transitions.ring() }
-        if outbox { signals.outbox.ring() }
-    }
-
-    func didRollback() {
-        flags.withLock { $0 = (false, false) }
-    }
-}
-
 /// A lock for tasks: waiters queue in order and suspend instead of blocking a thread.
 final class AsyncLock: Sendable {
     private struct State {
@@ -284,3 +250,6 @@ final class AsyncLock: Sendable {
         next?.resume()
     }
 }
+
+/// The name the shared stores (`Shared/`) know the database by, in this module as in DriveStore.
+public typealias AppDatabase = PostgresAppDatabase

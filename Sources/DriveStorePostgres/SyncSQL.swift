@@ -180,12 +180,19 @@ struct Row: Sendable {
         try statement.database.rows(statement.sql, arguments).first
     }
 
-    /// Every row at once (the SQLite stores' cursors; answers here arrive whole).
-    static func fetchCursor(_ statement: Statement, arguments: StatementArguments = StatementArguments()) throws
-        -> IndexingIterator<[Row]>
-    {
-        try statement.database.rows(statement.sql, arguments).makeIterator()
+    /// The rows one at a time, as GRDB's cursors give them (here they arrive whole).
+    static func fetchCursor(_ statement: Statement, arguments: StatementArguments = StatementArguments()) throws -> RowCursor {
+        RowCursor(try statement.database.rows(statement.sql, arguments))
     }
+}
+
+/// GRDB's `RowCursor`, over rows already read.
+final class RowCursor {
+    private var iterator: IndexingIterator<[Row]>
+
+    init(_ rows: [Row]) { iterator = rows.makeIterator() }
+
+    func next() throws -> Row? { iterator.next() }
 }
 
 // MARK: Values

@@ -15,7 +15,7 @@ public enum DrivesdApp {
     /// Where the data lives.
     public enum Backend: Sendable {
         /// One SQLite database (WAL), opened and migrated by the caller.
-        case sqlite(AppDatabase)
+        case sqlite(DriveStore.AppDatabase)
         /// A PostgreSQL database several processes may share, migrated by the caller, its pool
         /// running.
         case postgres(PostgresAppDatabase)

@@ -56,10 +56,10 @@ struct StoreOptions: ParsableArguments {
 
     /// Opens the SQLite database `settings` names; a PostgreSQL URL is refused with `why` (what
     /// this command cannot do there, and what to do instead).
-    func openDatabase(_ settings: Settings, postgres why: String = "") throws -> AppDatabase {
+    func openDatabase(_ settings: Settings, postgres why: String = "") throws -> DriveStore.AppDatabase {
         switch settings.database {
         case .sqlite(let path):
-            return try AppDatabase.open(path: path, synchronous: settings.synchronous)
+            return try DriveStore.AppDatabase.open(path: path, synchronous: settings.synchronous)
         case .postgres(let address):
             throw ValidationError(
                 why.isEmpty ? "this command works on SQLite databases only, and \(address) is PostgreSQL" : why)
@@ -74,7 +74,7 @@ struct StoreOptions: ParsableArguments {
         do {
             switch settings.database {
             case .sqlite(let path):
-                let database = try AppDatabase.open(path: path, synchronous: settings.synchronous)
+                let database = try DriveStore.AppDatabase.open(path: path, synchronous: settings.synchronous)
                 defer { try? database.close() }
                 try database.migrate()
                 return try await body(database, settings)
@@ -152,12 +152,12 @@ struct Serve: AsyncParsableCommand {
         defer { for task in background { task.cancel() } }
         switch settings.database {
         case .sqlite(let path):
-            let database = try AppDatabase.open(path: path, synchronous: settings.synchronous)
+            let database = try DriveStore.AppDatabase.open(path: path, synchronous: settings.synchronous)
             let applied = try database.migrate()
             if !applied.isEmpty { logger.info("applied migrations", metadata: ["migrations": "\(applied)"]) }
             backend = .sqlite(database)
             accounts = database
-            networks = SQLiteNetworkRepository(database: database)
+            networks = DriveStore.SQLNetworkRepository(database: database)
         case .postgres(let address):
             let pool = PostgresStore(address: address, logger: logger, maxConnections: settings.maxConnections)
             background.append(Task { await pool.run() })
@@ -172,7 +172,7 @@ struct Serve: AsyncParsableCommand {
             background.append(Task { await database.listen() })
             backend = .postgres(database)
             accounts = pool
-            networks = PostgresNetworkRepository(database: database)
+            networks = DriveStorePostgres.SQLNetworkRepository(database: database)
         }
         if !ListenGuard.isLoopback(settings.host), case let defaults = try await ListenGuard.defaultCredentials(settings, accounts: accounts),
             !defaults.isEmpty
@@ -409,7 +409,7 @@ struct Verify: AsyncParsableCommand {
                 guard lock != nil else { throw ValidationError("the data directory \(directory.root) is in use: stop the daemon before --repair") }
             }
             defer { lock?.release() }
-            let database = try AppDatabase.open(path: path, synchronous: settings.synchronous)
+            let database = try DriveStore.AppDatabase.open(path: path, synchronous: settings.synchronous)
             defer { try? database.close() }
             try database.migrate()
             let stores = try database.stores(durations: OperationDurations())

@@ -32,8 +32,8 @@ func withLiveDrivesd(
         try? FileManager.default.removeItem(atPath: dbPath + "-data")
     }
     let opened = try await TestBackend.open(path: dbPath)
-    let alice = try Account(user: opened.alice, password: "alice-secret")
-    let bob = try Account(user: opened.bob, password: "bob-secret")
+    let alice = Account(user: opened.alice, password: "alice-secret")
+    let bob = Account(user: opened.bob, password: "bob-secret")
     var logger = Logger(label: "drivesd-test")
     logger.logLevel = .warning
     let api = try await DrivesdApp.buildAPI(

@@ -126,8 +126,8 @@ func withDrivesd(
     let dbPath = path ?? TestDatabase.temporaryPath()
     defer { if path == nil { TestDatabase.remove(dbPath) } }
     let opened = try await TestBackend.open(path: dbPath)
-    let alice = try Account(user: opened.alice, password: "alice-secret")
-    let bob = try Account(user: opened.bob, password: "bob-secret")
+    let alice = Account(user: opened.alice, password: "alice-secret")
+    let bob = Account(user: opened.bob, password: "bob-secret")
     var logger = Logger(label: "drivesd-test")
     logger.logLevel = .warning
     let dataDir = dbPath + "-data"

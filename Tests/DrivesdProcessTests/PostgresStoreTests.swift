@@ -119,7 +119,7 @@ struct PostgresStoreTests {
                 defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
                 let database = try AppDatabase.open(path: path)
                 try database.migrate()
-                try await SQLiteNetworkRepository(database: database).allot(ips: 2, vlans: 1)
+                try await DriveStore.SQLNetworkRepository(database: database).allot(ips: 2, vlans: 1)
                 let reader = try DatabaseQueue(path: path)
                 try await body(database) { sql in
                     try reader.read { db in
