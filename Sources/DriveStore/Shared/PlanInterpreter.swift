@@ -219,13 +219,11 @@ struct PlanInterpreter {
     func startJob(_ kind: JobKind, owner: String, resources: [String], due: Double) throws -> (seq: Int64, uuid: String) {
         let uuid = Identifiers.make(now: now)
         let start = now.timeIntervalSince1970
-        let seq = try Int64.fetchOne(
-            db,
-            sql: """
+        let seq = try Int64.fetchOne(db.cachedStatement(sql: """
                 INSERT INTO jobs (uuid, owner, operation, state, resources, started_at, due_at, created,
                                   last_modified, last_modified_at)
                 VALUES (?, ?, ?, 'started', ?, ?, ?, ?, ?, ?) RETURNING seq
-                """,
+                """),
             arguments: [uuid, owner, kind.rawValue, Codec.encode(resources), start, due, stamp, stamp, start])
         return (seq ?? 0, uuid)
     }

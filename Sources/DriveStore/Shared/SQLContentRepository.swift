@@ -29,8 +29,7 @@ public struct SQLContentRepository: ContentRepository {
             if DriveRules.isEphemeral(spec.storageType) { throw DriveRules.ephemeralUploadRefusal }
             let plan = DriveLifecycle.upload
             let licenses = try SQLLicenseRepository.resolveLicenses(db, spec.licenses)
-            let image = try Int64.fetchOne(
-                db, sql: "INSERT INTO content_images (refs, extent_size, sealed, created_at) VALUES (0, ?, 0, ?) RETURNING id",
+            let image = try Int64.fetchOne(db.cachedStatement(sql: "INSERT INTO content_images (refs, extent_size, sealed, created_at) VALUES (0, ?, 0, ?) RETURNING id"),
                 arguments: [extentSize, now.timeIntervalSince1970]) ?? 0
             let drive = Drive(
                 uuid: Identifiers.make(now: now), owner: owner, name: spec.name, size: spec.size, media: spec.media,
@@ -251,8 +250,7 @@ public struct SQLContentRepository: ContentRepository {
             // The image row first (so its files are never unreferenced), then the file, then the
             // extent and the library's reference in one transaction.
             let image = try await database.write { db in
-                try Int64.fetchOne(
-                    db, sql: "INSERT INTO content_images (refs, extent_size, sealed, created_at) VALUES (1, ?, 1, ?) RETURNING id",
+                try Int64.fetchOne(db.cachedStatement(sql: "INSERT INTO content_images (refs, extent_size, sealed, created_at) VALUES (1, ?, 1, ?) RETURNING id"),
                     arguments: [4 * 1024 * 1024, Date().timeIntervalSince1970]) ?? 0
             }
             let extent = try write(image, library.uuid, library.name)

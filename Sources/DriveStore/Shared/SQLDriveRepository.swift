@@ -92,8 +92,7 @@ public struct SQLDriveRepository: DriveRepository {
     static func insertRow(
         _ db: Database, _ drive: Drive, host: Int, licensesFrozen: Bool, stamp: String, contentImage: Int64? = nil
     ) throws -> Int64 {
-        try Int64.fetchOne(
-            db, sql: "\(insertInto) VALUES \(rowPlaceholders) RETURNING seq",
+        try Int64.fetchOne(db.cachedStatement(sql: "\(insertInto) VALUES \(rowPlaceholders) RETURNING seq"),
             arguments: StatementArguments(
                 rowValues(drive, host: host, licensesFrozen: licensesFrozen, stamp: stamp, contentImage: contentImage))) ?? 0
     }

@@ -91,8 +91,7 @@ public struct SQLNetworkRepository: NetworkRepository {
         let haveIPs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ips WHERE owner = ?", arguments: [owner]) ?? 0
         for _ in 0..<max(0, wantIPs - haveIPs) {
             // The address follows from the row's seq: insert, then name it.
-            let seq = try Int64.fetchOne(
-                db, sql: "INSERT INTO ips (address, owner, netmask, gateway, created_at) VALUES (?, ?, 0, '', ?) RETURNING seq",
+            let seq = try Int64.fetchOne(db.cachedStatement(sql: "INSERT INTO ips (address, owner, netmask, gateway, created_at) VALUES (?, ?, 0, '', ?) RETURNING seq"),
                 arguments: ["pending-\(UUID().uuidString)", owner, now]) ?? 0
             let allocation = NetworkAllocation.address(seq: seq)
             try db.execute(

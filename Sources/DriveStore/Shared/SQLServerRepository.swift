@@ -53,12 +53,10 @@ public struct SQLServerRepository: ServerRepository {
             for spec in specs {
                 let uuid = Identifiers.make(now: now)
                 try Self.checkNICs(db, owner: owner, server: uuid, nics: spec.extra["nics"])
-                let seq = try Int64.fetchOne(
-                    db,
-                    sql: """
+                let seq = try Int64.fetchOne(db.cachedStatement(sql: """
                         INSERT INTO servers (uuid, owner, name, cpu, mem, vnc_password, status, meta, extra, created_at, updated_at)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq
-                        """,
+                        """),
                     arguments: [
                         uuid, owner, spec.name, spec.cpu, spec.mem, spec.vncPassword,
                         (ServerLifecycle.create.status ?? .stopped).rawValue, Codec.encode(spec.meta ?? [:]),

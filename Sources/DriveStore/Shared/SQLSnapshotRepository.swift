@@ -87,13 +87,11 @@ public struct SQLSnapshotRepository: SnapshotRepository {
                     uuid: Identifiers.make(now: now), owner: owner, drive: spec.drive,
                     name: spec.name ?? SnapshotNaming.defaultName(drive: spec.drive, at: now), meta: spec.meta,
                     status: plan.status ?? .creating, timestamp: SnapshotNaming.timestamp(now), size: drive.drive.size)
-                let seq = try Int64.fetchOne(
-                    db,
-                    sql: """
+                let seq = try Int64.fetchOne(db.cachedStatement(sql: """
                         INSERT INTO snapshots (uuid, owner, drive_seq, name, meta, status, size, media, storage_type,
                                                content_image, timestamp, created_at, updated_at)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq
-                        """,
+                        """),
                     arguments: [
                         snapshot.uuid, owner, drive.seq, snapshot.name, Codec.encode(snapshot.meta), snapshot.status.rawValue,
                         snapshot.size, drive.drive.media.rawValue, drive.drive.storageType, drive.contentImage, snapshot.timestamp,

@@ -17,8 +17,7 @@ public struct SQLTagRepository: TagRepository {
         try await database.write { db in
             var seqs: [Int64] = []
             for spec in specs {
-                let seq = try Int64.fetchOne(
-                    db, sql: "INSERT INTO tags (uuid, owner, name, meta, created_at) VALUES (?, ?, ?, ?, ?) RETURNING seq",
+                let seq = try Int64.fetchOne(db.cachedStatement(sql: "INSERT INTO tags (uuid, owner, name, meta, created_at) VALUES (?, ?, ?, ?, ?) RETURNING seq"),
                     arguments: [Identifiers.make(now: now), owner, spec.name, Codec.encode(spec.meta ?? [:]), Timestamp.string(now)]) ?? 0
                 try Self.setResources(db, owner: owner, tagSeq: seq, spec.resources ?? [])
                 seqs.append(seq)
