@@ -29,7 +29,13 @@ extension PostgresStore: AccountRepository {
                     INSERT INTO users (uuid, email, password_hash, salt, iterations, created_at, digest_ha1)
                     VALUES (\(user.uuid), \(email), \(Data(hash)), \(Data(salt)), \(iterations), \(user.createdAt), \(ha1))
                     """)
-                try await Self.topUpNetworks(tx, owner: user.uuid)
+                // The account's IPs and VLANs, by the shared store's code, on this transaction's
+                // connection (from a thread that may wait for its answers).
+                let connection = tx.connection
+                let logger = self.logger
+                try await blocking.runIfActive {
+                    try SQLNetworkRepository.topUp(Database(connection: connection, logger: logger), owner: user.uuid)
+                }
                 return user
             }
         } catch let error as PostgresServerError where error.isUniqueViolation {

@@ -137,7 +137,7 @@ struct PostgresStoreTests {
                 let url = try PostgresCluster.freshDatabase()
                 try await PostgresStore.withRunning(try PostgresCluster.address(url), logger: PostgresStoreTests.logger) { (store: PostgresStore) async throws in
                     try await store.migrate()
-                    try await store.allotNetworks(ips: 2, vlans: 1)
+                    try await DriveStorePostgres.SQLNetworkRepository(database: PostgresAppDatabase(store: store)).allot(ips: 2, vlans: 1)
                     try await body(store) { sql in try PostgresCluster.psql(url, sql) }
                 }
             }
