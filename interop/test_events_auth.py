@@ -37,7 +37,7 @@ from cloudsigma import errors
 from cloudsigma.generic import GenericClient
 
 from conftest import USER_PASSWORD, UUID_RE, User
-from helpers import GiB, curl, drive_uri, response_headers, verbose_headers
+from helpers import GiB, curl, drive_uri, response_headers, verbose_headers, wait_for_status
 
 # Every frame is one of these resource types (§3.3), with exactly these keys at most.
 FRAME_TYPES = {"drives", "servers", "jobs", "snapshots", "tags"}
@@ -521,6 +521,10 @@ class TestDigest:
         assert r.status_code == 201, r.text
         uuid = r.json()["objects"][0]["uuid"]
         assert r.json()["objects"][0]["owner"]["uuid"] == user1.uuid
+        # The drive answers `creating` and is busy (403) until the worker's next tick: wait for
+        # it through the same digest session (PostgreSQL's worker is woken a little later).
+        wait_for_status(lambda u: requests.get(url + u + "/", auth=auth).json(),
+                        uuid, "unmounted", ["creating"])
         r = requests.delete(url + uuid + "/", auth=auth)
         assert r.status_code == 204
 
