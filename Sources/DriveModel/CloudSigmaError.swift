@@ -14,6 +14,9 @@ public struct CloudSigmaError: Error, Sendable, Equatable, CustomStringConvertib
         case insufficientStorage
         /// No format the client accepts can be served (406, `validation`).
         case notAcceptable
+        /// Not a CloudSigma type: the request conflicts with what exists (409, `validation`): a
+        /// state's name in use, uuids another account holds.
+        case conflict
 
         public var status: Int {
             switch self {
@@ -28,6 +31,7 @@ public struct CloudSigmaError: Error, Sendable, Equatable, CustomStringConvertib
             case .rangeNotSatisfiable: 416
             case .insufficientStorage: 507
             case .notAcceptable: 406
+            case .conflict: 409
             }
         }
 
@@ -35,7 +39,7 @@ public struct CloudSigmaError: Error, Sendable, Equatable, CustomStringConvertib
         public var wireName: String {
             switch self {
             case .method: "permission"
-            case .tooLarge, .rangeNotSatisfiable, .notAcceptable: "validation"
+            case .tooLarge, .rangeNotSatisfiable, .notAcceptable, .conflict: "validation"
             case .insufficientStorage: "backend"
             default: rawValue
             }

@@ -36,6 +36,8 @@ public struct Stores: Sendable {
     public var snapshots: any SnapshotRepository
     /// The change events of commits (the websocket's source).
     public var events: any EventRepository
+    /// Named states: saved environments, loaded back while the daemon runs.
+    public var states: any StateRepository
     /// Moves on every commit that may change an answer (the response cache's validity).
     public var changes: CommitGeneration
     public var signals: StoreSignals
@@ -45,9 +47,10 @@ public struct Stores: Sendable {
         servers: any ServerRepository, tags: any TagRepository, networks: any NetworkRepository, library: any LibraryRepository,
         accounts: any AccountRepository, admin: any AdminRepository, transitions: any TransitionRepository,
         outbox: any OutboxRepository, content: any ContentRepository, snapshots: any SnapshotRepository,
-        events: any EventRepository, changes: CommitGeneration, signals: StoreSignals
+        events: any EventRepository, states: any StateRepository, changes: CommitGeneration, signals: StoreSignals
     ) {
         self.events = events
+        self.states = states
         self.content = content
         self.snapshots = snapshots
         self.drives = drives

@@ -27,6 +27,8 @@ enum Dialect {
         ORDER BY s.seq
         """
     }
+    /// The names of a table's columns (`?`: the table), in order.
+    static let tableColumns = "SELECT name FROM pragma_table_info(?) ORDER BY cid"
     /// Appended to the worker's query of due transitions: nothing in SQLite (one writer).
     static let claimDue = ""
 }

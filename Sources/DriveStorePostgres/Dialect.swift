@@ -31,6 +31,11 @@ enum Dialect {
             ORDER BY s.seq
             """
     }
+    /// The names of a table's columns (`?`: the table), in order.
+    static let tableColumns = """
+        SELECT column_name::text FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position
+        """
     /// Appended to the worker's query of due transitions: several processes run a worker, and
     /// each claims the rows it completes.
     static let claimDue = "FOR UPDATE OF t SKIP LOCKED"

@@ -32,6 +32,7 @@ extension PostgresAppDatabase {
             content: SQLContentRepository(database: self, env: env),
             snapshots: SQLSnapshotRepository(database: self, env: env),
             events: SQLEventRepository(database: self),
+            states: SQLStateRepository(database: self),
             changes: generation,
             signals: signals)
     }

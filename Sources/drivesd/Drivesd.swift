@@ -20,7 +20,7 @@ struct Drivesd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drivesd",
         abstract: "A local, durable implementation of the CloudSigma API 2.0 Drives service.",
-        subcommands: [Serve.self, Migrate.self, UserCommand.self, TokenCommand.self, CheckConfig.self, Backup.self, Restore.self, Verify.self],
+        subcommands: [Serve.self, Migrate.self, UserCommand.self, TokenCommand.self, CheckConfig.self, Backup.self, Restore.self, Verify.self, StateCommand.self],
         defaultSubcommand: Serve.self)
 }
 

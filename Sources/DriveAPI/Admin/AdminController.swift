@@ -39,6 +39,7 @@ struct AdminController {
         ContentController(content: api.content, repository: api.stores.content, drives: api.stores.drives, settings: api.settings)
             .register(on: acting)
         registerCredentials(on: admin)
+        registerStates(on: admin)
         admin.resource("storage", get: { _, _ in .json(Self.storageJSON(try await api.stores.content.stats())) })
     }
 
