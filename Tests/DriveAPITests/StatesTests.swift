@@ -24,14 +24,14 @@ struct StatesTests {
         var bytes: [String: [UInt8]] = [:]
     }
 
-    static func view(_ env: TestEnv, as account: Account? = nil) async throws -> View {
+    static func view(_ env: TestEnv, as account: Account? = nil, bytes: Bool = true) async throws -> View {
         var view = View()
         for path in listPaths {
             let reply = try await env.get(path, as: account)
             try #require(reply.code == 200, "\(path): \(reply.text)")
             view.lists[path] = reply.json
         }
-        for drive in view.lists[listPaths[0]]?["objects"]?.arrayValue ?? [] {
+        for drive in view.lists[listPaths[0]]?["objects"]?.arrayValue ?? [] where bytes {
             guard let uuid = drive["uuid"]?.stringValue, drive["status"]?.stringValue == "unmounted" else { continue }
             let download = try await env.send(.get, "/api/2.0/drives/\(uuid)/download/", as: account)
             try #require(download.status == .ok, "download \(uuid): \(download.status)")

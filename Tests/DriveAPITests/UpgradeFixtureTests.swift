@@ -436,6 +436,24 @@ struct UpgradeFixtureTests {
         }
     }
 
+    @Test("an upgraded database saves and loads named states: the release's objects come back as they were", arguments: releases)
+    func statesAfterUpgrade(release: String) async throws {
+        let path = try Self.copyOfFixture(release)
+        defer { Self.removeCopy(path) }
+        try await withDrivesd(path: path) { env in
+            let alice = try await StatesTests.view(env, as: env.alice, bytes: false)
+            let bob = try await StatesTests.view(env, as: env.bob, bytes: false)
+            let save = try await env.request(.post, "/_drivesd/states", body: #"{"name": "upgraded"}"#, headers: Self.admin)
+            #expect(save.code == 201, "\(save.text)")
+            _ = try await env.createDrive(name: "after the save")
+            _ = try await env.createDrive(name: "bob's, after the save", as: env.bob)
+            let load = try await env.request(.post, "/_drivesd/states/upgraded/load", headers: Self.admin)
+            #expect(load.code == 200, "\(load.text)")
+            #expect(StatesTests.difference(alice, try await StatesTests.view(env, as: env.alice, bytes: false)) == "none")
+            #expect(StatesTests.difference(bob, try await StatesTests.view(env, as: env.bob, bytes: false)) == "none")
+        }
+    }
+
     @Test("pending work completes: timed transitions exactly when due, held ones when released", arguments: releases)
     func pendingWorkCompletes(release: String) async throws {
         let expected = try Self.expected(release)
