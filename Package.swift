@@ -138,6 +138,7 @@ let package = Package(
                 .embedInCode("Console/Resources/faults.mustache"),
                 .embedInCode("Console/Resources/requests.mustache"),
                 .embedInCode("Console/Resources/upload.mustache"),
+                .embedInCode("Console/Resources/states.mustache"),
                 .embedInCode("Console/Resources/error.mustache"),
                 .embedInCode("Console/Resources/console.css"),
                 .embedInCode("Console/Resources/console.js"),

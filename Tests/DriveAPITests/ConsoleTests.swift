@@ -283,6 +283,41 @@ struct ConsoleTests {
         }
     }
 
+    @Test("states: save (every account or one), load and delete from the page, as the admin API does")
+    func states() async throws {
+        try await withDrivesd { env in
+            let page = try await Self.console(env, .get, "/states")
+            #expect(page.code == 200)
+            #expect(page.text.contains("<h1>States</h1>") && page.text.contains("No state saved yet."))
+            #expect(page.text.contains(#"<option value="\#(env.bob.user.uuid)">bob@example.com</option>"#))
+            let token = try Self.csrf(page)
+            let drive = try await env.createDrive(name: "kept")
+            try await env.tick()
+            let saved = try await Self.console(env, .post, "/states", form: "name=base&account=&csrf=\(token)")
+            #expect(saved.code == 303 && saved.headers[.location]?.contains("Saved%20base") == true, "\(saved.headers)")
+            let bobs = try await Self.console(env, .post, "/states", form: "name=bobs&account=\(env.bob.user.uuid)&csrf=\(token)")
+            #expect(bobs.code == 303)
+            let twice = try await Self.console(env, .post, "/states", form: "name=base&account=&csrf=\(token)")
+            #expect(twice.headers[.location]?.contains("Refused") == true)
+            let listed = try await env.admin(.get, "states").json?["objects"]?.arrayValue ?? []
+            #expect(listed.compactMap { $0["name"]?.stringValue } == ["base", "bobs"])
+            #expect(listed.last?["account"]?["email"]?.stringValue == "bob@example.com")
+            let table = try await Self.console(env, .get, "/states")
+            #expect(table.text.contains(#"<tr data-name="base"><td><code>base</code></td><td>every account</td>"#))
+            #expect(table.text.contains(#"<tr data-name="bobs"><td><code>bobs</code></td><td>bob@example.com</td>"#))
+
+            #expect(try await env.request(.delete, "/api/2.0/drives/\(drive)/").code == 204)
+            let loaded = try await Self.console(env, .post, "/states/base/load", form: "csrf=\(token)")
+            #expect(loaded.code == 303 && loaded.headers[.location]?.contains("Loaded%20base") == true, "\(loaded.headers)")
+            #expect(try await env.status(drive) == "unmounted")
+            let deleted = try await Self.console(env, .post, "/states/base/delete", form: "csrf=\(token)")
+            #expect(deleted.code == 303)
+            #expect(try await env.admin(.get, "states").json?["objects"]?.arrayValue?.count == 1)
+            let missing = try await Self.console(env, .post, "/states/base/load", form: "csrf=\(token)")
+            #expect(missing.headers[.location]?.contains("Refused") == true)
+        }
+    }
+
     @Test("availability from the drive's page")
     func availability() async throws {
         try await withDrivesd { env in

@@ -31,6 +31,7 @@ struct ConsoleController {
             ("drive", PackageResources.drive_mustache), ("jobs", PackageResources.jobs_mustache),
             ("transitions", PackageResources.transitions_mustache), ("faults", PackageResources.faults_mustache),
             ("requests", PackageResources.requests_mustache), ("upload", PackageResources.upload_mustache),
+            ("states", PackageResources.states_mustache),
             ("error", PackageResources.error_mustache),
         ]
         for (name, bytes) in templates {
@@ -62,6 +63,9 @@ struct ConsoleController {
         console.resource("faults", get: page(faults), post: action(createFaults))
         console.resource("requests", get: page(requests))
         console.resource("upload", get: page(upload))
+        console.resource("states", get: page(states), post: action(saveState))
+        console.resource("states/:name/load", post: action(loadState))
+        console.resource("states/:name/delete", post: action(deleteState))
     }
 
     // MARK: Rendering
@@ -512,6 +516,52 @@ struct ConsoleController {
             .filter { !$0.isEmpty }
         let id = try admin.registerFaults(texts)
         return ("Fault list \(id): send X-Drivesd-Fault-Id: \(id)", Self.prefix + "/faults")
+    }
+
+    @Sendable func states(_ request: Request, context: DrivesRequestContext) async throws -> Page {
+        async let states = api.stores.states.list()
+        async let accounts = api.stores.accounts.listUsers()
+        return Page(
+            template: "states",
+            values: [
+                "states": try await states.map { s in
+                    [
+                        "name": s.name, "scope": s.account == nil ? "every account" : (s.accountEmail ?? s.account ?? ""),
+                        "created": s.created, "drives": s.drives, "servers": s.servers, "snapshots": s.snapshots,
+                        "logical": Self.bytes(s.logicalBytes), "stored": Self.bytes(s.storedBytes),
+                    ] as [String: Any]
+                },
+                "accounts": try await accounts.map { ["uuid": $0.uuid, "email": $0.email] },
+            ],
+            nav: "states", events: "all")
+    }
+
+    /// `POST /_drivesd/states`.
+    @Sendable func saveState(_ fields: [String: String], context: DrivesRequestContext) async throws -> (flash: String, location: String?) {
+        let account = fields["account"].flatMap { $0.isEmpty ? nil : $0 }
+        let state = try await api.stores.states.save(
+            name: fields["name"] ?? "", account: account, replace: fields["replace"] == "true", now: Date())
+        return ("Saved \(state.name): \(state.drives) drives, \(state.servers) servers, \(state.snapshots) snapshots", Self.prefix + "/states")
+    }
+
+    /// `POST /_drivesd/states/{name}/load`.
+    @Sendable func loadState(_ fields: [String: String], context: DrivesRequestContext) async throws -> (flash: String, location: String?) {
+        let name = try context.parameters.require("name")
+        let result = try await api.stores.states.load(name: name, now: Date())
+        api.authenticator.invalidate()
+        return (
+            "Loaded \(name): \(result.deleted) rows deleted, \(result.updated) updated, \(result.inserted) inserted",
+            Self.prefix + "/states"
+        )
+    }
+
+    /// `DELETE /_drivesd/states/{name}`.
+    @Sendable func deleteState(_ fields: [String: String], context: DrivesRequestContext) async throws -> (flash: String, location: String?) {
+        let name = try context.parameters.require("name")
+        guard try await api.stores.states.delete(name: name) else {
+            throw CloudSigmaError(.notexist, point: "name", "No state named \(name)")
+        }
+        return ("Deleted \(name)", Self.prefix + "/states")
     }
 
     /// `PUT /_drivesd/drives/{uuid}/availability`.
