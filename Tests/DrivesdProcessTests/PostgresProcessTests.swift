@@ -66,6 +66,58 @@ extension ProcessSuites {
             #expect(try await one.request("GET", "/api/2.0/drives/\(uuid)/").status == 404)
         }
 
+        @Test("named states: saved through one, loaded through the other and the command line; kill -9 mid-load leaves the old set or the new, whole")
+        func namedStates() async throws {
+            let (one, two, url) = try Self.pair()
+            try await one.start(timeScale: 0)
+            try await two.start(timeScale: 0)
+            defer {
+                _ = one.stop()
+                _ = two.stop()
+            }
+            #expect(try await one.admin("POST", "/_drivesd/states", body: #"{"name": "empty"}"#).status == 201)
+            try await one.createDrives(500, prefix: "a")
+            #expect(try await one.admin("POST", "/_drivesd/states", body: #"{"name": "a"}"#).status == 201)
+            let a = try await two.driveNames()
+            #expect(a.count == 500)
+            #expect(try await two.admin("POST", "/_drivesd/states/empty/load").status == 200)
+            #expect(try await one.driveNames().isEmpty)
+            try await two.createDrives(700, prefix: "b")
+            // The command line works on the database, beside the running daemons.
+            var (code, out) = try one.run(["state", "save", "b", "--database", url])
+            #expect(code == 0 && out.contains("700 drives"), "\(out)")
+            let b = try await one.driveNames()
+            #expect(b.count == 700 && Set(a.keys).isDisjoint(with: b.keys))
+            (code, out) = try one.run(["state", "list", "--database", url])
+            let names: [String] = out.split(separator: "\n").map { line in String(line.prefix { $0 != "\t" }) }
+            #expect(names == ["a", "b", "empty"], "\(out)")
+
+            // Kills land before, during and after loads: up to twice as long as one of a's takes.
+            let started = ContinuousClock.now
+            #expect(try await one.admin("POST", "/_drivesd/states/a/load").status == 200)
+            let loadMs = UInt64((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000)
+                + UInt64((ContinuousClock.now - started).components.seconds * 1000)
+            #expect(try await one.admin("POST", "/_drivesd/states/b/load").status == 200)
+            var live = b
+            var generator = SystemRandomNumberGenerator()
+            for cycle in 0..<6 {
+                let (name, target) = live == a ? ("b", b) : ("a", a)
+                let prior = live
+                let load = Task { try? await one.admin("POST", "/_drivesd/states/\(name)/load") }
+                try await Task.sleep(for: .milliseconds(UInt64.random(in: 0...(20 + 2 * loadMs), using: &generator)))
+                one.killHard()
+                _ = await load.value
+                let now = try await two.driveNames()
+                #expect(now == prior || now == target, "cycle \(cycle): \(now.count) drives")
+                live = now == target ? target : prior
+                try await one.start(timeScale: 0)
+            }
+            (code, out) = try one.run(["state", "load", "a", "--database", url])
+            #expect(code == 0, "\(out)")
+            #expect(try await two.driveNames() == a)
+            #expect(try await one.driveNames() == a)
+        }
+
         @Test("kill -9 one with transitions in flight: the other completes every one exactly once; jobs, counts and bytes are whole")
         func theSurvivorFinishesTheWork() async throws {
             let (one, two, url) = try Self.pair()

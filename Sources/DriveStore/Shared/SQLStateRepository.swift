@@ -28,9 +28,11 @@ public struct SQLStateRepository: StateRepository {
     /// One table a state holds.
     struct Table: Sendable {
         let name: String
-        /// The columns that name a row; empty: the whole row does (link tables, whose rows are
-        /// deleted and inserted, never updated, so no unique index sees a half-moved row).
+        /// The columns that name a row (not null: compared with `=`, through the indexes).
         let key: [String]
+        /// Link tables: a row is the same only when every column is, and rows are deleted and
+        /// inserted, never updated, so no unique index sees a half-moved row.
+        var whole = false
         /// The live rows of one account: a condition on the table's columns where every `?` is the
         /// account's uuid; nil: the table belongs to the whole daemon, saved only with every
         /// account.
@@ -52,21 +54,21 @@ public struct SQLStateRepository: StateRepository {
         Table(name: "ips", key: ["seq"], account: "owner = ?"),
         Table(name: "vlans", key: ["seq"], account: "owner = ?"),
         Table(name: "drives", key: ["seq"], account: "owner = ?"),
-        Table(name: "drive_licenses", key: [], account: drivesOf),
+        Table(name: "drive_licenses", key: ["drive_seq", "position"], whole: true, account: drivesOf),
         Table(
             name: "jobs", key: ["seq"], account: "owner = ?",
             shifted: [
                 "started_at": "CASE WHEN s.state = 'started' THEN s.started_at + SHIFT ELSE s.started_at END",
                 "due_at": "CASE WHEN s.state = 'started' THEN s.due_at + SHIFT ELSE s.due_at END",
             ]),
-        Table(name: "drive_jobs", key: [], account: drivesOf),
+        Table(name: "drive_jobs", key: ["drive_seq", "job_seq"], whole: true, account: drivesOf),
         Table(name: "servers", key: ["seq"], account: "owner = ?"),
-        Table(name: "server_drives", key: [], account: "server_seq IN (SELECT seq FROM servers WHERE owner = ?)"),
+        Table(name: "server_drives", key: ["server_seq", "position"], whole: true, account: "server_seq IN (SELECT seq FROM servers WHERE owner = ?)"),
         Table(name: "snapshots", key: ["seq"], account: "owner = ?"),
         Table(name: "tags", key: ["seq"], account: "owner = ?"),
-        Table(name: "tag_resources", key: [], account: "tag_seq IN (SELECT seq FROM tags WHERE owner = ?)"),
+        Table(name: "tag_resources", key: ["tag_seq", "res_uuid"], whole: true, account: "tag_seq IN (SELECT seq FROM tags WHERE owner = ?)"),
         Table(name: "uploads", key: ["drive_seq"], account: drivesOf),
-        Table(name: "upload_ranges", key: [], account: drivesOf),
+        Table(name: "upload_ranges", key: ["drive_seq", "start"], whole: true, account: drivesOf),
         Table(
             name: "pending_transitions", key: ["resource_seq", "resource_kind", "operation"],
             account: """
@@ -234,7 +236,7 @@ public struct SQLStateRepository: StateRepository {
                         ?? "s.\(Self.quoted(column))"
                 }
                 let rest = cols.filter { !table.key.contains($0) }
-                if !table.key.isEmpty, !rest.isEmpty {
+                if !table.whole, !rest.isEmpty {
                     let assignments = rest.map { "\(Self.quoted($0)) = \(value($0))" }.joined(separator: ", ")
                     let live = rest.map { "\(table.name).\(Self.quoted($0))" }.joined(separator: ", ")
                     let saved = rest.map(value).joined(separator: ", ")
@@ -267,12 +269,13 @@ public struct SQLStateRepository: StateRepository {
 
     // MARK: Helpers
 
-    /// The condition that the saved row `s` is the live row `live`: by key, or whole.
+    /// The condition that the saved row `s` is the live row `live`: by key, and for link tables
+    /// every other column too.
     static func match(_ table: Table, _ columns: [String], live: String) -> String {
-        if table.key.isEmpty {
-            return columns.map { "s.\(quoted($0)) IS NOT DISTINCT FROM \(live).\(quoted($0))" }.joined(separator: " AND ")
-        }
-        return table.key.map { "s.\(quoted($0)) = \(live).\(quoted($0))" }.joined(separator: " AND ")
+        let key = table.key.map { "s.\(quoted($0)) = \(live).\(quoted($0))" }
+        guard table.whole else { return key.joined(separator: " AND ") }
+        let rest = columns.filter { !table.key.contains($0) }.map { "s.\(quoted($0)) IS NOT DISTINCT FROM \(live).\(quoted($0))" }
+        return (key + rest).joined(separator: " AND ")
     }
 
     /// Adds (`+`) or takes back (`-`) the state's references to content images; an image left
