@@ -62,8 +62,8 @@ extension ProcessSuites {
         @Test("every README shell block that talks to the daemon runs as written against a fresh daemon on the defaults; each command answers the status its comment names, or a 2xx")
         func shellBlocksRun() async throws {
             let blocks = try Self.daemonBlocks()
-            // A session with curl, drive bytes, snapshots, change events, holding a create.
-            try #require(blocks.count == 5, "found \(blocks.count) blocks calling curl: \(blocks.map(\.line))")
+            // A session with curl, drive bytes, snapshots, change events, holding a create, named states.
+            try #require(blocks.count == 6, "found \(blocks.count) blocks calling curl: \(blocks.map(\.line))")
             let work = FileManager.default.temporaryDirectory.appendingPathComponent("drivesd-readme-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: work) }
@@ -175,7 +175,7 @@ extension ProcessSuites {
             let section = try #require(text.components(separatedBy: "## Command line\n").dropFirst().first)
             let usage = try #require(section.components(separatedBy: "```").dropFirst().first)
             let lines = usage.split(separator: "\n").map(String.init).filter { $0.hasPrefix("drivesd ") }
-            try #require(lines.count == 12, "\(lines)")
+            try #require(lines.count == 16, "\(lines)")
             let binary = try DaemonProcess.binary.path
             for line in lines {
                 let words = line.split(separator: " ").map(String.init)
