@@ -355,3 +355,33 @@ struct EventsTests {
         }
     }
 }
+
+extension EventsTests {
+    @Test("a state's load sends a frame per resource it changed: the deleted one without object, the restored one with it, none for the untouched")
+    func stateLoad() async throws {
+        try await withLiveDrivesd { env in
+            let kept = try await env.createDrive(name: "kept")
+            let restored = try await env.createDrive(name: "restored")
+            for uuid in [kept, restored] {
+                for _ in 0..<100 where try await env.status(uuid) != "unmounted" { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            let admin: HTTPFields = [.authorization: TestEnv.adminAuthorization]
+            #expect(try await env.request(.post, "/_drivesd/states", body: #"{"name": "s"}"#, headers: admin).code == 201)
+            #expect(try await env.request(.delete, Self.drive(restored)).code == 204)
+            let added = try await env.createDrive(name: "added")
+            for _ in 0..<100 where try await env.status(added) != "unmounted" { try await Task.sleep(for: .milliseconds(20)) }
+            let cookie = try await env.asyncCookie()
+            let log = try await env.listen(headers: [.cookie: cookie], until: { log in
+                !log.about(Self.drive(added)).isEmpty && !log.about(Self.drive(restored)).isEmpty
+            }) {
+                let load = try await env.request(.post, "/_drivesd/states/s/load", headers: admin)
+                #expect(load.code == 200)
+            }
+            let gone = log.about(Self.drive(added))
+            #expect(gone.count == 1 && gone.first?["object"] == nil, "\(gone)")
+            let back = log.about(Self.drive(restored))
+            #expect(back.count == 1 && back.first?["object"]?["name"]?.stringValue == "restored", "\(back)")
+            #expect(log.about(Self.drive(kept)).isEmpty, "an unchanged drive got a frame")
+        }
+    }
+}
