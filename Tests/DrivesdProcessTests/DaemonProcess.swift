@@ -142,11 +142,14 @@ final class DaemonProcess: @unchecked Sendable {
         let json: JSONValue?
     }
 
-    func request(_ method: String, _ path: String, body: String? = nil) async throws -> Reply {
+    /// A JSON request as the daemon's user, or with `credentials` (the admin's, say).
+    func request(
+        _ method: String, _ path: String, body: String? = nil, credentials: String? = nil, timeout: Double = 10
+    ) async throws -> Reply {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
-        request.timeoutInterval = 10
-        request.setValue("Basic " + Data("\(email):\(password)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+        request.timeoutInterval = timeout
+        request.setValue("Basic " + Data((credentials ?? "\(email):\(password)").utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
         if let body {
             request.httpBody = Data(body.utf8)
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")

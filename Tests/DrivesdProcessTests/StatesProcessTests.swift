@@ -2,23 +2,11 @@ import DriveModel
 import Foundation
 import Testing
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 extension DaemonProcess {
     /// A request to the admin API with the default admin credentials.
     func admin(_ method: String, _ path: String, body: String? = nil) async throws -> Reply {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        request.httpMethod = method
-        request.timeoutInterval = 30
-        request.setValue("Basic " + Data("admin:admin".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
-        if let body {
-            request.httpBody = Data(body.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, json: try? JSONDecoder().decode(JSONValue.self, from: data))
+        try await request(method, path, body: body, credentials: "admin:admin", timeout: 30)
     }
 
     /// The uuids and names of the account's drives.
