@@ -235,7 +235,21 @@ struct HostileInputTests {
                 }
                 assertSafe(
                     try await env.request(.get, "/_drivesd/accounts/\(encoded)/drives/\(uuid)/download/", headers: admin), "download as \(hostile)")
+                // Named states: hostile names and accounts, in bodies, paths and forms.
+                let name = JSONValue.string(hostile).jsonString
+                for body in [#"{"name": \#(name)}"#, #"{"name": "hostile-ok", "account": \#(name)}"#, #"{"name": "x", "replace": \#(name)}"#] {
+                    assertSafe(try await env.request(.post, "/_drivesd/states", body: body, headers: admin), "save \(body.prefix(40))")
+                }
+                assertSafe(try await env.request(.get, "/_drivesd/states/\(encoded)", headers: admin), "state \(hostile.prefix(20))")
+                assertSafe(try await env.request(.post, "/_drivesd/states/\(encoded)/load", headers: admin), "load \(hostile.prefix(20))")
+                assertSafe(try await env.request(.delete, "/_drivesd/states/\(encoded)", headers: admin), "delete \(hostile.prefix(20))")
+                _ = try await console(.post, "/states", form: "csrf=\(csrf)&name=\(encoded)&account=\(encoded)&replace=\(encoded)")
+                _ = try await console(.post, "/states/\(encoded)/load", form: "csrf=\(csrf)")
+                _ = try await console(.post, "/states/\(encoded)/delete", form: "csrf=\(csrf)")
             }
+            // The one hostile string that is a valid name ("_") was saved; no other state exists.
+            let states = try await env.admin(.get, "states").json?["objects"]?.arrayValue ?? []
+            #expect(states.compactMap { $0["name"]?.stringValue } == ["_"])
             // Broken encodings, odd seconds, a CRLF in the return path, a form over the size limit.
             for form in [
                 "csrf=\(csrf)&mode=time&seconds=NaN", "csrf=\(csrf)&mode=time&seconds=1e400", "csrf=\(csrf)&mode=time&seconds=-0",
