@@ -192,8 +192,8 @@ public struct SQLStateRepository: StateRepository {
     public func load(name: String, now: Date) async throws -> StateLoadResult {
         let columns = self.columns
         let result = try await database.write { db -> StateLoadResult in
-            guard let state = try Self.fetch(db, where: "s.name = ?", [name]).first,
-                let id = try Int64.fetchOne(db, sql: "SELECT id FROM states WHERE name = ?", arguments: [name])
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM states WHERE name = ?", arguments: [name]),
+                let state = try Self.fetch(db, where: "s.id = ?", [id]).first
             else { throw CloudSigmaError(.notexist, point: "name", "No state named \(name)") }
             if let owner = state.account {
                 guard try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM users WHERE uuid = ?", arguments: [owner]) == 1 else {
