@@ -149,13 +149,17 @@ struct StatesTests {
             let download = try await env.send(.get, "/api/2.0/drives/\(drive)/download/")
             #expect(download.status == .ok)
             #expect(sameBytes(download.body.prefix(bytes.count), bytes))
-            // Deleted drive and deleted state: the bytes go.
+            // Deleted drive and the state replaced by one without it: the bytes go.
             #expect(try await env.request(.delete, "/api/2.0/drives/\(drive)/").code == 204)
-            #expect(try await admin(env, .delete, "/_drivesd/states/with-bytes").code == 204)
+            _ = try await env.api.outboxRunner.drain()
+            #expect(try await env.api.stores.content.stats().storedBytes == empty.storedBytes)
+            let replaced = try await admin(env, .post, "/_drivesd/states", body: #"{"name": "with-bytes", "replace": true}"#)
+            #expect(replaced.code == 201 && replaced.json?["stored_bytes"] == .int(0))
             _ = try await env.api.outboxRunner.drain()
             #expect(try await env.api.stores.content.stats().storedBytes == empty.storedBytes - Int64(bytes.count))
             let report = try await env.api.content.sweep(repair: false)
             #expect(report.unreferencedImages.isEmpty && report.unreferencedFiles.isEmpty)
+            #expect(try await admin(env, .delete, "/_drivesd/states/with-bytes").code == 204)
         }
     }
 

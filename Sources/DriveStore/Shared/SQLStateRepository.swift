@@ -109,8 +109,9 @@ public struct SQLStateRepository: StateRepository {
     public func save(name: String, account: String?, replace: Bool, now: Date) async throws -> SavedState {
         try StateName.check(name)
         let columns = self.columns
-        let state = try await database.write { db -> SavedState in
-            if let existing = try Int64.fetchOne(db, sql: "SELECT id FROM states WHERE name = ?", arguments: [name]) {
+        let (state, replaced) = try await database.write { db -> (SavedState, Bool) in
+            let existing = try Int64.fetchOne(db, sql: "SELECT id FROM states WHERE name = ?", arguments: [name])
+            if let existing {
                 guard replace else {
                     throw CloudSigmaError(
                         .conflict, point: "name", "A state named \(name) exists: delete it first, or save with replace")
@@ -162,10 +163,10 @@ public struct SQLStateRepository: StateRepository {
                     """,
                 arguments: [id, id, id, id, id, id, id])
             guard let saved = try Self.fetch(db, where: "s.id = ?", [id]).first else { throw CloudSigmaError.notExist(name) }
-            return saved
+            return (saved, existing != nil)
         }
         // A replaced state may have dropped the last reference to an image.
-        database.signals.outbox.ring()
+        if replaced { database.signals.outbox.ring() }
         return state
     }
 
