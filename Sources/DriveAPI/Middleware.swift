@@ -31,8 +31,7 @@ struct ErrorMiddleware: RouterMiddleware {
             response = render(error, request: request, context: context)
         }
         response.headers[.xRequestID] = requestID
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = (ContinuousClock.now - start).seconds
         let route = context.endpointPath ?? "unmatched"
         metrics.observe(route: route, method: request.method.rawValue, status: response.status.code, seconds: seconds)
         requestLog.append(

@@ -39,3 +39,10 @@ public enum Timestamp {
 
     public static func now() -> String { string(Date()) }
 }
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number (metrics, logs, retention periods).
+    public var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

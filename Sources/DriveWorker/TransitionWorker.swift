@@ -1,3 +1,4 @@
+import DriveModel
 import DriveStorage
 import Foundation
 import Logging
@@ -73,8 +74,7 @@ public final class TransitionWorker: Service, Sendable {
     /// Deletes finished jobs older than the retention period, with their drive refs.
     @discardableResult
     public func purgeJobs(now: Date = Date()) async throws -> Int {
-        let seconds = Double(jobRetention.components.seconds) + Double(jobRetention.components.attoseconds) / 1e18
-        let purged = try await jobs.purge(finishedBefore: now.addingTimeInterval(-seconds))
+        let purged = try await jobs.purge(finishedBefore: now.addingTimeInterval(-jobRetention.seconds))
         state.withLock { $0.lastPurge = now }
         if purged > 0 { logger.info("purged finished jobs", metadata: ["count": "\(purged)"]) }
         return purged
