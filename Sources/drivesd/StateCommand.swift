@@ -197,37 +197,40 @@ extension StateCommand.Target {
                 description: "the data directory is in use by a daemon, and its admin API at \(root) cannot be reached (\(error.localizedDescription)); pass --url")
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let json = data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: data)
+        // The admin API's own JSON type: the same reading of its answers as the tests'.
+        let json = data.isEmpty ? nil : try? JSONDecoder().decode(JSONValue.self, from: data)
         guard (200..<300).contains(status) else {
-            if let errors = json as? [[String: Any]], let message = errors.first?["error_message"] as? String {
+            if let message = json?.arrayValue?.first?["error_message"]?.stringValue {
                 throw CommandFailure(description: message)
             }
             throw CommandFailure(description: "\(root) answered \(status): \(String(decoding: data.prefix(300), as: UTF8.self))")
         }
         switch operation {
         case .save: return .state(try savedState(json))
-        case .list:
-            let objects = (json as? [String: Any])?["objects"] as? [Any] ?? []
-            return .list(try objects.map(savedState))
+        case .list: return .list(try (json?["objects"]?.arrayValue ?? []).map(savedState))
         case .load:
-            let object = json as? [String: Any] ?? [:]
             return .loaded(
                 StateLoadResult(
-                    state: try savedState(object["state"]), deleted: object["deleted"] as? Int ?? 0,
-                    updated: object["updated"] as? Int ?? 0, inserted: object["inserted"] as? Int ?? 0))
+                    state: try savedState(json?["state"]), deleted: Int(integer(json?["deleted"])),
+                    updated: Int(integer(json?["updated"])), inserted: Int(integer(json?["inserted"]))))
         case .delete: return .deleted
         }
     }
 
-    static func savedState(_ json: Any?) throws -> SavedState {
-        guard let o = json as? [String: Any], let name = o["name"] as? String else {
+    static func integer(_ value: JSONValue?) -> Int64 {
+        if case .int(let n)? = value { return n }
+        return 0
+    }
+
+    /// A state's description as `AdminController.stateJSON` writes it.
+    static func savedState(_ json: JSONValue?) throws -> SavedState {
+        guard let o = json, let name = o["name"]?.stringValue else {
             throw CommandFailure(description: "the admin API answered something that is not a state")
         }
-        let account = o["account"] as? [String: Any]
-        func int(_ key: String) -> Int { (o[key] as? NSNumber)?.intValue ?? 0 }
         return SavedState(
-            name: name, account: account?["uuid"] as? String, accountEmail: account?["email"] as? String,
-            created: o["created"] as? String ?? "", savedAt: 0, drives: int("drives"), servers: int("servers"),
-            snapshots: int("snapshots"), logicalBytes: Int64(int("logical_bytes")), storedBytes: Int64(int("stored_bytes")))
+            name: name, account: o["account"]?["uuid"]?.stringValue, accountEmail: o["account"]?["email"]?.stringValue,
+            created: o["created"]?.stringValue ?? "", savedAt: 0, drives: Int(integer(o["drives"])),
+            servers: Int(integer(o["servers"])), snapshots: Int(integer(o["snapshots"])),
+            logicalBytes: integer(o["logical_bytes"]), storedBytes: integer(o["stored_bytes"]))
     }
 }

@@ -65,22 +65,31 @@ extension AdminController {
         return .json(Self.stateJSON(state))
     }
 
-    @Sendable func deleteState(_ request: Request, context: DrivesRequestContext) async throws -> Response {
-        let name = try context.parameters.require("name")
+    /// Deletes the state `name`; 404 when there is none (the admin API's and the console's delete).
+    func deleteState(named name: String) async throws {
         guard try await api.stores.states.delete(name: name) else {
             throw CloudSigmaError(.notexist, point: "name", "No state named \(name)")
         }
+    }
+
+    @Sendable func deleteState(_ request: Request, context: DrivesRequestContext) async throws -> Response {
+        try await deleteState(named: try context.parameters.require("name"))
         return Response(status: .noContent)
+    }
+
+    /// Loads the state `name` (the admin API's and the console's load).
+    func loadState(named name: String) async throws -> StateLoadResult {
+        let result = try await api.stores.states.load(name: name, now: Date())
+        // A whole-daemon load may have replaced accounts and their credentials.
+        api.authenticator.invalidate()
+        return result
     }
 
     @Sendable func loadState(_ request: Request, context: DrivesRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
         let started = ContinuousClock.now
-        let result = try await api.stores.states.load(name: name, now: Date())
-        // A whole-daemon load may have replaced accounts and their credentials.
-        api.authenticator.invalidate()
-        let elapsed = ContinuousClock.now - started
-        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let result = try await loadState(named: name)
+        let ms = (ContinuousClock.now - started).seconds * 1000
         return .json(
             .object([
                 "state": Self.stateJSON(result.state), "deleted": .int(Int64(result.deleted)),

@@ -547,8 +547,7 @@ struct ConsoleController {
     /// `POST /_drivesd/states/{name}/load`.
     @Sendable func loadState(_ fields: [String: String], context: DrivesRequestContext) async throws -> (flash: String, location: String?) {
         let name = try context.parameters.require("name")
-        let result = try await api.stores.states.load(name: name, now: Date())
-        api.authenticator.invalidate()
+        let result = try await admin.loadState(named: name)
         return (
             "Loaded \(name): \(result.deleted) rows deleted, \(result.updated) updated, \(result.inserted) inserted",
             Self.prefix + "/states"
@@ -558,9 +557,7 @@ struct ConsoleController {
     /// `DELETE /_drivesd/states/{name}`.
     @Sendable func deleteState(_ fields: [String: String], context: DrivesRequestContext) async throws -> (flash: String, location: String?) {
         let name = try context.parameters.require("name")
-        guard try await api.stores.states.delete(name: name) else {
-            throw CloudSigmaError(.notexist, point: "name", "No state named \(name)")
-        }
+        try await admin.deleteState(named: name)
         return ("Deleted \(name)", Self.prefix + "/states")
     }
 
