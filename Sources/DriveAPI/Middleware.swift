@@ -195,7 +195,7 @@ struct NegotiationMiddleware: RouterMiddleware {
         // (spelled out, or percent-encoded).
         let query = request.uri.query ?? ""
         let format =
-            (request.method == .get || request.method == .head) && (query.contains("format") || query.contains("%"))
+            (request.method == .get || request.method == .head) && (query.containsASCII("format") || query.containsASCII("%"))
             ? QueryParameters(request.uri).pairs.last(where: { $0.name == "format" })?.value : nil
         let accept = request.headers[values: .accept].joined(separator: ",")
         if let refusal = Negotiation.refusal(format: format, accept: accept, served: Negotiation.served(path: request.uri.path)) {
@@ -210,7 +210,7 @@ enum Negotiation {
     /// download path, a single upload's uuid as text on the upload path.
     static func served(path: String) -> Set<String> {
         if path.hasSuffix("/download/") || path.hasSuffix("/download") { return bytes }
-        if path.contains("/drives/upload") { return text }
+        if path.containsASCII("/drives/upload") { return text }
         return json
     }
 
@@ -226,6 +226,8 @@ enum Negotiation {
             return CloudSigmaError(
                 .notAcceptable, point: "format", "format=\(format.prefix(40)) is not served: drivesd answers format=json")
         }
+        // What nearly every client sends (or nothing): no parsing on the request path.
+        if accept.isEmpty || accept == "*/*" || accept == "application/json" { return nil }
         var ranges = 0
         for item in accept.split(separator: ",") {
             let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }

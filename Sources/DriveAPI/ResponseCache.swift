@@ -96,10 +96,13 @@ final class ResponseCache: Sendable {
     /// `Cache-Control: no-cache` (or `no-store`, or `Pragma: no-cache`) asks for a fresh answer.
     static func bypasses(_ request: Request) -> Bool {
         for value in request.headers[values: .cacheControl] {
-            let lower = value.lowercased()
-            if lower.contains("no-cache") || lower.contains("no-store") || lower.contains("max-age=0") { return true }
+            if value.containsASCII("no-cache", ignoringCase: true) || value.containsASCII("no-store", ignoringCase: true)
+                || value.containsASCII("max-age=0", ignoringCase: true)
+            {
+                return true
+            }
         }
-        if let pragma = request.headers[Self.pragma], pragma.lowercased().contains("no-cache") { return true }
+        if let pragma = request.headers[Self.pragma], pragma.containsASCII("no-cache", ignoringCase: true) { return true }
         return false
     }
 }

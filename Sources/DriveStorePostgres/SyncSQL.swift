@@ -298,3 +298,11 @@ enum SQLText {
         return String(out)
     }
 }
+
+extension DriveRows {
+    /// The drive rows of `statement`, read by column index (the GRDB build reads them straight
+    /// from SQLite; here they are the rows postgres-nio decoded).
+    static func columns(_ statement: Statement, _ arguments: StatementArguments) throws -> RowCursor {
+        try Row.fetchCursor(statement, arguments: arguments)
+    }
+}

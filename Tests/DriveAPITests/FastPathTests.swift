@@ -64,6 +64,17 @@ struct FastPathTests {
             let fresh = try await env.request(.get, path, headers: [.cacheControl: "no-cache"])
             #expect(fresh.text == cached.text)
             #expect(try await Self.cacheCount(env, "bypass") == bypasses + 1)
+            // The directives in any case, anywhere in the header; other directives use the cache.
+            let asked: [(HTTPField.Name, String, Bool)] = [
+                (.cacheControl, "No-Cache", true), (.cacheControl, "private, MAX-AGE=0", true), (.cacheControl, "no-store", true),
+                (HTTPField.Name("Pragma")!, "NO-CACHE", true), (.cacheControl, "max-age=60", false), (.cacheControl, "no-transform", false),
+                (.cacheControl, "no-cach", false),
+            ]
+            for (name, value, bypass) in asked {
+                let before = try await Self.cacheCount(env, "bypass")
+                #expect(try await env.request(.get, path, headers: [name: value]).text == cached.text, "\(value)")
+                #expect(try await Self.cacheCount(env, "bypass") == before + (bypass ? 1 : 0), "\(name): \(value)")
+            }
             // Other users never see an answer cached for someone else.
             #expect(try await env.get(path, as: env.bob).code == 404)
             // `fields` answers are not cached, and stay right.

@@ -338,7 +338,9 @@ public final class Authenticator: Sendable {
 
     func cacheKey(_ kind: String, _ credential: String) -> CacheKey {
         var mac = self.mac
-        mac.update(data: Array(kind.utf8) + [0])
+        var kind = kind
+        kind.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+        withUnsafeBytes(of: UInt8(0)) { mac.update(data: $0) }
         var credential = credential
         credential.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
         return mac.finalize().withUnsafeBytes { raw in

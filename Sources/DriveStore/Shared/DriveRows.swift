@@ -55,7 +55,7 @@ enum DriveRows {
     ) throws -> [Stored] {
         let sql = "SELECT \(driveColumns) FROM drives d WHERE \(whereSQL)\(tail)"
         let statement = cached ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
-        let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(args))
+        let cursor = try columns(statement, StatementArguments(args))
         var drives: [Drive] = []
         var extras: [(seq: Int64, frozen: Bool, image: Int64?)] = []
         var related: [(index: Int, seq: Int64, licenses: Bool, jobs: Bool, mounts: Bool, tags: Bool, snapshots: Bool)] = []
