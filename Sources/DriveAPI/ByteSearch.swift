@@ -8,24 +8,17 @@ extension StringProtocol {
         let count = needle.utf8CodeUnitCount
         if count == 0 { return true }
         let pattern = UnsafeBufferPointer(start: needle.utf8Start, count: count)
+        // A pattern byte `p` and a text byte `h` match when equal, or, ignoring case, when `p` is
+        // a lower-case letter and `h` is that letter in either case.
+        @inline(__always) func same(_ h: UInt8, _ p: UInt8) -> Bool {
+            h == p || (ignoringCase && p >= UInt8(ascii: "a") && p <= UInt8(ascii: "z") && h | 0x20 == p)
+        }
         func search(_ haystack: UnsafeBufferPointer<UInt8>) -> Bool {
             guard haystack.count >= count else { return false }
-            let first = pattern[0]
-            var i = 0
-            let last = haystack.count - count
-            while i <= last {
-                let b = haystack[i]
-                if b == first || (ignoringCase && b | 0x20 == first && first >= UInt8(ascii: "a") && first <= UInt8(ascii: "z")) {
-                    var j = 1
-                    while j < count {
-                        let h = haystack[i + j]
-                        let p = pattern[j]
-                        if h != p && !(ignoringCase && h | 0x20 == p && p >= UInt8(ascii: "a") && p <= UInt8(ascii: "z")) { break }
-                        j += 1
-                    }
-                    if j == count { return true }
-                }
-                i += 1
+            for start in 0...(haystack.count - count) {
+                var j = 0
+                while j < count && same(haystack[start + j], pattern[j]) { j += 1 }
+                if j == count { return true }
             }
             return false
         }
