@@ -64,12 +64,8 @@ final class GroupCommitter: Sendable {
                     return true
                 }
             } catch {
-                // The writer refused the visit itself (the database is closed): `run` answers every
-                // write it takes, so the writes still queued are the ones to fail.
-                while case let batch = state.withLock({ $0.nextBatch() }), !batch.isEmpty {
-                    for pending in batch { pending.continuation.resume(throwing: Self.storeError(error)) }
-                }
-                return
+                // Only `run` works inside, and it answers every write it takes, whatever happens.
+                preconditionFailure("group commit: \(error)")
             }
             if !more { return }
         }
