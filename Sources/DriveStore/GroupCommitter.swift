@@ -43,42 +43,21 @@ final class GroupCommitter: Sendable {
         return result as! T
     }
 
-    /// At most this many batches run back to back in one visit to the writer; then the drain
-    /// queues behind the other writers (the worker, the admin API) that wait for their turn.
-    static let batchesPerVisit = 8
-
-    /// Runs batches until the queue is empty. Each visit to the writer runs the batches that are
-    /// ready one after the other on the writer's thread (taking the next one there, as soon as the
-    /// last committed), instead of coming back to an event loop between two: under load that hop
-    /// and the wake-ups on both sides were the pipeline's bubble (Benchmarks/README.md, round 3).
+    /// Runs batches until the queue is empty.
     private func drain() async {
         while true {
-            let more: Bool
-            do {
-                more = try await writer.writeWithoutTransaction { db in
-                    for _ in 0..<Self.batchesPerVisit {
-                        let batch = self.state.withLock { $0.nextBatch() }
-                        if batch.isEmpty { return false }
-                        self.run(batch, in: db)
-                    }
-                    return true
-                }
-            } catch {
-                // Only `run` works inside, and it answers every write it takes, whatever happens.
-                preconditionFailure("group commit: \(error)")
-            }
-            if !more { return }
+            let batch = state.withLock { $0.nextBatch() }
+            if batch.isEmpty { return }
+            await run(batch)
         }
     }
 
-    /// Runs `batch` in one transaction, then answers each write: its value, or its error.
-    private func run(_ batch: [Pending], in db: Database) {
+    private func run(_ batch: [Pending]) async {
         let outcomes: [SendableResult]
         do {
-            var results: [SendableResult] = []
-            try db.inTransaction {
-                results.removeAll(keepingCapacity: true)
-                results.reserveCapacity(batch.count)
+            outcomes = try await writer.write { db in
+                var outcomes: [SendableResult] = []
+                outcomes.reserveCapacity(batch.count)
                 for pending in batch {
                     var value: (any Sendable)?
                     do {
@@ -86,7 +65,7 @@ final class GroupCommitter: Sendable {
                             value = try pending.work(db)
                             return .commit
                         }
-                        results.append(SendableResult(.success(value!)))
+                        outcomes.append(SendableResult(.success(value!)))
                     } catch let error as DatabaseError where Self.abortsTransaction(error) || !db.isInsideTransaction {
                         // SQLite may have rolled the whole transaction back (disk full, I/O
                         // error): the requests before this one lost their changes too, so the
@@ -94,13 +73,12 @@ final class GroupCommitter: Sendable {
                         throw error
                     } catch {
                         guard db.isInsideTransaction else { throw error }
-                        results.append(SendableResult(.failure(Self.storeError(error))))
+                        outcomes.append(SendableResult(.failure(Self.storeError(error))))
                     }
                 }
                 generation.scopeCommit(to: Set(batch.map(\.owner)))
-                return .commit
+                return outcomes
             }
-            outcomes = results
         } catch {
             // The transaction did not commit: nobody's changes are there.
             for pending in batch { pending.continuation.resume(throwing: Self.storeError(error)) }
