@@ -60,6 +60,13 @@ final class FrameLog: Sendable {
     func about(_ uri: String) -> [JSONValue] { all.filter { $0["resource_uri"]?.stringValue == uri } }
 }
 
+/// When a wait ends; nil until it is known.
+final class Deadline: Sendable {
+    private let instant = Mutex<ContinuousClock.Instant?>(nil)
+    func set(_ value: ContinuousClock.Instant) { instant.withLock { $0 = value } }
+    var passed: Bool { instant.withLock { $0.map { ContinuousClock.now >= $0 } ?? false } }
+}
+
 extension TestEnv {
     /// A fresh `async_auth` cookie of `account`.
     func asyncCookie(as account: Account? = nil) async throws -> String {
@@ -70,12 +77,16 @@ extension TestEnv {
     }
 
     /// Opens the websocket at `path` with `headers`, runs `body` once it is open, then keeps
-    /// reading until `until` holds for the frames (or `timeout`); returns what arrived.
+    /// reading until `until` holds for the frames (or `timeout` after `body` returned: on a
+    /// loaded machine the body alone may take longer than that, and the frames of its last
+    /// changes must still be waited for); returns what arrived.
     func listen(
         path: String = "/websocket", headers: HTTPFields, timeout: Duration = .seconds(30), log: FrameLog = FrameLog(),
         until: @escaping @Sendable (FrameLog) -> Bool, _ body: @escaping @Sendable () async throws -> Void
     ) async throws -> FrameLog {
         let (opened, openedContinuation) = AsyncStream.makeStream(of: Void.self)
+        // Set when the body returned: the wait for `until` ends at the latest `timeout` later.
+        let deadline = Deadline()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 defer { openedContinuation.finish() }
@@ -83,7 +94,6 @@ extension TestEnv {
                 configuration.additionalHeaders = headers
                 try await client.ws(path, configuration: configuration) { inbound, _, _ in
                     openedContinuation.yield()
-                    let deadline = ContinuousClock.now + timeout
                     try await withThrowingTaskGroup(of: Void.self) { reading in
                         reading.addTask {
                             for try await message in inbound.messages(maxSize: 1 << 20) {
@@ -95,7 +105,7 @@ extension TestEnv {
                         // The condition is looked at on a clock, not only when a frame comes: it
                         // may depend on what the body records after the frame it waits for arrived.
                         reading.addTask {
-                            while !until(log) && ContinuousClock.now < deadline {
+                            while !until(log) && !deadline.passed {
                                 try await Task.sleep(for: .milliseconds(20))
                             }
                         }
@@ -110,6 +120,7 @@ extension TestEnv {
                 return
             }
             try await body()
+            deadline.set(ContinuousClock.now + timeout)
             try await group.waitForAll()
         }
         return log
@@ -167,7 +178,8 @@ struct EventsTests {
             // (one socket's frames keep commit order).
             let made = Mutex<(b1: String?, a: String?, b2: String?)>((nil, nil, nil))
             let adminHeaders: HTTPFields = [.authorization: TestEnv.adminAuthorization]
-            async let admin: FrameLog = env.listen(path: "/_drivesd/websocket", headers: adminHeaders, until: { log in
+            // Its body is empty, so its wait starts at once: it outlasts the other two sockets'.
+            async let admin: FrameLog = env.listen(path: "/_drivesd/websocket", headers: adminHeaders, timeout: .seconds(90), until: { log in
                 let (_, a, b2) = made.withLock { $0 }
                 guard let a, let b2 else { return false }
                 return !log.about(Self.drive(a)).isEmpty && !log.about(Self.drive(b2)).isEmpty
