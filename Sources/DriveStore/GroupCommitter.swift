@@ -43,21 +43,46 @@ final class GroupCommitter: Sendable {
         return result as! T
     }
 
-    /// Runs batches until the queue is empty.
+    /// At most this many batches run back to back in one visit to the writer; then the drain
+    /// queues behind the other writers (the worker, the admin API) that wait for their turn.
+    static let batchesPerVisit = 8
+
+    /// Runs batches until the queue is empty. Each visit to the writer runs the batches that are
+    /// ready one after the other on the writer's thread (taking the next one there, as soon as the
+    /// last committed), instead of coming back to an event loop between two: under load that hop
+    /// and the wake-ups on both sides were the pipeline's bubble (Benchmarks/README.md, round 3).
     private func drain() async {
         while true {
-            let batch = state.withLock { $0.nextBatch() }
-            if batch.isEmpty { return }
-            await run(batch)
+            let more: Bool
+            do {
+                more = try await writer.writeWithoutTransaction { db in
+                    for _ in 0..<Self.batchesPerVisit {
+                        let batch = self.state.withLock { $0.nextBatch() }
+                        if batch.isEmpty { return false }
+                        self.run(batch, in: db)
+                    }
+                    return true
+                }
+            } catch {
+                // The writer refused the visit itself (the database is closed): `run` answers every
+                // write it takes, so the writes still queued are the ones to fail.
+                while case let batch = state.withLock({ $0.nextBatch() }), !batch.isEmpty {
+                    for pending in batch { pending.continuation.resume(throwing: Self.storeError(error)) }
+                }
+                return
+            }
+            if !more { return }
         }
     }
 
-    private func run(_ batch: [Pending]) async {
+    /// Runs `batch` in one transaction, then answers each write: its value, or its error.
+    private func run(_ batch: [Pending], in db: Database) {
         let outcomes: [SendableResult]
         do {
-            outcomes = try await writer.write { db in
-                var outcomes: [SendableResult] = []
-                outcomes.reserveCapacity(batch.count)
+            var results: [SendableResult] = []
+            try db.inTransaction {
+                results.removeAll(keepingCapacity: true)
+                results.reserveCapacity(batch.count)
                 for pending in batch {
                     var value: (any Sendable)?
                     do {
@@ -65,7 +90,7 @@ final class GroupCommitter: Sendable {
                             value = try pending.work(db)
                             return .commit
                         }
-                        outcomes.append(SendableResult(.success(value!)))
+                        results.append(SendableResult(.success(value!)))
                     } catch let error as DatabaseError where Self.abortsTransaction(error) || !db.isInsideTransaction {
                         // SQLite may have rolled the whole transaction back (disk full, I/O
                         // error): the requests before this one lost their changes too, so the
@@ -73,12 +98,13 @@ final class GroupCommitter: Sendable {
                         throw error
                     } catch {
                         guard db.isInsideTransaction else { throw error }
-                        outcomes.append(SendableResult(.failure(Self.storeError(error))))
+                        results.append(SendableResult(.failure(Self.storeError(error))))
                     }
                 }
                 generation.scopeCommit(to: Set(batch.map(\.owner)))
-                return outcomes
+                return .commit
             }
+            outcomes = results
         } catch {
             // The transaction did not commit: nobody's changes are there.
             for pending in batch { pending.continuation.resume(throwing: Self.storeError(error)) }
