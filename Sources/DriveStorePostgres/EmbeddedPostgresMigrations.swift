@@ -963,5 +963,134 @@ CREATE TABLE saved_pending_transitions AS SELECT CAST(0 AS BIGINT) AS state_id, 
 CREATE INDEX saved_pending_transitions_state ON saved_pending_transitions(state_id, resource_seq, resource_kind, operation);
 CREATE INDEX saved_drives_image ON saved_drives(state_id, content_image) WHERE content_image IS NOT NULL;
 """#),
+        ("0003_drive_relations", #"""
+-- Twin of SQLite migration 0013 (drive_relations): how many rows each drive has in each table of
+-- its related rows (licenses, jobs, mounts, tags, snapshots), kept by triggers. A drive read
+-- learns which related rows to fetch from one look-up here instead of five probes a drive.
+-- Derived data: named states leave this table alone; the triggers follow what a load changes.
+
+CREATE TABLE drive_relations (
+    drive_seq BIGINT PRIMARY KEY REFERENCES drives(seq) ON DELETE CASCADE,
+    licenses  BIGINT NOT NULL DEFAULT 0,
+    jobs      BIGINT NOT NULL DEFAULT 0,
+    mounts    BIGINT NOT NULL DEFAULT 0,
+    tags      BIGINT NOT NULL DEFAULT 0,
+    snapshots BIGINT NOT NULL DEFAULT 0
+);
+
+INSERT INTO drive_relations (drive_seq, licenses, jobs, mounts, tags, snapshots)
+SELECT drive_seq, SUM(licenses), SUM(jobs), SUM(mounts), SUM(tags), SUM(snapshots) FROM (
+    SELECT drive_seq, 1 AS licenses, 0 AS jobs, 0 AS mounts, 0 AS tags, 0 AS snapshots FROM drive_licenses
+    UNION ALL SELECT drive_seq, 0, 1, 0, 0, 0 FROM drive_jobs
+    UNION ALL SELECT drive_seq, 0, 0, 1, 0, 0 FROM server_drives WHERE drive_seq IS NOT NULL
+    UNION ALL SELECT d.seq, 0, 0, 0, 1, 0 FROM tag_resources t JOIN drives d ON d.uuid = t.res_uuid WHERE t.res_type = 'drives'
+    UNION ALL SELECT drive_seq, 0, 0, 0, 0, 1 FROM snapshots
+) AS related
+WHERE drive_seq IN (SELECT seq FROM drives)
+GROUP BY drive_seq;
+
+-- One function moves a count: `drive_relate(seq, column, +1 or -1)`.
+CREATE FUNCTION drive_relate(seq BIGINT, kind TEXT, delta BIGINT) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF seq IS NULL THEN
+        RETURN;
+    END IF;
+    IF delta > 0 THEN
+        EXECUTE format(
+            'INSERT INTO drive_relations (drive_seq, %1$I) VALUES ($1, $2) '
+            'ON CONFLICT (drive_seq) DO UPDATE SET %1$I = drive_relations.%1$I + $2', kind)
+            USING seq, delta;
+    ELSE
+        EXECUTE format('UPDATE drive_relations SET %1$I = %1$I + $2 WHERE drive_seq = $1', kind) USING seq, delta;
+    END IF;
+END;
+$$;
+
+-- Licenses.
+CREATE FUNCTION drive_licenses_relate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        PERFORM drive_relate(OLD.drive_seq, 'licenses', -1);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM drive_relate(NEW.drive_seq, 'licenses', 1);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER drive_licenses_relate AFTER INSERT OR DELETE ON drive_licenses
+    FOR EACH ROW EXECUTE FUNCTION drive_licenses_relate();
+CREATE TRIGGER drive_licenses_rerelate AFTER UPDATE OF drive_seq ON drive_licenses
+    FOR EACH ROW WHEN (OLD.drive_seq IS DISTINCT FROM NEW.drive_seq) EXECUTE FUNCTION drive_licenses_relate();
+
+-- Jobs.
+CREATE FUNCTION drive_jobs_relate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        PERFORM drive_relate(OLD.drive_seq, 'jobs', -1);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM drive_relate(NEW.drive_seq, 'jobs', 1);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER drive_jobs_relate AFTER INSERT OR DELETE ON drive_jobs
+    FOR EACH ROW EXECUTE FUNCTION drive_jobs_relate();
+CREATE TRIGGER drive_jobs_rerelate AFTER UPDATE OF drive_seq ON drive_jobs
+    FOR EACH ROW WHEN (OLD.drive_seq IS DISTINCT FROM NEW.drive_seq) EXECUTE FUNCTION drive_jobs_relate();
+
+-- Mounts.
+CREATE FUNCTION server_drives_relate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        PERFORM drive_relate(OLD.drive_seq, 'mounts', -1);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM drive_relate(NEW.drive_seq, 'mounts', 1);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER server_drives_relate AFTER INSERT OR DELETE ON server_drives
+    FOR EACH ROW EXECUTE FUNCTION server_drives_relate();
+CREATE TRIGGER server_drives_rerelate AFTER UPDATE OF drive_seq ON server_drives
+    FOR EACH ROW WHEN (OLD.drive_seq IS DISTINCT FROM NEW.drive_seq) EXECUTE FUNCTION server_drives_relate();
+
+-- Snapshots.
+CREATE FUNCTION snapshots_relate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        PERFORM drive_relate(OLD.drive_seq, 'snapshots', -1);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM drive_relate(NEW.drive_seq, 'snapshots', 1);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER snapshots_relate AFTER INSERT OR DELETE ON snapshots
+    FOR EACH ROW EXECUTE FUNCTION snapshots_relate();
+CREATE TRIGGER snapshots_rerelate AFTER UPDATE OF drive_seq ON snapshots
+    FOR EACH ROW WHEN (OLD.drive_seq IS DISTINCT FROM NEW.drive_seq) EXECUTE FUNCTION snapshots_relate();
+
+-- Tags name their resources by uuid; a drive's is looked up (a deleted drive's tags go with it).
+CREATE FUNCTION tag_resources_relate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') AND OLD.res_type = 'drives' THEN
+        PERFORM drive_relate((SELECT seq FROM drives WHERE uuid = OLD.res_uuid), 'tags', -1);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.res_type = 'drives' THEN
+        PERFORM drive_relate((SELECT seq FROM drives WHERE uuid = NEW.res_uuid), 'tags', 1);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER tag_resources_relate AFTER INSERT OR DELETE ON tag_resources
+    FOR EACH ROW EXECUTE FUNCTION tag_resources_relate();
+CREATE TRIGGER tag_resources_rerelate AFTER UPDATE OF res_type, res_uuid ON tag_resources
+    FOR EACH ROW WHEN (OLD.res_type IS DISTINCT FROM NEW.res_type OR OLD.res_uuid IS DISTINCT FROM NEW.res_uuid)
+    EXECUTE FUNCTION tag_resources_relate();
+"""#),
     ]
 }

@@ -425,3 +425,120 @@ struct RelationsTests {
         }
     }
 }
+
+@Suite("A drive's related rows, counted by the store (migration 0013)")
+struct RelatedRowCountTests {
+    /// Every uuid in `value`, however deep: mounts, tags, jobs and snapshots are rendered as
+    /// references (or, for a page in detail, as objects) that carry one.
+    static func uuids(_ value: JSONValue?) -> Set<String> {
+        switch value {
+        case .string(let text)? where text.count == 36 && text.filter({ $0 == "-" }).count == 4: [text]
+        case .array(let items)?: items.reduce(into: []) { $0.formUnion(uuids($1)) }
+        case .object(let fields)?: fields.values.reduce(into: []) { $0.formUnion(uuids($1)) }
+        default: []
+        }
+    }
+
+    /// The related rows of `drive` as its single `GET` and the unfiltered page render them.
+    static func related(_ env: TestEnv, _ drive: String) async throws -> [String: Set<String>] {
+        let single = try #require(try await env.get("/api/2.0/drives/\(drive)/").json)
+        let page = try await env.get("/api/2.0/drives/detail/?limit=0").objects
+        let listed = try #require(page.first { $0["uuid"]?.stringValue == drive })
+        var related: [String: Set<String>] = [:]
+        for field in ["mounted_on", "tags", "jobs", "snapshots"] {
+            related[field] = uuids(single[field])
+            #expect(uuids(listed[field]) == related[field], "\(field) of \(drive): the page and the drive differ")
+        }
+        related["licenses"] = Set((single["licenses"]?.arrayValue ?? []).compactMap { $0["license"]?["resource_uri"]?.stringValue })
+        return related
+    }
+
+    /// On SQLite, the counts the triggers keep against a recount (`integrityCheck`).
+    static func countsHold(_ path: String) throws {
+        guard !TestBackend.isPostgres else { return }
+        let database = try AppDatabase.open(path: path)
+        defer { try? database.close() }
+        #expect(try database.integrityCheck() == "ok")
+    }
+
+    @Test("mounts, tags, licenses, jobs and snapshots come and go, and a state load brings them back: reads show each")
+    func relatedRowsFollowEveryChange() async throws {
+        let path = TestDatabase.temporaryPath()
+        defer { TestDatabase.remove(path) }
+        try await withDrivesd(path: path) { env in
+            let a = try await env.createDrive(name: "a", extra: #", "allow_multimount": true"#)
+            let b = try await env.createDrive(name: "b", extra: #", "licenses": [{"license": 12}]"#)
+            let c = try await env.createDrive(name: "c")
+            try await env.tick()
+            let s1 = try await env.createServer(name: "s1", drives: "[\(TestEnv.mount(a)), \(TestEnv.mount(b, "0:1"))]")
+            let s2 = try await env.createServer(name: "s2", drives: "[\(TestEnv.mount(a))]")
+            let t1 = try #require(
+                try await env.request(.post, "/api/2.0/tags/", body: #"{"objects": [{"name": "t1", "resources": ["\#(a)", "\#(c)"]}]}"#)
+                    .first?["uuid"]?.stringValue)
+            let t2 = try #require(
+                try await env.request(.post, "/api/2.0/tags/", body: #"{"objects": [{"name": "t2", "resources": ["\#(a)"]}]}"#)
+                    .first?["uuid"]?.stringValue)
+            let snapshot = try #require(
+                try await env.request(.post, "/api/2.0/snapshots/", body: #"{"objects": [{"drive": "\#(b)"}]}"#).first?["uuid"]?.stringValue)
+            let clone = try await env.request(.post, "/api/2.0/drives/\(c)/action/?do=clone")
+            try #require(clone.code == 202)
+            let job = try #require(clone.first?["jobs"]?.arrayValue?.first?["uuid"]?.stringValue)
+            try await env.tick()
+
+            var ra = try await Self.related(env, a)
+            var rb = try await Self.related(env, b)
+            var rc = try await Self.related(env, c)
+            #expect(ra["mounted_on"] == [s1, s2])
+            #expect(ra["tags"] == [t1, t2])
+            #expect(rb["mounted_on"] == [s1])
+            #expect(rb["licenses"] == ["/api/2.0/licenses/12/"])
+            #expect(rb["snapshots"] == [snapshot])
+            #expect(rc["tags"] == [t1])
+            #expect(rc["jobs"] == [job])
+            try Self.countsHold(path)
+
+            let admin: HTTPFields = [.authorization: TestEnv.adminAuthorization]
+            try #require(try await env.request(.post, "/_drivesd/states", body: #"{"name": "related"}"#, headers: admin).code == 201)
+            let saved = (try await Self.related(env, a), try await Self.related(env, b), try await Self.related(env, c))
+
+            // Each relation goes, one at a time; the others stay.
+            try #require(try await env.request(.delete, "/api/2.0/servers/\(s2)/").code == 204)
+            ra = try await Self.related(env, a)
+            #expect(ra["mounted_on"] == [s1])
+            #expect(ra["tags"] == [t1, t2])
+            try #require(try await env.request(.put, "/api/2.0/tags/\(t1)/", body: #"{"name": "t1", "resources": ["\#(c)"]}"#).code == 200)
+            ra = try await Self.related(env, a)
+            #expect(ra["tags"] == [t2])
+            #expect(try await Self.related(env, c)["tags"] == [t1])
+            try #require(try await env.request(.delete, "/api/2.0/tags/\(t2)/").code == 204)
+            #expect(try await Self.related(env, a)["tags"] == [])
+            try #require(try await env.request(.delete, "/api/2.0/snapshots/\(snapshot)/").code == 204)
+            try await env.tick()
+            rb = try await Self.related(env, b)
+            #expect(rb["snapshots"] == [])
+            #expect(rb["licenses"] == ["/api/2.0/licenses/12/"])
+            #expect(rb["mounted_on"] == [s1])
+            // A server whose drives are replaced: b leaves, c comes.
+            try #require(try await env.putServerDrives(s1, "[\(TestEnv.mount(a)), \(TestEnv.mount(c, "0:1"))]").code == 200)
+            #expect(try await Self.related(env, b)["mounted_on"] == [])
+            rc = try await Self.related(env, c)
+            #expect(rc["mounted_on"] == [s1])
+            #expect(rc["jobs"] == [job])
+            try Self.countsHold(path)
+
+            // The load brings every relation back as it was saved.
+            try #require(try await env.request(.post, "/_drivesd/states/related/load", headers: admin).code == 200)
+            #expect(try await Self.related(env, a) == saved.0)
+            #expect(try await Self.related(env, b) == saved.1)
+            #expect(try await Self.related(env, c) == saved.2)
+            try Self.countsHold(path)
+
+            // A drive deleted with its relations leaves no count behind; the others' hold.
+            try #require(try await env.request(.delete, "/api/2.0/servers/\(s1)/").code == 204)
+            try #require(try await env.request(.delete, "/api/2.0/servers/\(s2)/").code == 204)
+            try #require(try await env.request(.delete, "/api/2.0/drives/\(a)/").code == 204)
+            #expect(try await Self.related(env, c)["tags"] == [t1])
+            try Self.countsHold(path)
+        }
+    }
+}

@@ -99,6 +99,7 @@ struct UpgradeFixtureTests {
     @Test("the fixtures of the previous releases are there")
     func fixturesKept() throws {
         #expect(Self.releases.contains("6b6d16f"))
+        #expect(Self.releases.contains("4b5cdd5"), "the release before drive_relations (schema 0013)")
         #expect(Self.releases.count >= 2)
         #expect(Self.beforeDigest.contains("7b38156") && !Self.beforeDigest.contains("f317eda"))
         // At least one release left drives with bytes, and each that did says what they held.

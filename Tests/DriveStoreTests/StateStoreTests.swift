@@ -60,12 +60,12 @@ struct StateStoreTests {
     }
 
     /// Tables a state leaves alone, each for a reason: catalogues and the daemon's own machinery
-    /// (content is referenced through `refs`; drive counts, sessions and upload links follow the
+    /// (content is referenced through `refs`; drive counts, related-row counts, sessions and upload links follow the
     /// rows they derive from).
     static let notInStates: Set<String> = [
         "grdb_migrations", "sqlite_sequence", "states", "licenses", "library_drives", "change_events", "event_listeners",
         "outbox", "content_images", "content_extents", "sessions", "credential_epoch", "server_secrets", "transition_modes",
-        "owner_drive_counts", "upload_links",
+        "owner_drive_counts", "upload_links", "drive_relations",
     ]
 
     @Test("every table is either in a state or deliberately left out: a new table must choose")
