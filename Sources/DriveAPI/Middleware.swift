@@ -220,7 +220,7 @@ enum Negotiation {
 
     /// The 406 for this `format` parameter (GET only) and `Accept` header, or nil when one of
     /// the `served` types is acceptable.
-    static func refusal(format: String?, accept: String, served: Set<String>) -> CloudSigmaError? {
+    static func refusal(format: String?, accept: String, served: @autoclosure () -> Set<String>) -> CloudSigmaError? {
         if let format {
             if format.lowercased() == "json" { return nil }
             return CloudSigmaError(
@@ -228,6 +228,7 @@ enum Negotiation {
         }
         // What nearly every client sends (or nothing): no parsing on the request path.
         if accept.isEmpty || accept == "*/*" || accept == "application/json" { return nil }
+        let served = served()
         var ranges = 0
         for item in accept.split(separator: ",") {
             let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }

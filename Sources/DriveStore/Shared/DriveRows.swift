@@ -28,7 +28,7 @@ enum DriveRows {
         _ db: Database, where whereSQL: String, _ args: [any DatabaseValueConvertible], tail: String = "",
         cached: Bool = false
     ) throws -> [Drive] {
-        try fetchStored(db, where: whereSQL, args, tail: tail, cached: cached).map(\.drive)
+        try fetch(db, where: whereSQL, args, tail: tail, cached: cached).drives
     }
 
     /// A drive with what the store keeps beside it.
@@ -55,6 +55,16 @@ enum DriveRows {
         _ db: Database, where whereSQL: String, _ args: [any DatabaseValueConvertible], tail: String = "",
         cached: Bool = false
     ) throws -> [Stored] {
+        let (drives, extras) = try fetch(db, where: whereSQL, args, tail: tail, cached: cached)
+        return zip(extras, drives).map { Stored(seq: $0.seq, licensesFrozen: $0.frozen, drive: $1, contentImage: $0.image) }
+    }
+
+    /// The drives, and what the store keeps beside each, in two arrays: a page of drives is
+    /// returned as it was built, without copying each drive into another array.
+    private static func fetch(
+        _ db: Database, where whereSQL: String, _ args: [any DatabaseValueConvertible], tail: String,
+        cached: Bool
+    ) throws -> (drives: [Drive], extras: [(seq: Int64, frozen: Bool, image: Int64?)]) {
         let sql = "SELECT \(driveColumns) FROM \(driveSource) WHERE \(whereSQL)\(tail)"
         let statement = cached ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
         let cursor = try columns(statement, StatementArguments(args))
@@ -117,6 +127,6 @@ enum DriveRows {
                     db.cachedStatement(sql: "SELECT uuid FROM snapshots WHERE drive_seq = ? ORDER BY seq DESC"), arguments: [item.seq])
             }
         }
-        return zip(extras, drives).map { Stored(seq: $0.seq, licensesFrozen: $0.frozen, drive: $1, contentImage: $0.image) }
+        return (drives, extras)
     }
 }
