@@ -23,19 +23,37 @@ SELECT drive_seq, SUM(licenses), SUM(jobs), SUM(mounts), SUM(tags), SUM(snapshot
 WHERE drive_seq IN (SELECT seq FROM drives)
 GROUP BY drive_seq;
 
--- One function moves a count: `drive_relate(seq, column, +1 or -1)`.
+-- One function moves a count: `drive_relate(seq, kind, +1 or -1)`, in static SQL (its plans are
+-- prepared once a session): an increment inserts the drive's row or adds to it, a decrement
+-- only updates (the drive may be going, its row with it).
 CREATE FUNCTION drive_relate(seq BIGINT, kind TEXT, delta BIGINT) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF seq IS NULL THEN
         RETURN;
     END IF;
     IF delta > 0 THEN
-        EXECUTE format(
-            'INSERT INTO drive_relations (drive_seq, %1$I) VALUES ($1, $2) '
-            'ON CONFLICT (drive_seq) DO UPDATE SET %1$I = drive_relations.%1$I + $2', kind)
-            USING seq, delta;
+        INSERT INTO drive_relations AS r (drive_seq, licenses, jobs, mounts, tags, snapshots)
+        VALUES (
+            seq,
+            CASE WHEN kind = 'licenses' THEN delta ELSE 0 END,
+            CASE WHEN kind = 'jobs' THEN delta ELSE 0 END,
+            CASE WHEN kind = 'mounts' THEN delta ELSE 0 END,
+            CASE WHEN kind = 'tags' THEN delta ELSE 0 END,
+            CASE WHEN kind = 'snapshots' THEN delta ELSE 0 END)
+        ON CONFLICT (drive_seq) DO UPDATE SET
+            licenses = r.licenses + EXCLUDED.licenses,
+            jobs = r.jobs + EXCLUDED.jobs,
+            mounts = r.mounts + EXCLUDED.mounts,
+            tags = r.tags + EXCLUDED.tags,
+            snapshots = r.snapshots + EXCLUDED.snapshots;
     ELSE
-        EXECUTE format('UPDATE drive_relations SET %1$I = %1$I + $2 WHERE drive_seq = $1', kind) USING seq, delta;
+        UPDATE drive_relations SET
+            licenses = licenses + CASE WHEN kind = 'licenses' THEN delta ELSE 0 END,
+            jobs = jobs + CASE WHEN kind = 'jobs' THEN delta ELSE 0 END,
+            mounts = mounts + CASE WHEN kind = 'mounts' THEN delta ELSE 0 END,
+            tags = tags + CASE WHEN kind = 'tags' THEN delta ELSE 0 END,
+            snapshots = snapshots + CASE WHEN kind = 'snapshots' THEN delta ELSE 0 END
+        WHERE drive_seq = seq;
     END IF;
 END;
 $$;
