@@ -131,35 +131,15 @@ public struct AppDatabase: Sendable {
     }
 
     /// `PRAGMA integrity_check`, then the counts the triggers keep against a recount of the rows
-    /// they count (drives per account, related rows per drive: `owner_drive_counts`,
-    /// `drive_relations`): "ok" when the database is sound and its counts hold.
+    /// they count (`DerivedCounts`): "ok" when the database is sound and its counts hold.
     public func integrityCheck() throws -> String {
         try readSync { db in
             let pragma = try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ")
             guard pragma == "ok" else { return pragma }
-            var problems: [String] = []
-            let owners = try String.fetchAll(
-                db,
-                sql: """
-                    SELECT u.uuid FROM users u LEFT JOIN owner_drive_counts c ON c.owner = u.uuid
-                    WHERE COALESCE(c.drives, 0) != (SELECT COUNT(*) FROM drives d WHERE d.owner = u.uuid) LIMIT 10
-                    """)
-            if !owners.isEmpty { problems.append("owner_drive_counts differs from the drives of \(owners.joined(separator: ", "))") }
-            let drives = try Int64.fetchAll(db, sql: Self.driveRelationsRecount + " LIMIT 10")
-            if !drives.isEmpty { problems.append("drive_relations differs from the related rows of drives \(drives.map(String.init).joined(separator: ", "))") }
+            let problems = try DerivedCounts.problems(db)
             return problems.isEmpty ? "ok" : problems.joined(separator: "; ")
         }
     }
-
-    /// The drives whose `drive_relations` counts differ from their related rows.
-    static let driveRelationsRecount = """
-        SELECT d.seq FROM drives d LEFT JOIN drive_relations r ON r.drive_seq = d.seq
-        WHERE COALESCE(r.licenses, 0) != (SELECT COUNT(*) FROM drive_licenses x WHERE x.drive_seq = d.seq)
-           OR COALESCE(r.jobs, 0) != (SELECT COUNT(*) FROM drive_jobs x WHERE x.drive_seq = d.seq)
-           OR COALESCE(r.mounts, 0) != (SELECT COUNT(*) FROM server_drives x WHERE x.drive_seq = d.seq)
-           OR COALESCE(r.tags, 0) != (SELECT COUNT(*) FROM tag_resources x WHERE x.res_uuid = d.uuid AND x.res_type = 'drives')
-           OR COALESCE(r.snapshots, 0) != (SELECT COUNT(*) FROM snapshots x WHERE x.drive_seq = d.seq)
-        """
 
     /// Closes the connections (after the last use). The WAL is checkpointed into the database file
     /// and truncated first, so that a cleanly stopped daemon leaves one self-contained file (a

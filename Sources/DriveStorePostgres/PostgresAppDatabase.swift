@@ -104,6 +104,14 @@ public final class PostgresAppDatabase: Sendable {
         }
     }
 
+    /// The counts the triggers keep against a recount of the rows they count (`DerivedCounts`),
+    /// in one snapshot: "ok" when they hold. (PostgreSQL checks its own pages; this is the
+    /// counterpart of the rest of the SQLite store's `integrityCheck`.)
+    public func countsCheck() async throws -> String {
+        let problems = try await read { db in try DerivedCounts.problems(db) }
+        return problems.isEmpty ? "ok" : problems.joined(separator: "; ")
+    }
+
     // MARK: Transactions
 
     func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {

@@ -41,7 +41,7 @@ func withLiveDrivesd(
     _ = try await api.content.prepare()
     do {
         try await api.buildApplication(host: "127.0.0.1", port: 0, logger: logger).test(.live) { client in
-            try await body(TestEnv(api: api, alice: alice, bob: bob, client: client))
+            try await body(TestEnv(api: api, alice: alice, bob: bob, client: client, backend: opened.backend))
         }
     } catch {
         try? await opened.close()

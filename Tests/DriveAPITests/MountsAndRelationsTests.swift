@@ -2,6 +2,7 @@ import DriveAPI
 import DriveLifecycle
 import DriveModel
 import DriveStore
+import DrivesdApp
 import Foundation
 import HTTPTypes
 import Testing
@@ -453,12 +454,17 @@ struct RelatedRowCountTests {
         return related
     }
 
-    /// On SQLite, the counts the triggers keep against a recount (`integrityCheck`).
-    static func countsHold(_ path: String) throws {
-        guard !TestBackend.isPostgres else { return }
-        let database = try AppDatabase.open(path: path)
-        defer { try? database.close() }
-        #expect(try database.integrityCheck() == "ok")
+    /// The counts the triggers keep against a recount: `integrityCheck` on SQLite (through a
+    /// connection of its own, as another process would), `countsCheck` on PostgreSQL.
+    static func countsHold(_ env: TestEnv, _ path: String) async throws {
+        switch try #require(env.backend) {
+        case .sqlite:
+            let database = try AppDatabase.open(path: path)
+            defer { try? database.close() }
+            #expect(try database.integrityCheck() == "ok")
+        case .postgres(let database):
+            #expect(try await database.countsCheck() == "ok")
+        }
     }
 
     @Test("mounts, tags, licenses, jobs and snapshots come and go, and a state load brings them back: reads show each")
@@ -495,7 +501,7 @@ struct RelatedRowCountTests {
             #expect(rb["snapshots"] == [snapshot])
             #expect(rc["tags"] == [t1])
             #expect(rc["jobs"] == [job])
-            try Self.countsHold(path)
+            try await Self.countsHold(env, path)
 
             let admin: HTTPFields = [.authorization: TestEnv.adminAuthorization]
             try #require(try await env.request(.post, "/_drivesd/states", body: #"{"name": "related"}"#, headers: admin).code == 201)
@@ -524,21 +530,21 @@ struct RelatedRowCountTests {
             rc = try await Self.related(env, c)
             #expect(rc["mounted_on"] == [s1])
             #expect(rc["jobs"] == [job])
-            try Self.countsHold(path)
+            try await Self.countsHold(env, path)
 
             // The load brings every relation back as it was saved.
             try #require(try await env.request(.post, "/_drivesd/states/related/load", headers: admin).code == 200)
             #expect(try await Self.related(env, a) == saved.0)
             #expect(try await Self.related(env, b) == saved.1)
             #expect(try await Self.related(env, c) == saved.2)
-            try Self.countsHold(path)
+            try await Self.countsHold(env, path)
 
             // A drive deleted with its relations leaves no count behind; the others' hold.
             try #require(try await env.request(.delete, "/api/2.0/servers/\(s1)/").code == 204)
             try #require(try await env.request(.delete, "/api/2.0/servers/\(s2)/").code == 204)
             try #require(try await env.request(.delete, "/api/2.0/drives/\(a)/").code == 204)
             #expect(try await Self.related(env, c)["tags"] == [t1])
-            try Self.countsHold(path)
+            try await Self.countsHold(env, path)
         }
     }
 }

@@ -54,6 +54,8 @@ struct TestEnv {
     let alice: Account
     let bob: Account
     let client: any TestClientProtocol
+    /// The store the daemon runs on (for checks below the API).
+    var backend: DrivesdApp.Backend? = nil
 
     func request(
         _ method: HTTPRequest.Method, _ path: String, body: String? = nil, as account: Account? = nil,
@@ -139,7 +141,7 @@ func withDrivesd(
         router: api.buildRouter(), services: runWorker ? [api.worker, api.outboxRunner] : [], logger: logger)
     do {
         try await app.test(.router) { client in
-            try await body(TestEnv(api: api, alice: alice, bob: bob, client: client))
+            try await body(TestEnv(api: api, alice: alice, bob: bob, client: client, backend: opened.backend))
         }
     } catch {
         try? await opened.close()
