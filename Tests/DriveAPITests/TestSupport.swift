@@ -55,7 +55,7 @@ struct TestEnv {
     let bob: Account
     let client: any TestClientProtocol
     /// The store the daemon runs on (for checks below the API).
-    var backend: DrivesdApp.Backend? = nil
+    let backend: DrivesdApp.Backend
 
     func request(
         _ method: HTTPRequest.Method, _ path: String, body: String? = nil, as account: Account? = nil,

@@ -58,73 +58,35 @@ BEGIN
 END;
 $$;
 
--- Licenses.
-CREATE FUNCTION drive_licenses_relate() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The four tables that name a drive by `drive_seq` share one trigger function; the trigger's
+-- argument is the kind of row the table holds. PL/pgSQL prepares it for each table it runs on.
+CREATE FUNCTION drive_link_relate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        PERFORM drive_relate(OLD.drive_seq, 'licenses', -1);
+        PERFORM drive_relate(OLD.drive_seq, TG_ARGV[0], -1);
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM drive_relate(NEW.drive_seq, 'licenses', 1);
+        PERFORM drive_relate(NEW.drive_seq, TG_ARGV[0], 1);
     END IF;
     RETURN NULL;
 END;
 $$;
 CREATE TRIGGER drive_licenses_relate AFTER INSERT OR DELETE ON drive_licenses
-    FOR EACH ROW EXECUTE FUNCTION drive_licenses_relate();
+    FOR EACH ROW EXECUTE FUNCTION drive_link_relate('licenses');
 CREATE TRIGGER drive_licenses_rerelate AFTER UPDATE OF drive_seq ON drive_licenses
-    FOR EACH ROW WHEN (OLD.drive_seq IS DISTINCT FROM NEW.drive_seq) EXECUTE FUNCTION drive_licenses_relate();
-
--- Jobs.
-CREATE FUNCTION drive_jobs_relate() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        PERFORM drive_relate(OLD.drive_seq, 'jobs', -1);
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM drive_relate(NEW.drive_seq, 'jobs', 1);
-    END IF;
-    RETURN NULL;
-END;
-$$;
+    FOR EACH ROW WHEN (OLD.drive_seq IS DISTINCT FROM NEW.drive_seq) EXECUTE FUNCTION drive_link_relate('licenses');
 CREATE TRIGGER drive_jobs_relate AFTER INSERT OR DELETE ON drive_jobs
-    FOR EACH ROW EXECUTE FUNCTION drive_jobs_relate();
+    FOR EACH ROW EXECUTE FUNCTION drive_link_relate('jobs');
 CREATE TRIGGER drive_jobs_rerelate AFTER UPDATE OF drive_seq ON drive_jobs
-    FOR EACH ROW WHEN (OLD.drive_seq IS DISTINCT FROM NEW.drive_seq) EXECUTE FUNCTION drive_jobs_relate();
-
--- Mounts.
-CREATE FUNCTION server_drives_relate() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        PERFORM drive_relate(OLD.drive_seq, 'mounts', -1);
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM drive_relate(NEW.drive_seq, 'mounts', 1);
-    END IF;
-    RETURN NULL;
-END;
-$$;
+    FOR EACH ROW WHEN (OLD.drive_seq IS DISTINCT FROM NEW.drive_seq) EXECUTE FUNCTION drive_link_relate('jobs');
 CREATE TRIGGER server_drives_relate AFTER INSERT OR DELETE ON server_drives
-    FOR EACH ROW EXECUTE FUNCTION server_drives_relate();
+    FOR EACH ROW EXECUTE FUNCTION drive_link_relate('mounts');
 CREATE TRIGGER server_drives_rerelate AFTER UPDATE OF drive_seq ON server_drives
-    FOR EACH ROW WHEN (OLD.drive_seq IS DISTINCT FROM NEW.drive_seq) EXECUTE FUNCTION server_drives_relate();
-
--- Snapshots.
-CREATE FUNCTION snapshots_relate() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        PERFORM drive_relate(OLD.drive_seq, 'snapshots', -1);
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM drive_relate(NEW.drive_seq, 'snapshots', 1);
-    END IF;
-    RETURN NULL;
-END;
-$$;
+    FOR EACH ROW WHEN (OLD.drive_seq IS DISTINCT FROM NEW.drive_seq) EXECUTE FUNCTION drive_link_relate('mounts');
 CREATE TRIGGER snapshots_relate AFTER INSERT OR DELETE ON snapshots
-    FOR EACH ROW EXECUTE FUNCTION snapshots_relate();
+    FOR EACH ROW EXECUTE FUNCTION drive_link_relate('snapshots');
 CREATE TRIGGER snapshots_rerelate AFTER UPDATE OF drive_seq ON snapshots
-    FOR EACH ROW WHEN (OLD.drive_seq IS DISTINCT FROM NEW.drive_seq) EXECUTE FUNCTION snapshots_relate();
+    FOR EACH ROW WHEN (OLD.drive_seq IS DISTINCT FROM NEW.drive_seq) EXECUTE FUNCTION drive_link_relate('snapshots');
 
 -- Tags name their resources by uuid; a drive's is looked up (a deleted drive's tags go with it).
 CREATE FUNCTION tag_resources_relate() RETURNS trigger LANGUAGE plpgsql AS $$
