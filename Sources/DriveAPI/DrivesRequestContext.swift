@@ -5,7 +5,7 @@ import NIOCore
 /// The per-request context: the authenticated user and the request id.
 public struct DrivesRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// Set by ``AuthMiddleware``.
+    /// Set by ``APIMiddleware``.
     public var user: User?
     /// How the user was authenticated (set with `user`).
     public var authentication: Authentication?

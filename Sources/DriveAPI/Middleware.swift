@@ -34,15 +34,17 @@ struct ErrorMiddleware: RouterMiddleware {
         let seconds = (ContinuousClock.now - start).seconds
         let route = context.endpointPath ?? "unmatched"
         metrics.observe(route: route, method: request.method.rawValue, status: response.status.code, seconds: seconds)
+        // `uri.path` makes a new string each time it is asked for.
+        let path = request.uri.path
         requestLog.append(
             RequestLog.Entry(
-                time: Timestamp.now(), requestID: requestID, method: request.method.rawValue, path: request.uri.path,
+                date: Date(), requestID: requestID, method: request.method.rawValue, path: path,
                 query: request.uri.query ?? "", status: response.status.code,
                 requestBytes: request.headers[.contentLength].flatMap { Int($0) }, responseBytes: response.body.contentLength,
                 durationMs: seconds * 1000, user: notes.account.withLock { $0 }))
         if context.logger.logLevel <= .info {
             let line = AccessLogLine(
-                method: request.method.rawValue, path: request.uri.path, status: response.status.code, requestID: requestID,
+                method: request.method.rawValue, path: path, status: response.status.code, requestID: requestID,
                 microseconds: Int((seconds * 1_000_000).rounded()))
             if let accessLog {
                 accessLog(line)
@@ -124,13 +126,27 @@ public struct AccessLogLine: Sendable {
     }
 }
 
-/// Authenticates every API request (Basic, Digest, Bearer, session cookie with CSRF: see
-/// ``Authenticator``).
-struct AuthMiddleware: RouterMiddleware {
+/// The API's own middleware, one step for what used to be three (Benchmarks/README.md, round 3:
+/// each layer is an async call and return of its own on every request):
+/// 1. content negotiation (``Negotiation``): a 406 before anything else;
+/// 2. the faults a request asks for with `X-Drivesd-Fault-Id` (admin API);
+/// 3. authentication (Basic, Digest, Bearer, session cookie with CSRF: see ``Authenticator``),
+///    unless `authenticator` is nil (the account and location routes, which need no account).
+struct APIMiddleware: RouterMiddleware {
     typealias Context = DrivesRequestContext
-    let authenticator: Authenticator
+    let faults: FaultRegistry
+    let admin: any AdminRepository
+    let authenticator: Authenticator?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try Negotiation.check(request)
+        if let id = request.headers[.xDrivesdFaultID],
+            let fault = faults.consume(id, requestID: context.requestID, at: Timestamp.now()),
+            let response = try await apply(fault, to: request)
+        {
+            return response
+        }
+        guard let authenticator else { return try await next(request, context) }
         let authentication = try await authenticator.authenticate(request, address: context.clientAddress)
         var context = context
         context.user = authentication.user
@@ -138,20 +154,10 @@ struct AuthMiddleware: RouterMiddleware {
         context.notes?.account.withLock { $0 = authentication.user.email }
         return try await next(request, context)
     }
-}
 
-/// Applies the faults a request asks for with `X-Drivesd-Fault-Id` (admin API).
-struct FaultMiddleware: RouterMiddleware {
-    typealias Context = DrivesRequestContext
-    let faults: FaultRegistry
-    let admin: any AdminRepository
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let id = request.headers[.xDrivesdFaultID],
-            let fault = faults.consume(id, requestID: context.requestID, at: Timestamp.now())
-        else {
-            return try await next(request, context)
-        }
+    /// Applies an injected fault: the answer it makes, or nil when the request goes on (after a
+    /// delay, or with a drive's availability changed).
+    func apply(_ fault: FaultRegistry.Fault, to request: Request) async throws -> Response? {
         switch fault {
         case .status(let code):
             let kind: CloudSigmaError.Kind =
@@ -167,13 +173,13 @@ struct FaultMiddleware: RouterMiddleware {
             return response
         case .delay(let seconds):
             try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
-            return try await next(request, context)
+            return nil
         case .setStatus(let available):
             let parts = request.uri.path.split(separator: "/")
             if let i = parts.firstIndex(of: "drives"), i + 1 < parts.count {
                 _ = try? await admin.setAvailability(driveUUID: String(parts[i + 1]), available: available)
             }
-            return try await next(request, context)
+            return nil
         }
     }
 }
@@ -187,10 +193,9 @@ extension HTTPField.Name {
 /// (and a drive's bytes as `application/octet-stream`, a single upload's uuid as `text/plain`);
 /// an `Accept` that admits none of them (`application/xml`, `text/html` without `*/*`) is 406. On
 /// a GET, `?format=json` overrides the headers (the last `format` wins); any other format is 406.
-struct NegotiationMiddleware: RouterMiddleware {
-    typealias Context = DrivesRequestContext
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+enum Negotiation {
+    /// Throws the 406 when `request` accepts nothing drivesd answers at its path.
+    static func check(_ request: Request) throws {
         // Every API request passes here: the query is parsed only when it may name a format
         // (spelled out, or percent-encoded).
         let query = request.uri.query ?? ""
@@ -198,14 +203,11 @@ struct NegotiationMiddleware: RouterMiddleware {
             (request.method == .get || request.method == .head) && (query.containsASCII("format") || query.containsASCII("%"))
             ? QueryParameters(request.uri).pairs.last(where: { $0.name == "format" })?.value : nil
         let accept = request.headers[values: .accept].joined(separator: ",")
-        if let refusal = Negotiation.refusal(format: format, accept: accept, served: Negotiation.served(path: request.uri.path)) {
+        if let refusal = refusal(format: format, accept: accept, served: served(path: request.uri.path)) {
             throw refusal
         }
-        return try await next(request, context)
     }
-}
 
-enum Negotiation {
     /// What drivesd answers at `path`: JSON (errors included), and a drive's bytes on its
     /// download path, a single upload's uuid as text on the upload path.
     static func served(path: String) -> Set<String> {

@@ -221,6 +221,7 @@ struct AdminAPITests {
     @Test("the request log lists recent requests with method, path, status and sizes")
     func requestLog() async throws {
         try await withDrivesd { env in
+            let before = Date()
             _ = try await env.createDrive(name: "logged")
             _ = try await env.get("/api/2.0/drives/?limit=5")
             _ = try await env.get("/api/2.0/nothing/")
@@ -233,6 +234,13 @@ struct AdminAPITests {
             #expect(entries[1]["query"] == .string("limit=5"))
             #expect(entries[2]["status"] == .int(404))
             #expect(entries.allSatisfy { $0["request_id"]?.stringValue?.isEmpty == false })
+            // Each entry's time is when it was answered, written as the API writes times.
+            let times = entries.compactMap { $0["time"]?.stringValue }
+            #expect(times.count == 3)
+            #expect(times == times.sorted(), "\(times)")
+            let earliest = Timestamp.string(before.addingTimeInterval(-1))
+            let latest = Timestamp.string(Date().addingTimeInterval(1))
+            #expect(times.allSatisfy { $0.count == earliest.count && $0 >= earliest && $0 <= latest }, "\(times)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import DriveModel
 import Foundation
 import Synchronization
 
@@ -70,7 +71,9 @@ public final class MetricsRegistry: Sendable {
 /// requests (and errors) each of the last minutes saw.
 public final class RequestLog: Sendable {
     public struct Entry: Sendable {
-        public var time: String
+        /// When the request was answered; `time` is its text, made only when the entry is read
+        /// (the log keeps every request, and is read rarely).
+        public var date: Date
         public var requestID: String
         public var method: String
         public var path: String
@@ -83,6 +86,9 @@ public final class RequestLog: Sendable {
         public var user: String?
         /// Position in the log since start (1, 2, ...): `?after=` pages on it.
         public var seq: Int = 0
+
+        /// `date` as the API writes times (`2026-11-29T12:00:00+00:00`).
+        public var time: String { Timestamp.string(date) }
     }
 
     /// One minute's requests.
@@ -110,8 +116,8 @@ public final class RequestLog: Sendable {
         self.capacity = max(1, capacity)
     }
 
-    func append(_ entry: Entry, now: Date = Date()) {
-        let minute = Int(now.timeIntervalSince1970 / 60)
+    func append(_ entry: Entry) {
+        let minute = Int(entry.date.timeIntervalSince1970 / 60)
         state.withLock { state in
             var entry = entry
             state.total += 1
