@@ -41,27 +41,54 @@ final class ResponseCache: Sendable {
         self.maximumTotalBytes = max(0, maximumTotalBytes)
     }
 
+    /// What the cache holds for a request: a current answer, or the ticket under which the
+    /// answer about to be rendered is kept (nil: not kept, the cache is off).
+    enum Lookup {
+        case hit(Response)
+        case miss(Ticket?)
+    }
+
+    struct Ticket {
+        let key: String
+        let generation: CommitGeneration.Snapshot
+    }
+
     /// The answer to `request` for user `owner`: from the cache when it is current, otherwise
-    /// rendered by `render` (and kept when it may be).
+    /// rendered by `render` (and kept when it may be). Inlined into its callers, so that a hit
+    /// makes no async call at all: only a miss awaits `render`.
+    @inline(__always)
     func answer(
         _ request: Request, owner: String, render: () async throws -> [UInt8]
     ) async throws -> Response {
-        guard capacity > 0 else { return .json(bytes: try await render()) }
+        switch lookup(request, owner: owner) {
+        case .hit(let response): return response
+        case .miss(let ticket): return keep(try await render(), ticket)
+        }
+    }
+
+    /// The kept answer when it is current; else the ticket to keep the fresh one under. The
+    /// commit counts are read before the data is, so an answer kept under them is never newer
+    /// than they say.
+    func lookup(_ request: Request, owner: String) -> Lookup {
+        guard capacity > 0 else { return .miss(nil) }
         let key = owner + " " + request.uri.description
-        let bypass = Self.bypasses(request)
         let now = generation.snapshot(owner: owner)
-        if bypass {
+        if Self.bypasses(request) {
             bypassed.add(1, ordering: .relaxed)
         } else if let entry = state.withLock({ $0.entries[key] }), entry.generation == now {
             hits.add(1, ordering: .relaxed)
-            return .json(buffer: entry.body)
+            return .hit(.json(buffer: entry.body))
         } else {
             misses.add(1, ordering: .relaxed)
         }
-        let bytes = try await render()
+        return .miss(Ticket(key: key, generation: now))
+    }
+
+    /// The answer made of `bytes`, kept under `ticket` when it is small enough.
+    func keep(_ bytes: [UInt8], _ ticket: Ticket?) -> Response {
         let body = ByteBuffer(bytes: bytes)
-        if bytes.count <= Self.maximumBodyBytes {
-            store(key, Entry(generation: now, body: body))
+        if let ticket, bytes.count <= Self.maximumBodyBytes {
+            store(ticket.key, Entry(generation: ticket.generation, body: body))
         }
         return .json(buffer: body)
     }
