@@ -87,7 +87,7 @@ public final class RequestLog: Sendable {
         /// Position in the log since start (1, 2, ...): `?after=` pages on it.
         public var seq: Int = 0
 
-        /// `date` as the API writes times (`2026-11-29T12:00:00+00:00`).
+        /// `date` as the API writes times (`2026-11-29T12:00:00.123456+00:00`, see `Timestamp`).
         public var time: String { Timestamp.string(date) }
     }
 
