@@ -388,7 +388,7 @@ struct AuthenticationTests {
 
     @Test("a burst of wrong passwords is refused for a back-off, per account and address; the right one works after it")
     func throttling() async throws {
-        var settings = APISettings(durations: OperationDurations(timeScale: 0))
+        var settings = APISettings(durations: OperationDurations.stepped)
         settings.loginThrottleBurst = 5
         // The back-off is 1 s of this clock, moved by the test: a loaded machine cannot let it
         // run out between two requests.

@@ -171,7 +171,7 @@ struct CloneAndJobsTests {
 
     @Test("finished jobs older than the retention are purged with their refs; running jobs are kept")
     func jobPurge() async throws {
-        try await withDrivesd(settings: APISettings(durations: OperationDurations(timeScale: 0), jobRetention: .seconds(60))) { env in
+        try await withDrivesd(settings: APISettings(durations: OperationDurations.stepped, jobRetention: .seconds(60))) { env in
             let source = try await env.createDrive()
             try await env.tick()
             _ = try await env.request(.post, "/api/2.0/drives/\(source)/action/?do=clone")

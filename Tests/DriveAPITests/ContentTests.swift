@@ -18,7 +18,7 @@ import Testing
         for i in types.indices {
             types[i].minSize = 8 * 1024 * 1024
         }
-        return APISettings(catalogue: StorageCatalogue(types: types, defaultType: "dssd"), durations: OperationDurations(timeScale: 0))
+        return APISettings(catalogue: StorageCatalogue(types: types, defaultType: "dssd"), durations: OperationDurations.stepped)
     }()
     static let minimum = 8 * 1024 * 1024
     static let extentSize = 4 * 1024 * 1024

@@ -67,7 +67,7 @@ struct DocumentsAndFixturesTests {
         let catalogue = StorageCatalogue(
             types: [StorageTypeLimits(name: "dssd", minSize: 1_073_741_824, maxSize: 2_147_483_648, iopsBase: 1, iopsMin: 1, iopsMax: 2)],
             defaultType: "dssd")
-        try await withDrivesd(settings: APISettings(catalogue: catalogue, durations: OperationDurations(timeScale: 0))) { env in
+        try await withDrivesd(settings: APISettings(catalogue: catalogue, durations: OperationDurations.stepped)) { env in
             let caps = try await env.get("/api/2.0/capabilities/")
             #expect(caps.code == 200)
             #expect(caps.json?["default_storage_type"] == .string("dssd"))

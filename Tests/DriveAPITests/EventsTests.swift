@@ -23,7 +23,7 @@ import Testing
 /// Runs `body` against a daemon served on a real socket (the websocket needs one), with its
 /// worker, outbox runner and event hub running.
 func withLiveDrivesd(
-    settings: APISettings = APISettings(durations: OperationDurations(timeScale: 0)),
+    settings: APISettings = APISettings(durations: OperationDurations.stepped),
     _ body: @Sendable (TestEnv) async throws -> Void
 ) async throws {
     let dbPath = TestDatabase.temporaryPath()
@@ -336,7 +336,7 @@ struct EventsTests {
 
     @Test("a subscriber that does not keep up is closed when its queue overflows; writers never wait for it")
     func slowSubscriber() async throws {
-        var settings = APISettings(durations: OperationDurations(timeScale: 0))
+        var settings = APISettings(durations: OperationDurations.stepped)
         settings.eventQueueLimit = 4
         try await withDrivesd(settings: settings) { env in
             let stalled = try await env.api.events.subscribe(owner: env.alice.user.uuid)

@@ -81,7 +81,7 @@ struct FastPathTests {
             let projected = try await env.get(path + "?fields=name,status")
             #expect(projected.json == .object(["name": .string("fresh"), "status": .string("creating")]))
         }
-        var settings = APISettings(durations: OperationDurations(timeScale: 0))
+        var settings = APISettings(durations: OperationDurations.stepped)
         settings.responseCacheEntries = 0
         try await withDrivesd(settings: settings) { env in
             let uuid = try await env.createDrive(name: "uncached")
@@ -94,7 +94,7 @@ struct FastPathTests {
 
     @Test("the cache stays within its capacity and keeps answering right beyond it")
     func cacheCapacity() async throws {
-        var settings = APISettings(durations: OperationDurations(timeScale: 0))
+        var settings = APISettings(durations: OperationDurations.stepped)
         settings.responseCacheEntries = 3
         try await withDrivesd(settings: settings) { env in
             var uuids: [String] = []

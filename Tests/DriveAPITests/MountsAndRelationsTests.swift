@@ -128,7 +128,7 @@ struct MountsTests {
     @Test("hot-plug on running servers follows the switch: on attaches, off ignores")
     func hotplug() async throws {
         for enabled in [true, false] {
-            try await withDrivesd(settings: APISettings(durations: OperationDurations(timeScale: 0), hotplug: enabled)) { env in
+            try await withDrivesd(settings: APISettings(durations: OperationDurations.stepped, hotplug: enabled)) { env in
                 let drive = try await env.createDrive()
                 try await env.tick()
                 let server = try await env.createServer()
@@ -378,7 +378,7 @@ struct RelationsTests {
 
     @Test("availability groups from storage hosts; avoid places new drives away from the listed ones")
     func availability() async throws {
-        try await withDrivesd(settings: APISettings(durations: OperationDurations(timeScale: 0), storageHosts: 2)) { env in
+        try await withDrivesd(settings: APISettings(durations: OperationDurations.stepped, storageHosts: 2)) { env in
             let a = try await env.createDrive(name: "a")
             let b = try await env.request(.post, "/api/2.0/drives/?avoid=\(a)", body: #"{"name": "b", "size": 1073741824, "media": "disk"}"#)
             let bUUID = try #require(b.first?["uuid"]?.stringValue)
@@ -402,7 +402,7 @@ struct RelationsTests {
 
     @Test("a bulk create (its multi-row path) places drives as single creates do: avoid honoured, round-robin, each one's create transition")
     func bulkPlacement() async throws {
-        try await withDrivesd(settings: APISettings(durations: OperationDurations(timeScale: 0), storageHosts: 2)) { env in
+        try await withDrivesd(settings: APISettings(durations: OperationDurations.stepped, storageHosts: 2)) { env in
             let a = try await env.createDrive(name: "a")
             let one = #"{"name": "bulk", "size": 1073741824, "media": "disk"}"#
             let avoided = try await env.request(.post, "/api/2.0/drives/?avoid=\(a)", body: "[\(Array(repeating: one, count: 4).joined(separator: ","))]")

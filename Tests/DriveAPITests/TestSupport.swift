@@ -108,6 +108,14 @@ struct TestEnv {
     }
 }
 
+extension OperationDurations {
+    /// The test daemon's durations: a millionth of the configured ones (a create 1 µs, a server's
+    /// start 1 µs: `APISettings` sets those two), all long due when a test steps the worker
+    /// (`TestEnv.tick`), none zero: a create due as it starts completes in its own transaction,
+    /// and the tests of what a `creating` drive allows need it `creating` until they tick.
+    static let stepped = OperationDurations(timeScale: 0.000_001)
+}
+
 enum TestDatabase {
     static func temporaryPath() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("drivesd-test-\(UUID().uuidString).sqlite").path
@@ -118,9 +126,9 @@ enum TestDatabase {
     }
 }
 
-/// Runs `body` against a fresh daemon. `durations` default to time scale 0.
+/// Runs `body` against a fresh daemon. `durations` default to `OperationDurations.stepped`.
 func withDrivesd(
-    settings: APISettings = APISettings(durations: OperationDurations(timeScale: 0)),
+    settings: APISettings = APISettings(durations: OperationDurations.stepped),
     path: String? = nil,
     runWorker: Bool = false,
     _ body: @Sendable (TestEnv) async throws -> Void

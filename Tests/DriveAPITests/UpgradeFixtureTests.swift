@@ -587,9 +587,16 @@ struct UpgradeFixtureTests {
             let immediate = try await env.request(
                 .put, "/_drivesd/transitions/create", body: #"{"mode": "immediate"}"#, headers: Self.admin)
             #expect(immediate.code == 200)
+            // Immediate: the create completes in its own transaction, before any tick.
             let fresh = try await env.createDrive(name: "after-upgrade")
-            #expect(try await env.tick() == [fresh])
             #expect(try await env.status(fresh) == "unmounted")
+            #expect(try await env.tick() == [])
+            let manual = try await env.request(
+                .put, "/_drivesd/transitions/create", body: #"{"mode": "manual"}"#, headers: Self.admin)
+            #expect(manual.code == 200)
+            let held = try await env.createDrive(name: "held-after-upgrade")
+            #expect(try await env.tick() == [])
+            #expect(try await env.status(held) == "creating")
         }
     }
 }

@@ -32,16 +32,62 @@ struct TransitionPipelineTests {
         }
     }
 
+    @Test("a create due as it starts completes in its own transaction: answered creating, read unmounted, nothing pending")
+    func createDueAtOnce() async throws {
+        try await withStore { env in  // time scale 0
+            let bell = env.stores.signals.transitions
+            let one = try await env.stores.drives.create(owner: env.owner, specs: [StoreEnv.spec("one")])
+            // More than one drive without tags or licenses: the multi-row INSERT.
+            let many = try await env.stores.drives.create(owner: env.owner, specs: (0..<150).map { StoreEnv.spec("m\($0)") })
+            #expect((one + many).allSatisfy { $0.status == .creating })
+            for drive in one + [many[0], many[149]] { #expect(try await env.status(drive.uuid) == .unmounted) }
+            #expect(try env.count("SELECT COUNT(*) FROM drives WHERE status = 'unmounted'") == 151)
+            #expect(try await env.stores.transitions.pendingCount() == 0)
+            // Nothing for the worker: no doorbell, an empty pass.
+            #expect(await Self.rang(bell) == false)
+            #expect(try await env.complete() == CompletedTransitions())
+        }
+    }
+
+    @Test("a create goes through the worker unless due at once: configured, held and timed modes against immediate and time 0")
+    func createModes() async throws {
+        try await withStore(durations: OperationDurations(createSeconds: 10, timeScale: 1)) { env in
+            func create(_ count: Int) async throws -> [DriveStatus] {
+                let made = try await env.stores.drives.create(
+                    owner: env.owner, specs: (0..<count).map { StoreEnv.spec("d\($0)") }, avoid: [], now: Date())
+                #expect(made.allSatisfy { $0.status == .creating })
+                var statuses: [DriveStatus] = []
+                for drive in made { statuses.append(try await env.status(drive.uuid)) }
+                return statuses
+            }
+            #expect(try await create(1) == [.creating])
+            #expect(try await env.stores.transitions.pendingCount() == 1)
+            try await env.stores.transitions.setMode(.create, .immediate)
+            #expect(try await create(1) == [.unmounted])
+            #expect(try await create(3) == [.unmounted, .unmounted, .unmounted])
+            #expect(try await env.stores.transitions.pendingCount() == 1)
+            try await env.stores.transitions.setMode(.create, .manual)
+            #expect(try await create(2) == [.creating, .creating])
+            #expect(try await env.stores.transitions.pendingCount() == 3)
+            try await env.stores.transitions.setMode(.create, .time(seconds: 0))
+            #expect(try await create(1) == [.unmounted])
+            try await env.stores.transitions.setMode(.create, .time(seconds: 5))
+            #expect(try await create(2) == [.creating, .creating])
+            #expect(try await env.stores.transitions.pendingCount() == 5)
+        }
+    }
+
     @Test("drives and servers share one pipeline: one pass completes both kinds")
     func bothKinds() async throws {
-        try await withStore { env in
+        // A create takes a while (one due as it starts completes in its own transaction).
+        try await withStore(durations: OperationDurations(createSeconds: 1, startSeconds: 0, timeScale: 1)) { env in
             let drive = try await env.stores.drives.create(owner: env.owner, specs: [StoreEnv.spec()]).first!
             let server = try await env.stores.servers.create(
                 owner: env.owner, specs: [ServerSpec(name: "s", cpu: 1000, mem: 1 << 30, vncPassword: "x")]
             ).first!
             try await env.stores.servers.act(owner: env.owner, uuid: server.uuid, operation: .start)
             #expect(try env.count("SELECT COUNT(DISTINCT resource_kind) FROM pending_transitions") == 2)
-            let pass = try await env.complete()
+            let pass = try await env.complete(now: Date().addingTimeInterval(2))
             #expect(pass.processed == 2)
             #expect(Set(pass.moved) == [drive.uuid, server.uuid])
             #expect(try await env.stores.servers.server(owner: env.owner, uuid: server.uuid).status == .running)
@@ -51,7 +97,7 @@ struct TransitionPipelineTests {
 
     @Test("the store rings the worker's doorbell after the commit that scheduled work, not before, not on failure")
     func ringsAfterCommit() async throws {
-        try await withStore { env in
+        try await withStore(durations: OperationDurations(createSeconds: 1, timeScale: 1)) { env in
             let bell = env.stores.signals.transitions
             // A write that schedules nothing (a refused one) leaves the bell silent.
             await #expect(throws: CloudSigmaError.self) {

@@ -343,7 +343,8 @@ extension ProcessSuites {
             try await one.migrate()
             try await two.migrate()
             let user = try await one.store.createUser(email: "events@example.com", password: "pw", iterations: 1000)
-            let storesOne = try await one.stores(durations: OperationDurations(timeScale: 0))
+            // A create that takes a second: one due at once completes in its own transaction.
+            let storesOne = try await one.stores(durations: OperationDurations(createSeconds: 1, timeScale: 1))
             let storesTwo = try await two.stores(durations: OperationDurations(timeScale: 0))
             // A subscriber on process two: events are recorded from now on.
             try await storesTwo.events.addListeners(1)

@@ -253,6 +253,30 @@ struct PlanInterpreter {
         var jobSeq: Int64?
     }
 
+    /// The status the completion of a create transition gives a drive in `status` that is on no
+    /// server, when that completion changes nothing but the status; nil when its plan does more.
+    static func creationTarget(status: DriveStatus, storageType: String) -> DriveStatus? {
+        let context = DriveLifecycle.Context(
+            status: status, mountCount: 0, onRunningServer: false, ephemeral: DriveRules.isEphemeral(storageType), completing: .create)
+        guard case .carryOut(let plan) = DriveLifecycle.plan(.complete, in: context), !plan.remove, plan.schedule == nil,
+            plan.spawn == nil, let target = plan.status, target != status
+        else { return nil }
+        return target
+    }
+
+    /// The status a new drive is stored in when its create transition completes in the creating
+    /// transaction: when the transition is due as soon as it starts (`time_scale` 0, or the
+    /// admin's `immediate` mode for creates) and its completion changes nothing but the status.
+    /// Clients see what the worker's completion a few milliseconds later would show them: the
+    /// create answers `creating` (the status of the drive it made), every read after its commit
+    /// the resting status. Nil: the create schedules its transition for the worker.
+    func completedCreation(of drive: Drive) -> DriveStatus? {
+        guard let operation = DriveLifecycle.create.schedule, drive.status == .creating,
+            env.due(operation, size: drive.size, now: now) <= now.timeIntervalSince1970
+        else { return nil }
+        return Self.creationTarget(status: drive.status, storageType: drive.storageType)
+    }
+
     /// Completes the create transitions of `drives` (each `creating`, on no server, with nothing
     /// else to its transition) as `complete` would one by one, in one DELETE and one
     /// compare-and-swap UPDATE per target status for each hundred; returns their seqs. A drive
@@ -260,12 +284,7 @@ struct PlanInterpreter {
     func completeCreations(_ drives: [DriveRow]) throws -> Set<Int64> {
         var byTarget: [DriveStatus: [DriveRow]] = [:]
         for drive in drives {
-            let context = DriveLifecycle.Context(
-                status: drive.status, mountCount: 0, onRunningServer: false, ephemeral: DriveRules.isEphemeral(drive.storageType),
-                completing: .create)
-            guard case .carryOut(let plan) = DriveLifecycle.plan(.complete, in: context), !plan.remove, plan.schedule == nil,
-                plan.spawn == nil, let target = plan.status, target != drive.status
-            else { continue }
+            guard let target = Self.creationTarget(status: drive.status, storageType: drive.storageType) else { continue }
             byTarget[target, default: []].append(drive)
         }
         var done = Set<Int64>()

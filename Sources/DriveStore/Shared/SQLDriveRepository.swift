@@ -48,10 +48,14 @@ public struct SQLDriveRepository: DriveRepository {
             var arguments: [(any DatabaseValueConvertible)?] = []
             arguments.reserveCapacity(part.count * 16)
             var made: [Drive] = []
+            var completed: [Bool] = []
             for (offset, spec) in part.enumerated() {
                 let drive = newDrive(interpreter, owner: owner, spec: spec, licenses: [])
-                arguments += rowValues(drive, host: hosts[start + offset], licensesFrozen: false, stamp: interpreter.stamp)
+                let stored = interpreter.completedCreation(of: drive)
+                arguments += rowValues(
+                    drive, host: hosts[start + offset], licensesFrozen: false, stamp: interpreter.stamp, status: stored)
                 made.append(drive)
+                completed.append(stored != nil)
             }
             let rows = Array(repeating: rowPlaceholders, count: part.count).joined(separator: ", ")
             // RETURNING answers in no promised order: match the seqs by uuid.
@@ -60,8 +64,9 @@ public struct SQLDriveRepository: DriveRepository {
             var seqs: [String: Int64] = [:]
             for row in returned { seqs[row["uuid"]] = row["seq"] }
             if let operation = plan.schedule {
+                let scheduled = zip(made, completed).filter { !$0.1 }.map(\.0)
                 try interpreter.scheduleNew(
-                    made.map { (seq: seqs[$0.uuid]!, from: $0.status.rawValue, size: $0.size) }, operation: operation)
+                    scheduled.map { (seq: seqs[$0.uuid]!, from: $0.status.rawValue, size: $0.size) }, operation: operation)
             }
             drives += made
         }
@@ -74,13 +79,14 @@ public struct SQLDriveRepository: DriveRepository {
         let licenses = try SQLLicenseRepository.resolveLicenses(db, spec.licenses)
         var drive = newDrive(interpreter, owner: owner, spec: spec, licenses: licenses)
         let host = try Relations.placeHost(db, owner: owner, avoid: avoid, hosts: interpreter.env.hosts)
-        let seq = try insertRow(db, drive, host: host, licensesFrozen: false, stamp: interpreter.stamp)
+        let stored = interpreter.completedCreation(of: drive)
+        let seq = try insertRow(db, drive, host: host, licensesFrozen: false, stamp: interpreter.stamp, status: stored)
         try SQLLicenseRepository.insertLicenses(db, seq: seq, spec.licenses)
         if !spec.tags.isEmpty {
             try Relations.setTags(db, owner: owner, resType: "drives", resUUID: drive.uuid, tagUUIDs: spec.tags)
             drive.tags = try Relations.tags(db, of: drive.uuid)
         }
-        if let operation = plan.schedule {
+        if stored == nil, let operation = plan.schedule {
             try interpreter.schedule(seq: seq, operation: operation, from: drive.status.rawValue, size: drive.size)
         }
         return drive
@@ -88,13 +94,17 @@ public struct SQLDriveRepository: DriveRepository {
 
     /// Inserts the row of a new drive; returns its seq.
     /// `contentImage`: the image the drive holds (a clone's source's); nil reads as zeros. The
-    /// image's reference count follows through a trigger.
+    /// image's reference count follows through a trigger. `status`: the status stored, when it is
+    /// not the drive's (a creation completed in its own transaction).
     static func insertRow(
-        _ db: Database, _ drive: Drive, host: Int, licensesFrozen: Bool, stamp: String, contentImage: Int64? = nil
+        _ db: Database, _ drive: Drive, host: Int, licensesFrozen: Bool, stamp: String, contentImage: Int64? = nil,
+        status: DriveStatus? = nil
     ) throws -> Int64 {
         try Int64.fetchOne(db.cachedStatement(sql: "\(insertInto) VALUES \(rowPlaceholders) RETURNING seq"),
             arguments: StatementArguments(
-                rowValues(drive, host: host, licensesFrozen: licensesFrozen, stamp: stamp, contentImage: contentImage))) ?? 0
+                rowValues(
+                    drive, host: host, licensesFrozen: licensesFrozen, stamp: stamp, contentImage: contentImage, status: status)))
+            ?? 0
     }
 
     /// The INSERT of drive rows, without its VALUES; `rowPlaceholders` is one row's, and
@@ -106,10 +116,10 @@ public struct SQLDriveRepository: DriveRepository {
     static let rowPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
     static func rowValues(
-        _ drive: Drive, host: Int, licensesFrozen: Bool, stamp: String, contentImage: Int64? = nil
+        _ drive: Drive, host: Int, licensesFrozen: Bool, stamp: String, contentImage: Int64? = nil, status: DriveStatus? = nil
     ) -> [(any DatabaseValueConvertible)?] {
         [
-            drive.uuid, drive.owner, drive.name, drive.size, drive.media.rawValue, drive.storageType, drive.status.rawValue,
+            drive.uuid, drive.owner, drive.name, drive.size, drive.media.rawValue, drive.storageType, (status ?? drive.status).rawValue,
             drive.allowMultimount, Codec.encode(drive.affinities), Codec.encode(drive.meta), drive.iops, stamp, stamp, host,
             licensesFrozen, contentImage,
         ]
