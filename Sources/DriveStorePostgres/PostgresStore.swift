@@ -184,14 +184,17 @@ struct PostgresTransaction: Sendable {
 
 extension PostgresStore {
     /// Creates database `name` on this store's server unless it exists (for tools and tests that
-    /// give each run a database of its own; the role needs CREATEDB). `name` is a plain
-    /// identifier: letters, digits and underscores.
-    public func createDatabaseIfMissing(_ name: String) async throws {
-        guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
-            throw PostgresServerError(sqlState: "42602", message: "invalid database name \(name)", detail: nil)
+    /// give each run a database of its own; the role needs CREATEDB), as a copy of database
+    /// `template` when one is given (nobody may be connected to it: PostgreSQL's rule). Names are
+    /// plain identifiers: letters, digits and underscores.
+    public func createDatabaseIfMissing(_ name: String, template: String? = nil) async throws {
+        for identifier in [name] + (template.map { [$0] } ?? []) {
+            guard !identifier.isEmpty, identifier.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                throw PostgresServerError(sqlState: "42602", message: "invalid database name \(identifier)", detail: nil)
+            }
         }
         if try await rows("SELECT 1 FROM pg_database WHERE datname = \(name)").isEmpty {
-            _ = try await rows(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
+            _ = try await rows(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)" + (template.map { " TEMPLATE \($0)" } ?? "")))
         }
     }
 }
