@@ -188,7 +188,7 @@ extension PostgresStore {
     /// `template` when one is given (nobody may be connected to it: PostgreSQL's rule). Names are
     /// plain identifiers: letters, digits and underscores.
     public func createDatabaseIfMissing(_ name: String, template: String? = nil) async throws {
-        for identifier in [name] + (template.map { [$0] } ?? []) {
+        for identifier in [name, template].compactMap({ $0 }) {
             guard !identifier.isEmpty, identifier.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
                 throw PostgresServerError(sqlState: "42602", message: "invalid database name \(identifier)", detail: nil)
             }

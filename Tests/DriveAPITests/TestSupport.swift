@@ -186,18 +186,13 @@ enum TestBackend {
         guard case .postgres(var address) = try DatabaseLocation(parsing: postgresURL) else {
             throw TestBackendError("DRIVESD_TEST_POSTGRES_URL is not a postgres:// URL")
         }
-        var logger = Logger(label: "drivesd-test-pg")
-        logger.logLevel = .error
+        let logger = postgresLogger
         // The tests run in parallel: at most `databaseSlots` databases hold connections at once
         // (up to 3 each), within the private cluster's 600 (scripts/pg-cluster).
         await databaseSlots.wait()
         address.database = "t_" + String(fnv1a(path), radix: 16)
-        let target = address
         do {
-            let template = try await migratedTemplate.value
-            try await PostgresStore.withRunning(postgresAddress(postgresURL), logger: logger) { admin in
-                try await admin.createDatabaseIfMissing(target.database, template: template)
-            }
+            try await createDatabase(address.database, template: await migratedTemplate.value)
         } catch {
             databaseSlots.signal()
             throw error
@@ -232,19 +227,29 @@ enum TestBackend {
     /// still run by each test, and find nothing to apply.)
     static let migratedTemplate = Task<String, any Error> {
         guard let postgresURL else { throw TestBackendError("no DRIVESD_TEST_POSTGRES_URL") }
-        var logger = Logger(label: "drivesd-test-pg")
-        logger.logLevel = .error
         var address = try postgresAddress(postgresURL)
         address.database = "t_template_" + UUID().uuidString.prefix(8).lowercased()
-        let target = address
-        try await PostgresStore.withRunning(postgresAddress(postgresURL), logger: logger) { admin in
-            try await admin.createDatabaseIfMissing(target.database)
-        }
+        try await createDatabase(address.database)
         // Every connection to it is closed when this returns: a copy needs the template unused.
-        try await PostgresStore.withRunning(target, logger: logger) { store in
+        try await PostgresStore.withRunning(address, logger: postgresLogger) { store in
             _ = try await PostgresAppDatabase(store: store).migrate()
         }
-        return target.database
+        return address.database
+    }
+
+    /// Creates database `name` (a copy of `template`, if given) unless it exists, through a
+    /// connection to the database DRIVESD_TEST_POSTGRES_URL names.
+    private static func createDatabase(_ name: String, template: String? = nil) async throws {
+        guard let postgresURL else { throw TestBackendError("no DRIVESD_TEST_POSTGRES_URL") }
+        try await PostgresStore.withRunning(postgresAddress(postgresURL), logger: postgresLogger) { admin in
+            try await admin.createDatabaseIfMissing(name, template: template)
+        }
+    }
+
+    private static var postgresLogger: Logger {
+        var logger = Logger(label: "drivesd-test-pg")
+        logger.logLevel = .error
+        return logger
     }
 
     /// The accounts of the database of `path` through a connection of their own: what another
