@@ -83,6 +83,17 @@ struct UpgradeFixtureTests {
         return .object(object)
     }
 
+    /// How many of both accounts' drives the release served in each status.
+    static func statusCounts(_ expected: JSONValue) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for name in ["alice", "bob"] {
+            for drive in expected[name]?["drives"]?.arrayValue ?? [] {
+                counts[drive["status"]?.stringValue ?? "?", default: 0] += 1
+            }
+        }
+        return counts
+    }
+
     static func hasContent(_ release: String) -> Bool {
         FileManager.default.fileExists(atPath: root.appendingPathComponent("\(release)/data-dir").path)
     }
@@ -100,6 +111,7 @@ struct UpgradeFixtureTests {
     func fixturesKept() throws {
         #expect(Self.releases.contains("6b6d16f"))
         #expect(Self.releases.contains("4b5cdd5"), "the release before drive_relations (schema 0013)")
+        #expect(Self.releases.contains("389aafe"), "the release before the drive indexes (schema 0014)")
         #expect(Self.releases.count >= 2)
         #expect(Self.beforeDigest.contains("7b38156") && !Self.beforeDigest.contains("f317eda"))
         // At least one release left drives with bytes, and each that did says what they held.
@@ -153,6 +165,7 @@ struct UpgradeFixtureTests {
                 == ["stopped", "running", "starting", "stopping"])
         #expect(Set((expected["alice"]?["jobs"]?.arrayValue ?? []).compactMap { $0["state"]?.stringValue }) == ["started", "success"])
 
+        let servedStatuses = Self.statusCounts(expected)
         try await withDrivesd(path: path) { env in
             // The accounts are the fixture's (withDrivesd would have made new ones, with new
             // uuids), and their stored password hashes still authenticate every request below.
@@ -219,6 +232,10 @@ struct UpgradeFixtureTests {
                     }
                 }
             }
+            // The admin's drives by status (since schema 0014 the unmounted ones are the
+            // accounts' totals less the drives in the partial index) are the statuses served.
+            let stats = try await env.api.stores.admin.stats()
+            #expect(stats.drivesByStatus == servedStatuses)
             let libraryClone = try #require(expected["library_clone"])
             let libraryUUID = try #require(libraryClone["uuid"]?.stringValue)
             let libraryDiffs = jsonDifferences(libraryClone, try await env.get("/api/2.0/drives/\(libraryUUID)/").json, at: "library clone")

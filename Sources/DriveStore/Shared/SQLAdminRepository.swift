@@ -57,6 +57,16 @@ public struct SQLAdminRepository: AdminRepository {
                 for row in try Row.fetchAll(db, sql: sql) { out[row[0]] = row[1] }
                 return out
             }
+            // Only the drives that are not unmounted have an index entry by status (migration
+            // 0014): the unmounted ones are the rest of the drives that owner_drive_counts counts.
+            func drivesByStatus() throws -> [String: Int] {
+                var counts = try grouped(
+                    "SELECT status, COUNT(*) FROM drives WHERE status <> 'unmounted' GROUP BY status")
+                let total = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(drives), 0) FROM owner_drive_counts") ?? 0
+                let unmounted = total - counts.values.reduce(0, +)
+                if unmounted > 0 { counts[DriveStatus.unmounted.rawValue] = unmounted }
+                return counts
+            }
             #if POSTGRES
             // The database's size on the server.
             let bytes = try Int64.fetchOne(db, sql: "SELECT pg_database_size(current_database())") ?? 0
@@ -74,7 +84,7 @@ public struct SQLAdminRepository: AdminRepository {
                     db, sql: "SELECT COUNT(*) FROM pending_transitions WHERE due_at >= ?", arguments: [TransitionMode.heldDue / 10])
                 ?? 0
             return StoreStats(
-                drivesByStatus: try grouped("SELECT status, COUNT(*) FROM drives GROUP BY status"),
+                drivesByStatus: try drivesByStatus(),
                 serversByStatus: try grouped("SELECT status, COUNT(*) FROM servers GROUP BY status"),
                 jobsByState: try grouped("SELECT state, COUNT(*) FROM jobs GROUP BY state"),
                 pendingTransitions: pending, heldTransitions: held,
