@@ -21,11 +21,10 @@ extension DriveQuery {
         if !statuses.isEmpty {
             clauses.append("\(alias).status IN (\(Relations.placeholders(statuses.count)))")
             args += statuses as [any DatabaseValueConvertible]
-            // The index by status holds only the drives that are not unmounted (migration 0014);
-            // a filter that leaves those out says so in the words of the index (a constant), so
-            // that the planner may use it.
+            // The index by status holds only the drives that are not unmounted: a filter that
+            // leaves those out names the index's condition, so that the planner may use it.
             if !statuses.contains(DriveStatus.unmounted.rawValue) {
-                clauses.append("\(alias).status <> 'unmounted'")
+                clauses.append(SQLDriveRepository.notUnmounted("\(alias).status"))
             }
         }
         for (column, groups) in [("t.uuid", tags), ("t.name", tagNames)] {

@@ -61,7 +61,7 @@ public struct SQLAdminRepository: AdminRepository {
             // 0014): the unmounted ones are the rest of the drives that owner_drive_counts counts.
             func drivesByStatus() throws -> [String: Int] {
                 var counts = try grouped(
-                    "SELECT status, COUNT(*) FROM drives WHERE status <> 'unmounted' GROUP BY status")
+                    "SELECT status, COUNT(*) FROM drives WHERE \(SQLDriveRepository.notUnmounted("status")) GROUP BY status")
                 let total = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(drives), 0) FROM owner_drive_counts") ?? 0
                 let unmounted = total - counts.values.reduce(0, +)
                 if unmounted > 0 { counts[DriveStatus.unmounted.rawValue] = unmounted }

@@ -68,8 +68,9 @@ public struct SQLDriveRepository: DriveRepository {
                 try interpreter.scheduleNew(
                     scheduled.map { (seq: seqs[$0.uuid]!, from: $0.status.rawValue, size: $0.size) }, operation: operation)
             } else {
-                // Every create completed in this transaction: no transition needs the seqs, and
-                // SQLite's RETURNING would cost an eighth of the insert (see `insertRow`).
+                // No transition to schedule (every create completed in this transaction): nothing
+                // needs the seqs, and SQLite's RETURNING would cost an eighth of the insert (see
+                // `insertRow`).
                 try db.cachedStatement(sql: "\(insertInto) VALUES \(rows)").execute(arguments: StatementArguments(arguments))
             }
             drives += made
@@ -117,6 +118,11 @@ public struct SQLDriveRepository: DriveRepository {
         return db.lastInsertedRowID
         #endif
     }
+
+    /// The condition of the partial index by status (migration 0014, `drives_status_not_unmounted`)
+    /// over `column`, as the index states it: SQLite uses a partial index only for a query that
+    /// names its condition (a constant, not a parameter).
+    static func notUnmounted(_ column: String) -> String { "\(column) <> 'unmounted'" }
 
     /// The INSERT of drive rows, without its VALUES; `rowPlaceholders` is one row's, and
     /// `rowValues` its values, in that order.
