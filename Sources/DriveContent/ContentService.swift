@@ -330,10 +330,10 @@ public struct ContentBusy: Error, CustomStringConvertible {
 /// holds data is written (zeros are skipped); `finish` records them all and completes the drive
 /// in one transaction. Not shared between tasks.
 ///
-/// The extents are written in a pipeline: a full extent's buffer goes to a Dispatch thread,
-/// which writes and hashes it, while the request fills the next buffer from the socket. At most
-/// one extent is being written at a time (two buffers in all), so the extents are recorded in
-/// order and the memory an upload holds is bounded. The event loop that reads the body never
+/// The extents are written in a pipeline: a full extent's buffer goes to the upload's writer
+/// thread, which writes and hashes it, while the request fills the next buffer from the socket.
+/// At most one extent is being written at a time (two buffers in all), so the extents are
+/// recorded in order and the memory an upload holds is bounded. The event loop that reads the body never
 /// blocks on the disk.
 public final class StreamingUpload {
     let service: ContentService
@@ -348,6 +348,10 @@ public final class StreamingUpload {
     /// The extent being written, and the write's outcome (nil: only zeros, nothing stored).
     var inFlight: (index: Int64, buffer: ExtentBuffer, write: Task<StoredExtentFile?, any Error>)?
     public private(set) var received: Int64 = 0
+    /// Where the extents are written: a serial queue of the upload's own (a thread of Dispatch's
+    /// overcommitting pool), so a write blocked on the disk or on its hash never holds one of
+    /// the global queues' few threads, which password hashes and file checks wait for.
+    let writer = DispatchQueue(label: "drivesd.upload-writer")
 
     init(service: ContentService, target: UploadTarget) {
         self.service = service
@@ -397,8 +401,9 @@ public final class StreamingUpload {
         let directory = service.directory
         filling = spare ?? ExtentBuffer(count: Int(target.extentSize))
         spare = nil
+        let writer = self.writer
         let write = Task {
-            try await Offload.run { () throws -> StoredExtentFile? in
+            try await Offload.run(on: writer) { () throws -> StoredExtentFile? in
                 let bytes = UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<count])
                 if ContentDirectory.isZero(bytes) { return nil }
                 return try directory.writeExtent(image: image, index: index, bytes: bytes)

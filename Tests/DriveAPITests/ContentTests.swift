@@ -3,10 +3,12 @@ import DriveAPI
 import DriveLifecycle
 import DriveModel
 import DriveStorage
+import Dispatch
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import Testing
 
 /// Drives that hold bytes (decisions 17–18, contract §2): uploads, downloads, copy-on-write
@@ -29,6 +31,43 @@ import Testing
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return UInt8(truncatingIfNeeded: state >> 33)
         }
+    }
+
+    /// Runs `body` while every thread of Dispatch's global queues spins: four work items a core
+    /// on each of the queues Swift tasks and `Offload` use, each spinning until `body` has
+    /// returned or 20 s have passed. Answers whether `body` returned before any gave up: work
+    /// that needs one of those threads to finish cannot.
+    static func whileGlobalQueuesSpin(_ body: () async throws -> Void) async throws -> Bool {
+        final class Spin: Sendable {
+            let done = Atomic<Bool>(false)
+            let gaveUp = Atomic<Int>(0)
+        }
+        let spin = Spin()
+        let deadline = DispatchTime.now() + .seconds(20)
+        let spinners = DispatchGroup()
+        for qos in [DispatchQoS.QoSClass.default, .userInitiated] {
+            for _ in 0..<(4 * ProcessInfo.processInfo.activeProcessorCount) {
+                DispatchQueue.global(qos: qos).async(group: spinners) {
+                    while !spin.done.load(ordering: .relaxed) {
+                        if DispatchTime.now() > deadline {
+                            spin.gaveUp.add(1, ordering: .relaxed)
+                            return
+                        }
+                    }
+                }
+            }
+        }
+        do {
+            try await body()
+        } catch {
+            spin.done.store(true, ordering: .relaxed)
+            throw error
+        }
+        spin.done.store(true, ordering: .relaxed)
+        await withCheckedContinuation { continuation in
+            spinners.notify(queue: DispatchQueue(label: "spinners")) { continuation.resume() }
+        }
+        return spin.gaveUp.load(ordering: .relaxed) == 0
     }
 
     func storage(_ env: TestEnv) async throws -> ContentStats {
@@ -153,6 +192,22 @@ import Testing
             let same = sameBytes(download.body, data)
             #expect(same, "the download differs from the upload")
         }
+    }
+
+    @Test func anExtentsHashNeverWaitsForTheGlobalQueues() async throws {
+        // A write waits for its hash; were the hash queued where only the global queues' threads
+        // run it, a write on one of those threads (Swift's tasks run there in tests) could wait
+        // for itself. (An upload's writes go to a serial queue of their own for the same reason;
+        // that is not tested here: in a test process every await resumes on those threads.)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("busy-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directory = ContentDirectory(root: root)
+        try directory.prepare()
+        let bytes = Self.random(3 << 20, seed: 9)
+        let wrote = try await Self.whileGlobalQueuesSpin {
+            _ = try bytes.withUnsafeBytes { try directory.writeExtent(image: 1, index: 0, bytes: $0) }
+        }
+        #expect(wrote, "the extent's hash waited for a thread of the global queues")
     }
 
     @Test func anExtentsHashIsTakenBesideItsWriteAndAFailedWriteStillThrows() throws {
