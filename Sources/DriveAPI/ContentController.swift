@@ -60,11 +60,7 @@ struct ContentController {
         let upload = try await content.beginStreamingUpload(owner: owner, spec: spec)
         do {
             for try await buffer in request.body {
-                var chunk = buffer
-                while chunk.readableBytes > 0 {
-                    chunk.moveReaderIndex(forwardBy: chunk.withUnsafeReadableBytes { upload.take($0) })
-                    try await upload.flushIfFull()
-                }
+                try buffer.withUnsafeReadableBytes { try upload.append($0) }
                 if upload.received > limits.maxSize {
                     throw CloudSigmaError.validation("size", "The upload is larger than the maximum of \(limits.maxSize) bytes")
                 }

@@ -1,14 +1,12 @@
 import DriveAPI
-@testable import DriveContent
+import DriveContent
 import DriveLifecycle
 import DriveModel
 import DriveStorage
-import Dispatch
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import Synchronization
 import Testing
 
 /// Drives that hold bytes (decisions 17–18, contract §2): uploads, downloads, copy-on-write
@@ -31,43 +29,6 @@ import Testing
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return UInt8(truncatingIfNeeded: state >> 33)
         }
-    }
-
-    /// Runs `body` while every thread of Dispatch's global queues spins: four work items a core
-    /// on each of the queues Swift tasks and `Offload` use, each spinning until `body` has
-    /// returned or 20 s have passed. Answers whether `body` returned before any gave up: work
-    /// that needs one of those threads to finish cannot.
-    static func whileGlobalQueuesSpin(_ body: () async throws -> Void) async throws -> Bool {
-        final class Spin: Sendable {
-            let done = Atomic<Bool>(false)
-            let gaveUp = Atomic<Int>(0)
-        }
-        let spin = Spin()
-        let deadline = DispatchTime.now() + .seconds(20)
-        let spinners = DispatchGroup()
-        for qos in [DispatchQoS.QoSClass.default, .userInitiated] {
-            for _ in 0..<(4 * ProcessInfo.processInfo.activeProcessorCount) {
-                DispatchQueue.global(qos: qos).async(group: spinners) {
-                    while !spin.done.load(ordering: .relaxed) {
-                        if DispatchTime.now() > deadline {
-                            spin.gaveUp.add(1, ordering: .relaxed)
-                            return
-                        }
-                    }
-                }
-            }
-        }
-        do {
-            try await body()
-        } catch {
-            spin.done.store(true, ordering: .relaxed)
-            throw error
-        }
-        spin.done.store(true, ordering: .relaxed)
-        await withCheckedContinuation { continuation in
-            spinners.notify(queue: DispatchQueue(label: "spinners")) { continuation.resume() }
-        }
-        return spin.gaveUp.load(ordering: .relaxed) == 0
     }
 
     func storage(_ env: TestEnv) async throws -> ContentStats {
@@ -160,81 +121,12 @@ import Testing
         }
     }
 
-    @Test func aSingleUploadWritesItsExtentsInOrderWhileTheNextOneFills() async throws {
-        try await withDrivesd(settings: Self.settings) { env in
-            // Extents: random, zeros, random, then a partial one; sent in chunks that straddle
-            // the extents' boundaries, so each flush hands one buffer on while the next fills.
-            let e = Self.extentSize
-            let data = Self.random(e, seed: 1) + [UInt8](repeating: 0, count: e) + Self.random(e, seed: 2)
-                + Self.random(e / 2 + 12345, seed: 3)
-            let upload = try await env.api.content.beginStreamingUpload(
-                owner: env.alice.user.uuid, spec: DriveSpec(name: "piped", size: Int64(data.count), media: .disk, storageType: "dssd"))
-            var offset = 0
-            while offset < data.count {
-                let end = min(offset + 1_000_003, data.count)
-                try await upload.append(Array(data[offset..<end]))
-                offset = end
-            }
-            let drive = try await upload.finish()
-            #expect(drive.status == .unmounted)
-            let image = try #require(upload.target.image)
-            let extents = try await env.api.stores.content.storedExtents().filter { $0.image == image }.sorted { $0.index < $1.index }
-            #expect(extents.map(\.index) == [0, 2, 3])
-            #expect(extents.map(\.length) == [Int64(e), Int64(e), Int64(e / 2 + 12345)])
-            // Each recorded checksum is the one of the file's bytes, read back and hashed anew.
-            for extent in extents {
-                let found = try #require(try env.api.content.directory.inspect(image: image, index: extent.index))
-                #expect(found.checksum == extent.checksum)
-            }
-            #expect(try await env.api.content.verify(repair: false).damaged.isEmpty)
-            let download = try await env.send(.get, "/api/2.0/drives/\(upload.uuid)/download/")
-            #expect(download.status == .ok)
-            let same = sameBytes(download.body, data)
-            #expect(same, "the download differs from the upload")
-        }
-    }
-
-    @Test func anExtentsHashNeverWaitsForTheGlobalQueues() async throws {
-        // A write waits for its hash; were the hash queued where only the global queues' threads
-        // run it, a write on one of those threads (Swift's tasks run there in tests) could wait
-        // for itself. (An upload's writes go to a serial queue of their own for the same reason;
-        // that is not tested here: in a test process every await resumes on those threads.)
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("busy-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let directory = ContentDirectory(root: root)
-        try directory.prepare()
-        let bytes = Self.random(3 << 20, seed: 9)
-        let wrote = try await Self.whileGlobalQueuesSpin {
-            _ = try bytes.withUnsafeBytes { try directory.writeExtent(image: 1, index: 0, bytes: $0) }
-        }
-        #expect(wrote, "the extent's hash waited for a thread of the global queues")
-    }
-
-    @Test func anExtentsHashIsTakenBesideItsWriteAndAFailedWriteStillThrows() throws {
-        struct Refused: Error {}
-        for count in [1000, 1 << 20, 3 * (1 << 20) + 7] {
-            let bytes = Self.random(count, seed: UInt64(count))
-            let root = FileManager.default.temporaryDirectory.appendingPathComponent("hash-\(UUID().uuidString)").path
-            defer { try? FileManager.default.removeItem(atPath: root) }
-            let directory = ContentDirectory(root: root)
-            try directory.prepare()
-            let file = try bytes.withUnsafeBytes { try directory.writeExtent(image: 7, index: 0, bytes: $0) }
-            let found = try #require(try directory.inspect(image: 7, index: 0))
-            #expect(found.size == Int64(count))
-            #expect(file.checksum == found.checksum, "\(count) bytes")
-            #expect(throws: Refused.self) {
-                try bytes.withUnsafeBytes { bytes in _ = try ContentDirectory.hashing(bytes) { throw Refused() } }
-            }
-        }
-    }
-
     @Test func anInterruptedSingleUploadIsRemovedAtStart() async throws {
         try await withDrivesd(settings: Self.settings) { env in
             let before = try await storage(env)
             let upload = try await env.api.content.beginStreamingUpload(
                 owner: env.alice.user.uuid, spec: DriveSpec(name: "cut", size: 9_000_000, media: .disk, storageType: "dssd"))
-            try await upload.append(Self.random(5 * 1024 * 1024))
-            try await upload.settle()  // the first extent is on disk
+            try Self.random(5 * 1024 * 1024).withUnsafeBytes { try upload.append($0) }
             #expect(try await env.status(upload.uuid) == "uploading")
             #expect(try env.api.content.directory.listing()[upload.target.image!]?.count == 1)
             // The process died here; at the next start:
