@@ -115,6 +115,18 @@ def wait(driver, what, predicate, timeout=20):
                          ).until(lambda _: predicate(), message=what)
 
 
+def read(driver, selector, prop=None):
+    """An element's text (or property) as the page shows it now, read in one step inside the page:
+    a live update may replace the element between a WebDriver look-up and a second call's read
+    (a stale element), but not within one script."""
+    value = driver.execute_script(
+        "const e = document.querySelector(arguments[0]);"
+        "if (!e) return null;"
+        "return arguments[1] ? String(e[arguments[1]]) : e.innerText.trim();", selector, prop)
+    assert value is not None, "no element %s on the page" % selector
+    return value
+
+
 def mark_page(driver):
     """Marks the loaded document: the mark survives live updates, not a reload."""
     driver.execute_script("window.__drivesdMark = 'kept';")
@@ -150,8 +162,8 @@ def test_login(console_drivesd, browser):
     shot(browser, "01-login")
     browser.find_element(By.ID, "login").click()
     wait(browser, "the overview", lambda: browser.current_url == d.base + "/_drivesd/console/")
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Overview"
-    accounts = browser.find_element(By.ID, "accounts").text
+    assert read(browser, "h1") == "Overview"
+    accounts = read(browser, "#accounts")
     assert d.users[0].email in accounts
     cookie = browser.get_cookie("drivesd_console")
     assert cookie and cookie["httpOnly"] and cookie["path"] == "/_drivesd"
@@ -188,8 +200,8 @@ def test_hold_creates_and_advance_from_the_page(console_drivesd, browser):
     wait(browser, "the held transition on the page",
          lambda: browser.find_elements(By.CSS_SELECTOR, '#held tr[data-uuid="%s"]' % uuid))
     assert page_kept(browser)
-    held_row = browser.find_element(By.CSS_SELECTOR, '#held tr[data-uuid="%s"]' % uuid)
-    assert "console-held" in held_row.text and "create" in held_row.text
+    held_row = read(browser, '#held tr[data-uuid="%s"]' % uuid)
+    assert "console-held" in held_row and "create" in held_row
     shot(browser, "05-held-transition")
     # Held: it stays creating however long the configured duration would have taken.
     time.sleep(CREATE_SECONDS + 0.5)
@@ -224,7 +236,7 @@ def test_upload_through_the_page_and_download(console_drivesd, browser, download
     Select(browser.find_element(By.ID, "upload-account")).select_by_value(user.uuid)
     browser.find_element(By.ID, "upload-name").send_keys("console-upload")
     browser.find_element(By.ID, "upload-file").send_keys(str(image))
-    assert browser.find_element(By.ID, "upload-percent").text == "0%"
+    assert read(browser, "#upload-percent") == "0%"
     # Every value the percentage shows, as the page sets it.
     browser.execute_script("""
         window.__percents = [];
@@ -233,22 +245,21 @@ def test_upload_through_the_page_and_download(console_drivesd, browser, download
             .observe(el, {childList: true, characterData: true, subtree: true});""")
     browser.find_element(By.ID, "upload-start").click()
     wait(browser, "the upload to finish", lambda: browser.find_elements(By.ID, "upload-done"), timeout=60)
-    assert browser.find_element(By.ID, "upload-percent").text == "100%"
-    assert browser.find_element(By.ID, "upload-progress").get_attribute("value") == "100"
+    assert read(browser, "#upload-percent") == "100%"
+    assert read(browser, "#upload-progress", "value") == "100"
     seen = [int(p.rstrip("%")) for p in browser.execute_script("return window.__percents;")]
     assert seen == sorted(seen), "the progress went backwards: %r" % seen
     assert any(0 < p < 100 for p in seen), "no progress between 0 and 100%%: %r" % seen
     shot(browser, "07-upload-done")
 
-    link = browser.find_element(By.ID, "upload-done")
-    uuid = link.text.split()[-1]
+    uuid = read(browser, "#upload-done").split()[-1]
     status, drive = api(d, user, "GET", "drives/%s/" % uuid)
     assert status == 200 and drive["name"] == "console-upload" and drive["size"] == size
     assert drive["status"] == "unmounted"
-    link.click()
+    browser.find_element(By.ID, "upload-done").click()
     wait(browser, "the drive's page", lambda: browser.find_elements(By.ID, "drive-status"))
-    assert browser.find_element(By.ID, "drive-status").text == "unmounted"
-    assert browser.find_element(By.ID, "stored-bytes").text == "10.0 MiB"
+    assert read(browser, "#drive-status") == "unmounted"
+    assert read(browser, "#stored-bytes") == "10.0 MiB"
     shot(browser, "08-drive-page")
 
     for name in os.listdir(downloads):
