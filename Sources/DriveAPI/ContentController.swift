@@ -60,7 +60,11 @@ struct ContentController {
         let upload = try await content.beginStreamingUpload(owner: owner, spec: spec)
         do {
             for try await buffer in request.body {
-                try buffer.withUnsafeReadableBytes { try upload.append($0) }
+                var chunk = buffer
+                while chunk.readableBytes > 0 {
+                    chunk.moveReaderIndex(forwardBy: chunk.withUnsafeReadableBytes { upload.take($0) })
+                    try await upload.flushIfFull()
+                }
                 if upload.received > limits.maxSize {
                     throw CloudSigmaError.validation("size", "The upload is larger than the maximum of \(limits.maxSize) bytes")
                 }

@@ -73,12 +73,47 @@ public struct ContentDirectory: Sendable {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw ContentError.io(path: temporary, errno: errno, "create") }
         defer { close(fd) }
-        try writeAll(fd, bytes, at: 0, path: temporary)
+        let checksum = try Self.hashing(bytes) { try writeAll(fd, bytes, at: 0, path: temporary) }
         if syncWrites, fsync(fd) != 0 { throw ContentError.io(path: temporary, errno: errno, "sync") }
         guard rename(temporary, path) == 0 else { throw ContentError.io(path: path, errno: errno, "rename") }
         // Stamped after the rename (which changes the file's change time).
-        return StoredExtentFile(
-            length: Int64(bytes.count), checksum: Array(SHA256.hash(data: bytes)), stamp: stamp(image: image, index: index))
+        return StoredExtentFile(length: Int64(bytes.count), checksum: checksum, stamp: stamp(image: image, index: index))
+    }
+
+    /// The SHA-256 of `bytes`, computed while `write` runs: on a second thread when there is
+    /// enough to hash (a whole extent's copy into the page cache and its hash take about as long
+    /// as each other), on this one for small writes. Returns only when both are done.
+    static func hashing(_ bytes: UnsafeRawBufferPointer, while write: () throws -> Void) throws -> [UInt8] {
+        guard bytes.count >= 1 << 20 else {
+            try write()
+            return Array(SHA256.hash(data: bytes))
+        }
+        let job = HashJob(bytes)
+        let done = DispatchGroup()
+        hashQueue.async(group: done) { job.run() }
+        var failure: (any Error)?
+        do { try write() } catch { failure = error }
+        done.wait()  // the bytes stay the caller's until the hash has read them
+        if let failure { throw failure }
+        return job.checksum
+    }
+
+    /// Hashes beside writes. A serial queue targets Dispatch's overcommitting pool, so a hash
+    /// always gets a thread, even while every thread of the global queues is busy or waits. (A
+    /// concurrent queue would not: it targets the global pool, about one thread a core, and a
+    /// writer waiting there for its hash could wait for itself.) Concurrent uploads take their
+    /// hashes in turn, 2–3 ms a 4 MiB extent.
+    static let hashQueue = DispatchQueue(label: "drivesd.extent-hash")
+
+    /// One hash for ``hashing(_:while:)``: the bytes are read and the result written only
+    /// between the job's start and the group's wait, which orders both.
+    final class HashJob: @unchecked Sendable {
+        let bytes: UnsafeRawBufferPointer
+        var checksum: [UInt8] = []
+
+        init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+        func run() { checksum = Array(SHA256.hash(data: bytes)) }
     }
 
     /// Writes `bytes` at `offset` inside an extent file of an image still being uploaded

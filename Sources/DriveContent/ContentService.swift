@@ -327,59 +327,109 @@ public struct ContentBusy: Error, CustomStringConvertible {
 }
 
 /// One single-request upload in progress: bytes are appended in order; every full extent that
-/// holds data is written at once (zeros are skipped); `finish` records them all and completes the
-/// drive in one transaction. Not shared between tasks.
+/// holds data is written (zeros are skipped); `finish` records them all and completes the drive
+/// in one transaction. Not shared between tasks.
+///
+/// The extents are written in a pipeline: a full extent's buffer goes to the upload's writer
+/// thread, which writes and hashes it, while the request fills the next buffer from the socket.
+/// At most one extent is being written at a time (two buffers in all), so the extents are
+/// recorded in order and the memory an upload holds is bounded. The event loop that reads the body never
+/// blocks on the disk.
 public final class StreamingUpload {
     let service: ContentService
     public let target: UploadTarget
-    var buffer: [UInt8]
+    /// The buffer being filled from the body.
+    var filling: ExtentBuffer
+    /// The other buffer, back from its write; nil while it is being written.
+    var spare: ExtentBuffer?
     var filled = 0
     var nextIndex: Int64 = 0
     var extents: [StoredExtent] = []
+    /// The extent being written, and the write's outcome (nil: only zeros, nothing stored).
+    var inFlight: (index: Int64, buffer: ExtentBuffer, write: Task<StoredExtentFile?, any Error>)?
     public private(set) var received: Int64 = 0
+    /// Where the extents are written: a serial queue of the upload's own (a thread of Dispatch's
+    /// overcommitting pool), so a write blocked on the disk or on its hash never holds one of
+    /// the global queues' few threads, which password hashes and file checks wait for.
+    let writer = DispatchQueue(label: "drivesd.upload-writer")
 
     init(service: ContentService, target: UploadTarget) {
         self.service = service
         self.target = target
-        self.buffer = [UInt8](repeating: 0, count: Int(target.extentSize))
+        self.filling = ExtentBuffer(count: Int(target.extentSize))
     }
 
     public var uuid: String { target.uuid }
 
-    /// Appends bytes of the body.
-    public func append(_ bytes: UnsafeRawBufferPointer) throws {
+    /// Copies as much of `bytes` as the extent being filled has room for; answers how many it
+    /// took. Call ``flushIfFull()`` after each take.
+    public func take(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let n = min(bytes.count, filling.bytes.count - filled)
+        guard n > 0 else { return 0 }
+        filling.bytes.baseAddress!.advanced(by: filled).copyMemory(from: bytes.baseAddress!, byteCount: n)
+        filled += n
+        received += Int64(n)
+        return n
+    }
+
+    /// Hands the extent being filled to its writer when it is full; waits only when the extent
+    /// before it is still being written.
+    public func flushIfFull() async throws {
+        if filled == filling.bytes.count { try await flush() }
+    }
+
+    /// Appends `bytes` (``take(_:)`` and ``flushIfFull()`` until all are taken).
+    public func append(_ bytes: [UInt8]) async throws {
         var offset = 0
         while offset < bytes.count {
-            let n = min(bytes.count - offset, buffer.count - filled)
-            buffer.withUnsafeMutableBytes { destination in
-                destination.baseAddress!.advanced(by: filled).copyMemory(from: bytes.baseAddress!.advanced(by: offset), byteCount: n)
-            }
-            filled += n
-            offset += n
-            received += Int64(n)
-            if filled == buffer.count { try flush() }
+            offset += bytes.withUnsafeBytes { take(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+            try await flushIfFull()
         }
     }
 
-    func flush() throws {
+    /// Hands the filled buffer to a writer thread and goes on with the spare one.
+    func flush() async throws {
         defer {
             filled = 0
             nextIndex += 1
         }
         guard filled > 0, let image = target.image else { return }
-        try buffer.withUnsafeBytes { all in
-            let bytes = UnsafeRawBufferPointer(rebasing: all[0..<filled])
-            if ContentDirectory.isZero(bytes) { return }
-            let file = try service.directory.writeExtent(image: image, index: nextIndex, bytes: bytes)
-            service.written(image: image, index: nextIndex, file)
-            extents.append(StoredExtent(image: image, index: nextIndex, length: file.length, checksum: file.checksum))
+        try await settle()
+        let buffer = filling
+        let count = filled
+        let index = nextIndex
+        let directory = service.directory
+        filling = spare ?? ExtentBuffer(count: Int(target.extentSize))
+        spare = nil
+        let writer = self.writer
+        let write = Task {
+            try await Offload.run(on: writer) { () throws -> StoredExtentFile? in
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<count])
+                if ContentDirectory.isZero(bytes) { return nil }
+                return try directory.writeExtent(image: image, index: index, bytes: bytes)
+            }
+        }
+        inFlight = (index, buffer, write)
+    }
+
+    /// Waits for the extent being written, if any, and records it: after this, every extent
+    /// appended so far (but the one being filled) is on disk.
+    public func settle() async throws {
+        guard let (index, buffer, write) = inFlight else { return }
+        inFlight = nil
+        let written = try await write.value
+        spare = buffer
+        if let file = written, let image = target.image {
+            service.written(image: image, index: index, file)
+            extents.append(StoredExtent(image: image, index: index, length: file.length, checksum: file.checksum))
         }
     }
 
     /// Records what arrived and completes the drive (grown to the type's minimum); answers it.
     public func finish(now: Date = Date()) async throws -> Drive {
         guard received > 0 else { throw CloudSigmaError.validation("size", "The upload is empty") }
-        try flush()
+        try await flush()
+        try await settle()
         guard let image = target.image else { throw CloudSigmaError(.backend, "upload without an image") }
         let progress = try await service.repository.recordUpload(
             UploadWrite(
@@ -394,12 +444,27 @@ public final class StreamingUpload {
 
     /// The client went away (or the disk filled): the drive goes, with what was written.
     public func abandon() async {
+        // The extent being written lands (or fails) before the drive and its files go.
+        _ = try? await inFlight?.write.value
+        inFlight = nil
         do {
             try await service.repository.abandonUpload(seq: target.seq)
         } catch {
             service.logger.error("could not remove an abandoned upload", metadata: ["drive": "\(target.uuid)", "error": "\(error)"])
         }
     }
+}
+
+/// The memory one extent is gathered in: filled by its upload, then read by the one thread that
+/// writes it, never both at once (the upload takes it back only after the write has ended).
+final class ExtentBuffer: @unchecked Sendable {
+    let bytes: UnsafeMutableRawBufferPointer
+
+    init(count: Int) {
+        bytes = .allocate(byteCount: count, alignment: 64)
+    }
+
+    deinit { bytes.deallocate() }
 }
 
 /// A drive opened for reading: its content as pieces to send, from files or zeros.

@@ -1,5 +1,5 @@
 import DriveAPI
-import DriveContent
+@testable import DriveContent
 import DriveLifecycle
 import DriveModel
 import DriveStorage
@@ -23,11 +23,25 @@ import Testing
     static let minimum = 8 * 1024 * 1024
     static let extentSize = 4 * 1024 * 1024
 
+    /// `count` pseudo-random bytes, the same for the same seed: eight a step, so that the
+    /// megabytes the upload tests send take milliseconds in a debug build (a byte a step took
+    /// seconds).
     static func random(_ count: Int, seed: UInt64 = 42) -> [UInt8] {
-        var state = seed &* 6364136223846793005 &+ 1442695040888963407
-        return (0..<count).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return UInt8(truncatingIfNeeded: state >> 33)
+        var state = seed
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            var offset = 0
+            while offset < count {
+                // SplitMix64.
+                state = state &+ 0x9E37_79B9_7F4A_7C15
+                var word = (state ^ (state >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                word = (word ^ (word >> 27)) &* 0x94D0_49BB_1331_11EB
+                word ^= word >> 31
+                let n = min(8, count - offset)
+                withUnsafeBytes(of: word) { raw.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress!, byteCount: n) }
+                offset += n
+            }
+            initialized = count
         }
     }
 
@@ -121,12 +135,65 @@ import Testing
         }
     }
 
+    @Test func aSingleUploadWritesItsExtentsInOrderWhileTheNextOneFills() async throws {
+        try await withDrivesd(settings: Self.settings) { env in
+            // Extents: random, zeros, random, then a partial one; sent in chunks that straddle
+            // the extents' boundaries, so each flush hands one buffer on while the next fills.
+            let e = Self.extentSize
+            let data = Self.random(e, seed: 1) + [UInt8](repeating: 0, count: e) + Self.random(e, seed: 2)
+                + Self.random(e / 2 + 12345, seed: 3)
+            let upload = try await env.api.content.beginStreamingUpload(
+                owner: env.alice.user.uuid, spec: DriveSpec(name: "piped", size: Int64(data.count), media: .disk, storageType: "dssd"))
+            var offset = 0
+            while offset < data.count {
+                let end = min(offset + 1_000_003, data.count)
+                try await upload.append(Array(data[offset..<end]))
+                offset = end
+            }
+            let drive = try await upload.finish()
+            #expect(drive.status == .unmounted)
+            let image = try #require(upload.target.image)
+            let extents = try await env.api.stores.content.storedExtents().filter { $0.image == image }.sorted { $0.index < $1.index }
+            #expect(extents.map(\.index) == [0, 2, 3])
+            #expect(extents.map(\.length) == [Int64(e), Int64(e), Int64(e / 2 + 12345)])
+            // Each recorded checksum is the one of the file's bytes, read back and hashed anew.
+            for extent in extents {
+                let found = try #require(try env.api.content.directory.inspect(image: image, index: extent.index))
+                #expect(found.checksum == extent.checksum)
+            }
+            #expect(try await env.api.content.verify(repair: false).damaged.isEmpty)
+            let download = try await env.send(.get, "/api/2.0/drives/\(upload.uuid)/download/")
+            #expect(download.status == .ok)
+            let same = sameBytes(download.body, data)
+            #expect(same, "the download differs from the upload")
+        }
+    }
+
+    @Test func anExtentsHashIsTakenBesideItsWriteAndAFailedWriteStillThrows() throws {
+        struct Refused: Error {}
+        for count in [1000, 1 << 20, 3 * (1 << 20) + 7] {
+            let bytes = Self.random(count, seed: UInt64(count))
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("hash-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let directory = ContentDirectory(root: root)
+            try directory.prepare()
+            let file = try bytes.withUnsafeBytes { try directory.writeExtent(image: 7, index: 0, bytes: $0) }
+            let found = try #require(try directory.inspect(image: 7, index: 0))
+            #expect(found.size == Int64(count))
+            #expect(file.checksum == found.checksum, "\(count) bytes")
+            #expect(throws: Refused.self) {
+                try bytes.withUnsafeBytes { bytes in _ = try ContentDirectory.hashing(bytes) { throw Refused() } }
+            }
+        }
+    }
+
     @Test func anInterruptedSingleUploadIsRemovedAtStart() async throws {
         try await withDrivesd(settings: Self.settings) { env in
             let before = try await storage(env)
             let upload = try await env.api.content.beginStreamingUpload(
                 owner: env.alice.user.uuid, spec: DriveSpec(name: "cut", size: 9_000_000, media: .disk, storageType: "dssd"))
-            try Self.random(5 * 1024 * 1024).withUnsafeBytes { try upload.append($0) }
+            try await upload.append(Self.random(5 * 1024 * 1024))
+            try await upload.settle()  // the first extent is on disk
             #expect(try await env.status(upload.uuid) == "uploading")
             #expect(try env.api.content.directory.listing()[upload.target.image!]?.count == 1)
             // The process died here; at the next start:
