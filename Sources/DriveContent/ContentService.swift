@@ -378,15 +378,6 @@ public final class StreamingUpload {
         if filled == filling.bytes.count { try await flush() }
     }
 
-    /// Appends `bytes` (``take(_:)`` and ``flushIfFull()`` until all are taken).
-    public func append(_ bytes: [UInt8]) async throws {
-        var offset = 0
-        while offset < bytes.count {
-            offset += bytes.withUnsafeBytes { take(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
-            try await flushIfFull()
-        }
-    }
-
     /// Hands the filled buffer to a writer thread and goes on with the spare one.
     func flush() async throws {
         defer {

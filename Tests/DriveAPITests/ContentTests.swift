@@ -573,3 +573,15 @@ extension JSONValue {
         return nil
     }
 }
+
+extension StreamingUpload {
+    /// Appends `bytes` as the upload route feeds a request's body: ``take(_:)`` and
+    /// ``flushIfFull()`` until all are taken.
+    func append(_ bytes: [UInt8]) async throws {
+        var offset = 0
+        while offset < bytes.count {
+            offset += bytes.withUnsafeBytes { take(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+            try await flushIfFull()
+        }
+    }
+}
